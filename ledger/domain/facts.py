@@ -1,0 +1,50 @@
+"""What the ledger records: accepted events (facts) and the rules they can break."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """An accepted event, as recorded: when it takes effect, when we learned it, and its link in
+    the tenant's hash chain. `sequence` is the tenant's recorded order and breaks effective-time ties."""
+
+    tenant: str
+    subject: str
+    type: str
+    effective_at: datetime
+    recorded_at: datetime
+    source: str
+    source_event_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    sequence: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+    position: int | None = None
+
+    @property
+    def license_id(self) -> str:
+        return self.subject
+
+    @property
+    def order(self) -> tuple[datetime, int]:
+        """Effective-time order, ties in recorded order."""
+        return (self.effective_at, self.sequence)
+
+
+class RuleBrokenError(Exception):
+    """An event the ledger refuses: `code` is stable for machines, the message is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def reject(code: str, message: str) -> RuleBrokenError:
+    return RuleBrokenError(code, message)

@@ -1,0 +1,71 @@
+"""Issue offline license files: a customer's entitlements, signed so a product can trust them.
+
+The document is the contract's: the `license` body, the id of the key that signed it, and an
+Ed25519 signature over the body's canonical JSON (see `verify.canonical_json`). The body
+carries the tenant chain's head so a product can refuse a file older than one it has seen,
+and an `expires_at` so it must check in again. Times are whole seconds in UTC with `Z`.
+"""
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ledger.licensefile.keys import KeyRing
+from ledger.licensefile.verify import ALGORITHM, canonical_json
+
+DEFAULT_VALIDITY = timedelta(days=30)
+
+
+def issue_license_file(
+    keyring: KeyRing,
+    tenant: str,
+    customer_id: str,
+    licenses: list[dict[str, Any]],
+    head: dict[str, Any],
+    issued_at: datetime,
+    valid_for: timedelta = DEFAULT_VALIDITY,
+) -> dict[str, Any]:
+    """Sign `licenses` (states of contract section 3) for one customer with the active key.
+
+    Refuses a license of another tenant or customer: a file never carries anyone else's data.
+    """
+    if issued_at.tzinfo is None:
+        raise ValueError("issued_at must carry a time zone")
+    if valid_for <= timedelta(0):
+        raise ValueError("a license file must be valid for a positive time")
+    for state in licenses:
+        if state.get("tenant", tenant) != tenant or state.get("customer_id", customer_id) != (
+            customer_id
+        ):
+            raise ValueError(f"license {state.get('license_id')} is not of {tenant}/{customer_id}")
+    sequence, chain_hash = head.get("sequence"), head.get("hash")
+    if (
+        not isinstance(sequence, int)
+        or isinstance(sequence, bool)
+        or not isinstance(chain_hash, str)
+    ):
+        raise ValueError("head must be {'sequence': int, 'hash': str}")
+
+    issued = issued_at.astimezone(UTC).replace(microsecond=0)
+    body = {
+        "tenant": tenant,
+        "customer_id": customer_id,
+        "issued_at": _rfc3339(issued),
+        "expires_at": _rfc3339(issued + valid_for),
+        "head": {"sequence": sequence, "hash": chain_hash},
+        "licenses": licenses,
+    }
+    signed = canonical_json(body)
+    key = keyring.active
+    return {
+        # Parsed back from the signed bytes, so the document holds exactly what was signed.
+        "license": json.loads(signed),
+        "key_id": key.key_id,
+        "algorithm": ALGORITHM,
+        "signature": base64.b64encode(key.sign(signed)).decode("ascii"),
+    }
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

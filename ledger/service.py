@@ -1,0 +1,199 @@
+"""The ledger's use cases: take in envelopes, and answer what a license was, when, as known when.
+
+Writes go through `ingest`: each envelope is parsed, deduplicated by (tenant, source, id),
+judged against the license's state at its effective time, and the accepted ones of a batch
+are recorded in one transaction. Reads fold the same facts with the same fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from ledger.domain.catalogs import CatalogHistory
+from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
+from ledger.domain.fold import fold, history, judge
+from ledger.domain.state import license_state
+from ledger.domain.usage import CountedUsage, month_key
+from ledger.store.eventstore import ConcurrentAppendError, LedgerStore
+from schemas.envelope import Inbound, InvalidEventError, parse_envelope
+from schemas.times import format_time
+
+ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one envelope: accepted, duplicate or rejected (with code and sentence)."""
+
+    id: str | None
+    source: str | None
+    status: str
+    code: str | None = None
+    message: str | None = None
+    fact: Fact | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "source": self.source, "status": self.status}
+        if self.status == "rejected":
+            out.update(code=self.code, message=self.message)
+        return out
+
+
+def _rejected(item: Inbound, code: str, message: str) -> Outcome:
+    return Outcome(item.id, item.source, "rejected", code, message)
+
+
+class Ledger:
+    def __init__(self, store: LedgerStore):
+        self.store = store
+
+    # -- writing -------------------------------------------------------------------------------
+    def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
+               tracking: Tracking | None = None) -> list[Outcome]:
+        """Judge and record a batch; one bad envelope never fails the others. With `tracking`,
+        the consumer's position commits in the same transaction as the accepted facts."""
+        parsed = [self._parse(raw, default_tenant, enforce_tenant) for raw in raws]
+        for _ in range(ATTEMPTS):
+            try:
+                return self._ingest_once(parsed, tracking)
+            except ConcurrentAppendError:
+                continue
+        raise ConcurrentAppendError(f"gave up after {ATTEMPTS} attempts: heavy write contention")
+
+    def _parse(self, raw: Any, default_tenant: str | None, enforce: bool) -> Inbound | Outcome:
+        try:
+            item = parse_envelope(raw)
+        except InvalidEventError as exc:
+            return Outcome(exc.event_id, exc.source, "rejected", exc.code, str(exc))
+        if enforce and item.tenant is not None and item.tenant != default_tenant:
+            return _rejected(item, "tenant_mismatch",
+                             f"tenantid {item.tenant!r} is not the caller's tenant")
+        tenant = item.tenant or default_tenant
+        if not tenant:
+            return _rejected(item, "invalid_event", "field 'tenantid': required on this channel")
+        return Inbound(item.id, item.source, item.type, item.time, item.subject, tenant, item.data)
+
+    def _ingest_once(self, parsed: list[Inbound | Outcome], tracking: Tracking | None) -> list[Outcome]:
+        batch = _Judging(self.store)
+        outcomes: list[Outcome] = []
+        drafts: list[Fact] = []
+        for item in parsed:
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+                continue
+            outcome = batch.consider(item)
+            outcomes.append(outcome)
+            if outcome.fact is not None:
+                drafts.append(outcome.fact)
+        if drafts:
+            stored = iter(self.store.append(drafts, tracking=tracking))
+            outcomes = [Outcome(o.id, o.source, o.status, fact=next(stored)) if o.fact else o
+                        for o in outcomes]
+        elif tracking is not None:
+            self.store.recorder.insert_tracking(tracking)
+        return outcomes
+
+    # -- reading -------------------------------------------------------------------------------
+    def state(self, tenant: str, license_id: str, as_of: datetime,
+              known_at: datetime = FAR_FUTURE) -> dict[str, Any] | None:
+        """The state of one license at `as_of`, as the ledger knew it at `known_at`."""
+        catalogs = self.store.catalogs(tenant)
+        timeline = fold(self.store.license_facts(tenant, license_id), catalogs, as_of, known_at)
+        if timeline.terms is None:
+            return None
+        months = [m for m in self.store.usage_months(tenant, license_id) if m <= month_key(as_of)]
+        if not _counts_totals(catalogs, timeline.terms.plan, as_of, known_at):
+            months = [m for m in months if m == month_key(as_of)]
+        usage = CountedUsage.of(self.store.usage_facts(tenant, license_id, months), known_at)
+        return license_state(timeline.terms, catalogs, usage, as_of, known_at)
+
+    def replay(self, tenant: str, as_of: datetime, known_at: datetime = FAR_FUTURE, *,
+               customer_id: str | None = None, license_id: str | None = None) -> list[dict[str, Any]]:
+        """States of the licenses that existed at `as_of`: one, a customer's, or the tenant's."""
+        if license_id is not None:
+            ids = [license_id]
+        elif customer_id is not None:
+            ids = self.store.licenses_of_customer(tenant, customer_id)
+        else:
+            ids = self.store.licenses_of_tenant(tenant)
+        states = (self.state(tenant, i, as_of, known_at) for i in ids)
+        return [s for s in states if s is not None]
+
+    def history(self, tenant: str, license_id: str) -> list[dict[str, Any]]:
+        facts = self.store.license_facts(tenant, license_id)
+        usage = self.store.usage_facts(tenant, license_id)
+        positions = self.store.positions(tenant, license_id)
+        return [{
+            "id": f.source_event_id, "source": f.source, "type": f.type,
+            "effective_at": format_time(f.effective_at), "recorded_at": format_time(f.recorded_at),
+            "position": positions.get(f.sequence), "sequence": f.sequence, "data": f.data,
+            "status": status,
+        } for f, status in history(facts, usage, self.store.catalogs(tenant))]
+
+
+def _counts_totals(catalogs: CatalogHistory, plan: str, as_of: datetime, known_at: datetime) -> bool:
+    found = catalogs.plan(plan, as_of, known_at)
+    return found is not None and any(f.period == "total" for f in found.features.values())
+
+
+class _Judging:
+    """Judges one batch: each envelope sees the facts already recorded and those accepted
+    earlier in the same batch, exactly as if they had come one at a time."""
+
+    def __init__(self, store: LedgerStore):
+        self.store = store
+        self.facts: dict[tuple[str, str], list[Fact]] = {}
+        self.catalogs: dict[str, CatalogHistory] = {}
+        self.keys: set[tuple[str, str, str]] = set()
+        self.now = datetime.now(UTC)
+
+    def consider(self, item: Inbound) -> Outcome:
+        tenant = item.tenant or ""
+        key = (tenant, item.source, item.id)
+        if key in self.keys or self.store.receipt(*key) is not None:
+            return Outcome(item.id, item.source, "duplicate")
+        draft = Fact(tenant=tenant, subject=item.subject, type=item.type, effective_at=item.time,
+                     recorded_at=self.now, source=item.source, source_event_id=item.id,
+                     data=item.data, sequence=2**62 + len(self.keys))
+        catalogs = self._catalogs(tenant)
+        try:
+            if item.type == "catalog.published":
+                if self._same_catalog_exists(catalogs, draft):
+                    return Outcome(item.id, item.source, "duplicate")
+                self.catalogs[tenant] = catalogs.with_fact(draft)
+            else:
+                facts = self._facts(tenant, item.subject)
+                judge(facts, catalogs, draft)
+                if item.type != "usage.recorded":
+                    facts.append(draft)
+        except RuleBrokenError as exc:
+            return _rejected(item, exc.code, exc.message)
+        self.keys.add(key)
+        return Outcome(item.id, item.source, "accepted", fact=draft)
+
+    def _same_catalog_exists(self, catalogs: CatalogHistory, draft: Fact) -> bool:
+        if draft.data.get("version") != draft.subject:
+            raise reject("invalid_event", f"field 'data.version': {draft.data.get('version')!r} "
+                         f"must equal the subject {draft.subject!r}")
+        existing = catalogs.version(draft.subject)
+        if existing is None:
+            return False
+        if existing.data == draft.data:
+            return True
+        raise reject("catalog_version_exists", f"catalog version {draft.subject!r} was published "
+                     "with other content; versions are immutable, publish a new version")
+
+    def _facts(self, tenant: str, license_id: str) -> list[Fact]:
+        if (tenant, license_id) not in self.facts:
+            self.facts[(tenant, license_id)] = self.store.license_facts(tenant, license_id)
+        return self.facts[(tenant, license_id)]
+
+    def _catalogs(self, tenant: str) -> CatalogHistory:
+        if tenant not in self.catalogs:
+            self.catalogs[tenant] = self.store.catalogs(tenant)
+        return self.catalogs[tenant]

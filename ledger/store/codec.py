@@ -1,0 +1,49 @@
+"""Storage format of our records (distinct from the wire formats in `schemas/`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.domain.facts import Fact
+from schemas.events import DATA_VERSION
+from schemas.times import format_time, parse_time
+from schemas.upcast import upcast
+
+STORAGE_VERSION = 1
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(stored: StoredEvent) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(stored.state)
+    return result
+
+
+def fact_record(fact: Fact) -> dict[str, Any]:
+    return {
+        "v": STORAGE_VERSION,
+        "tenant": fact.tenant, "subject": fact.subject, "type": fact.type,
+        "effective_at": format_time(fact.effective_at), "recorded_at": format_time(fact.recorded_at),
+        "source": fact.source, "source_event_id": fact.source_event_id,
+        "data": fact.data, "data_version": DATA_VERSION,
+        "sequence": fact.sequence, "prev_hash": fact.prev_hash, "hash": fact.hash,
+    }
+
+
+def to_fact(record: dict[str, Any], position: int | None = None, *, upcasting: bool = True) -> Fact:
+    """`upcasting=False` gives the data exactly as stored, which is what the chain hashed."""
+    data = record["data"]
+    if upcasting:
+        data = upcast(record["type"], record.get("data_version", DATA_VERSION), dict(data))
+    return Fact(
+        tenant=record["tenant"], subject=record["subject"], type=record["type"],
+        effective_at=parse_time(record["effective_at"]), recorded_at=parse_time(record["recorded_at"]),
+        source=record["source"], source_event_id=record["source_event_id"], data=data,
+        sequence=record["sequence"], prev_hash=record["prev_hash"], hash=record["hash"],
+        position=position,
+    )

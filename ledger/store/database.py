@@ -1,0 +1,63 @@
+"""From a database URL to the eventsourcing library's infrastructure factory settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+
+
+class DatabaseUrlError(ValueError):
+    pass
+
+
+def library_settings(url: str) -> dict[str, str]:
+    """`sqlite:///PATH` or `postgresql://user:pass@host:port/db[?schema=S]` -> PERSISTENCE_MODULE etc."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
+        if not path:
+            raise DatabaseUrlError(f"{url!r}: give a file, e.g. sqlite:///ledger.db")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "30"}
+    if parsed.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parsed.query)
+        settings = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parsed.path.lstrip("/") or "ledger",
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "ledger"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
+        if "schema" in query:
+            settings["POSTGRES_SCHEMA"] = query["schema"][0]
+        return settings
+    raise DatabaseUrlError(f"{url!r}: LEDGER_DATABASE_URL must start with sqlite:/// or postgresql://")
+
+
+def ensure_schema(url: str) -> None:
+    """The library does not create a PostgreSQL schema; a `?schema=` of ours must exist first."""
+    settings = library_settings(url)
+    schema = settings.get("POSTGRES_SCHEMA")
+    if not schema:
+        return
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(host=settings["POSTGRES_HOST"], port=settings["POSTGRES_PORT"],
+                         user=settings["POSTGRES_USER"], password=settings["POSTGRES_PASSWORD"],
+                         dbname=settings["POSTGRES_DBNAME"], autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def infrastructure(url: str) -> InfrastructureFactory:
+    ensure_schema(url)
+    return InfrastructureFactory.construct(Environment(env=library_settings(url)))

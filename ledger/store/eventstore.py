@@ -1,0 +1,218 @@
+"""The ledger's event store, on the eventsourcing library's recorders (SQLite or PostgreSQL).
+
+One append is one transaction: the facts, their links in each tenant's chain, their idempotency
+receipts and the index entries all commit together or not at all. Two writers racing for the
+same chain sequence or the same receipt collide on the library's unique (stream, version) key;
+the loser gets ConcurrentAppendError and judges its batch again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
+
+from ledger.domain.catalogs import CatalogHistory
+from ledger.domain.chain import GENESIS, fact_hash
+from ledger.domain.facts import Fact
+from ledger.domain.usage import month_key
+from ledger.store import streams
+from ledger.store.codec import decode, encode, fact_record, to_fact
+from schemas.times import format_time, parse_time
+
+
+class ConcurrentAppendError(Exception):
+    """Another writer appended first; judge the batch again against what it wrote."""
+
+
+@dataclass(frozen=True)
+class Head:
+    sequence: int
+    hash: str
+    recorded_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sequence": self.sequence, "hash": self.hash}
+
+
+class LedgerStore:
+    def __init__(self, recorder: ProcessRecorder, clock: Callable[[], datetime] | None = None):
+        self.recorder = recorder
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # -- reading -------------------------------------------------------------------------------
+    def _records(self, stream: UUID, **kwargs: Any) -> list[dict[str, Any]]:
+        return [decode(e) for e in self.recorder.select_events(stream, **kwargs)]
+
+    def license_facts(self, tenant: str, license_id: str) -> list[Fact]:
+        return [to_fact(r) for r in self._records(streams.license_stream(tenant, license_id))]
+
+    def usage_months(self, tenant: str, license_id: str) -> list[str]:
+        return [r["month"] for r in self._records(streams.usage_months_stream(tenant, license_id))]
+
+    def usage_facts(self, tenant: str, license_id: str,
+                    months: Iterable[str] | None = None) -> list[Fact]:
+        wanted = self.usage_months(tenant, license_id) if months is None else months
+        return [to_fact(r) for m in wanted
+                for r in self._records(streams.usage_stream(tenant, license_id, m))]
+
+    def catalogs(self, tenant: str) -> CatalogHistory:
+        return CatalogHistory.of(to_fact(r) for r in self._records(streams.catalog_stream(tenant)))
+
+    def receipt(self, tenant: str, source: str, event_id: str) -> dict[str, Any] | None:
+        found = self._records(streams.receipt_stream(tenant, source, event_id), limit=1)
+        return found[0] if found else None
+
+    def head(self, tenant: str) -> Head | None:
+        last = self._records(streams.chain_stream(tenant), desc=True, limit=1)
+        if not last:
+            return None
+        return Head(last[0]["sequence"], last[0]["hash"], parse_time(last[0]["recorded_at"]))
+
+    def links(self, tenant: str) -> list[dict[str, Any]]:
+        return self._records(streams.chain_stream(tenant))
+
+    def licenses_of_customer(self, tenant: str, customer_id: str) -> list[str]:
+        return [r["license_id"] for r in self._records(streams.customer_stream(tenant, customer_id))]
+
+    def licenses_of_tenant(self, tenant: str) -> list[str]:
+        return [r["license_id"] for r in self._records(streams.tenant_licenses_stream(tenant))]
+
+    def positions(self, tenant: str, license_id: str) -> dict[int, int]:
+        """Ledger positions of a license's facts by sequence. The library's select_events does not
+        return them, so this asks its datastore directly; audits need it, the hot path does not."""
+        ids = [streams.license_stream(tenant, license_id)] + [
+            streams.usage_stream(tenant, license_id, m) for m in self.usage_months(tenant, license_id)]
+        recorder: Any = self.recorder
+        table = recorder.events_table_name
+        if hasattr(recorder.datastore, "schema"):
+            from psycopg import sql
+
+            query = sql.SQL("SELECT notification_id, state FROM {}.{} WHERE originator_id = ANY(%s)"
+                            ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(table))
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(query, [ids])
+                rows = [(r["notification_id"], r["state"]) for r in cursor.fetchall()]
+        else:
+            marks = ",".join("?" * len(ids))
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(f"SELECT rowid, state FROM {table} WHERE originator_id IN ({marks})",
+                               [i.hex for i in ids])
+                rows = [(r[0], r[1]) for r in cursor.fetchall()]
+        return {json.loads(bytes(state))["sequence"]: position for position, state in rows}
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def facts_after(self, position: int, limit: int = 500) -> list[Fact]:
+        """Facts in ledger order after `position`: the outbox the relay and projections follow."""
+        found = self.recorder.select_notifications(
+            position, limit, topics=FACT_TOPICS, inclusive_of_start=False)
+        return [to_fact(decode(n), n.id) for n in found]
+
+    def all_records(self, page: int = 1000) -> Iterator[tuple[int, str, UUID | str, int, dict[str, Any]]]:
+        """Every stored record in ledger order: (position, topic, stream, version, record)."""
+        start = 0
+        while True:
+            found = self.recorder.select_notifications(start, page, inclusive_of_start=False)
+            if not found:
+                return
+            for n in found:
+                yield n.id, n.topic, n.originator_id, n.originator_version, decode(n)
+            start = found[-1].id
+
+    # -- writing -------------------------------------------------------------------------------
+    def append(self, drafts: Sequence[Fact], tracking: Tracking | None = None) -> list[Fact]:
+        """Record `drafts` (already judged) in one transaction, chained per tenant.
+        Returns them with sequence, hash, recorded time and position filled in."""
+        writer = _Batch(self)
+        chained = [writer.add(d) for d in drafts]
+        try:
+            positions = self.recorder.insert_events(writer.records, tracking=tracking)
+        except IntegrityError as exc:
+            raise ConcurrentAppendError(str(exc)) from exc
+        if positions:
+            by_stream = {(r.originator_id, r.originator_version): p
+                         for r, p in zip(writer.records, positions, strict=False)}
+            chained = [replace(f, position=by_stream.get(k)) for f, k in zip(chained, writer.keys,
+                                                                           strict=True)]
+        return chained
+
+
+FACT_TOPICS = [streams.fact_topic(t) for t in (
+    "license.granted", "license.trial_started", "license.trial_converted", "license.upgraded",
+    "license.downgraded", "license.suspended", "license.reinstated", "license.revoked",
+    "license.renewed", "license.seats_changed", "seat.assigned", "seat.released",
+    "usage.recorded", "catalog.published")]
+
+
+class _Batch:
+    """Builds the records of one append: next versions are read once, then counted locally."""
+
+    def __init__(self, store: LedgerStore):
+        self.store = store
+        self.records: list[StoredEvent] = []
+        self.keys: list[tuple[UUID, int]] = []
+        self._next: dict[UUID, int] = {}
+        self._heads: dict[str, tuple[int, str, datetime]] = {}
+
+    def _version(self, stream: UUID) -> int:
+        if stream not in self._next:
+            last = self.store.recorder.select_events(stream, desc=True, limit=1)
+            self._next[stream] = (last[0].originator_version + 1) if last else 1
+        version = self._next[stream]
+        self._next[stream] = version + 1
+        return version
+
+    def _put(self, stream: UUID, topic: str, record: dict[str, Any]) -> tuple[UUID, int]:
+        version = self._version(stream)
+        self.records.append(StoredEvent(stream, version, topic, encode(record)))
+        return stream, version
+
+    def add(self, draft: Fact) -> Fact:
+        tenant = draft.tenant
+        if tenant not in self._heads:
+            head = self.store.head(tenant)
+            self._heads[tenant] = ((head.sequence, head.hash, head.recorded_at) if head
+                                   else (0, GENESIS, datetime.min.replace(tzinfo=UTC)))
+        sequence, prev_hash, last_recorded = self._heads[tenant]
+        recorded_at = max(self.store.clock(), last_recorded)  # the chain's clock never runs back
+        fact = replace(draft, sequence=sequence + 1, prev_hash=prev_hash, recorded_at=recorded_at,
+                       hash="")
+        fact = replace(fact, hash=fact_hash(fact))
+        self._heads[tenant] = (fact.sequence, fact.hash, recorded_at)
+        self.keys.append(self._put(self._stream_of(fact), streams.fact_topic(fact.type),
+                                   fact_record(fact)))
+        self._put(streams.chain_stream(tenant), streams.LINK, {
+            "tenant": tenant, "sequence": fact.sequence, "hash": fact.hash,
+            "recorded_at": format_time(recorded_at)})
+        self._put(streams.receipt_stream(tenant, fact.source, fact.source_event_id),
+                  streams.RECEIPT, {"sequence": fact.sequence, "type": fact.type,
+                                    "subject": fact.subject, "hash": fact.hash})
+        self._index(fact)
+        return fact
+
+    def _stream_of(self, fact: Fact) -> UUID:
+        if fact.type == "usage.recorded":
+            return streams.usage_stream(fact.tenant, fact.subject, month_key(fact.effective_at))
+        if fact.type == "catalog.published":
+            return streams.catalog_stream(fact.tenant)
+        return streams.license_stream(fact.tenant, fact.subject)
+
+    def _index(self, fact: Fact) -> None:
+        if fact.type in ("license.granted", "license.trial_started"):
+            entry = {"license_id": fact.subject}
+            self._put(streams.customer_stream(fact.tenant, fact.data["customer_id"]),
+                      streams.INDEX, entry)
+            self._put(streams.tenant_licenses_stream(fact.tenant), streams.INDEX, entry)
+        elif fact.type == "usage.recorded":
+            month = month_key(fact.effective_at)
+            stream = streams.usage_stream(fact.tenant, fact.subject, month)
+            if self._next.get(stream) == 2:  # this batch opened the month's stream
+                self._put(streams.usage_months_stream(fact.tenant, fact.subject), streams.INDEX,
+                          {"month": month})

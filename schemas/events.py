@@ -1,0 +1,89 @@
+"""The `data` of every inbound event type, version 1. Strict: unknown fields are errors."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+from schemas.catalog import REGION_PATTERN, Catalog
+
+NonEmpty = Field(min_length=1, max_length=200)
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LicenseGranted(_Data):
+    customer_id: str = NonEmpty
+    plan: str = NonEmpty
+    seats: StrictInt = Field(default=1, ge=1)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
+
+
+class TrialStarted(_Data):
+    customer_id: str = NonEmpty
+    plan: str = NonEmpty
+    ends_at: AwareDatetime
+    seats: StrictInt = Field(default=1, ge=1)
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
+
+
+class TrialConverted(_Data):
+    plan: str | None = Field(default=None, min_length=1, max_length=200)
+    ends_at: AwareDatetime | None = None
+
+
+class PlanChanged(_Data):
+    plan: str = NonEmpty
+
+
+class Suspended(_Data):
+    reason: str = NonEmpty
+
+
+class Reinstated(_Data):
+    pass
+
+
+class Revoked(_Data):
+    reason: str = NonEmpty
+
+
+class Renewed(_Data):
+    ends_at: AwareDatetime
+
+
+class SeatsChanged(_Data):
+    seats: StrictInt = Field(ge=1)
+
+
+class SeatChanged(_Data):
+    user_id: str = NonEmpty
+
+
+class UsageRecorded(_Data):
+    feature: str = NonEmpty
+    quantity: StrictInt = Field(gt=0)
+
+
+DATA_MODELS: dict[str, type[BaseModel]] = {
+    "license.granted": LicenseGranted,
+    "license.trial_started": TrialStarted,
+    "license.trial_converted": TrialConverted,
+    "license.upgraded": PlanChanged,
+    "license.downgraded": PlanChanged,
+    "license.suspended": Suspended,
+    "license.reinstated": Reinstated,
+    "license.revoked": Revoked,
+    "license.renewed": Renewed,
+    "license.seats_changed": SeatsChanged,
+    "seat.assigned": SeatChanged,
+    "seat.released": SeatChanged,
+    "usage.recorded": UsageRecorded,
+    "catalog.published": Catalog,
+}
+
+EVENT_TYPES = tuple(DATA_MODELS)
+DATA_VERSION = 1
