@@ -68,12 +68,16 @@ answers() {
   # The broker answers a metadata request (kafka-python from the venv); without the venv, fall
   # back to "the listener accepts connections", which a KRaft broker only does once it is serving.
   if [ -x "$PYTHON" ] && "$PYTHON" -c 'import kafka' 2>/dev/null; then
-    "$PYTHON" - "$HOST:$PORT" <<'PY' >/dev/null 2>&1
+    "$PYTHON" - "$HOST:$PORT" <<'PY' >"$LOGS/probe.log" 2>&1
 import logging, sys
 logging.disable(logging.CRITICAL)
 from kafka import KafkaAdminClient
-admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000,
-                         api_version_auto_timeout_ms=5000, client_id="kafka.sh-probe")
+# kafka-python 3.x calls the connect timeout bootstrap_timeout_ms, 2.x api_version_auto_timeout_ms.
+wanted = {"request_timeout_ms": 5000, "bootstrap_timeout_ms": 3000,
+          "api_version_auto_timeout_ms": 3000, "client_id": "kafka.sh-probe"}
+known = KafkaAdminClient.DEFAULT_CONFIG
+admin = KafkaAdminClient(bootstrap_servers=sys.argv[1],
+                         **{k: v for k, v in wanted.items() if k in known})
 try:
     admin.list_topics()
 finally:
@@ -282,6 +286,8 @@ cmd_up() {
       say "no answer after ${TIMEOUT}s; last lines of its logs:"
       tail -n 30 "$OUT" >&2 || true
       tail -n 30 "$LOGS/server.log" >&2 2>/dev/null || true
+      say "last readiness probe said:"
+      tail -n 5 "$LOGS/probe.log" >&2 2>/dev/null || true
       die "Kafka is not answering on $HOST:$PORT (pid $pid still running; 'scripts/kafka.sh down' stops it)"
     fi
     sleep 0.5

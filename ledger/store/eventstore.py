@@ -41,9 +41,15 @@ class Head:
 
 
 class LedgerStore:
-    def __init__(self, recorder: ProcessRecorder, clock: Callable[[], datetime] | None = None):
+    def __init__(self, recorder: ProcessRecorder, clock: Callable[[], datetime] | None = None,
+                 factory: Any = None):
         self.recorder = recorder
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._factory = factory
+
+    def close(self) -> None:
+        if self._factory is not None:
+            self._factory.close()
 
     # -- reading -------------------------------------------------------------------------------
     def _records(self, stream: UUID, **kwargs: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,29 @@
+"""The composition root: every process builds its parts here, from settings, and nothing
+happens at import time. Tests pass their own settings (a temp SQLite file, a fresh schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ledger.service import Ledger
+from ledger.settings import Settings
+from ledger.store.database import infrastructure
+from ledger.store.eventstore import LedgerStore
+
+
+@dataclass
+class Wiring:
+    settings: Settings
+    store: LedgerStore
+    ledger: Ledger
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def bootstrap(settings: Settings, clock: Callable[[], datetime] | None = None) -> Wiring:
+    factory = infrastructure(settings.database_url)
+    store = LedgerStore(factory.process_recorder(), clock=clock, factory=factory)
+    return Wiring(settings=settings, store=store, ledger=Ledger(store))

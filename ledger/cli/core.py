@@ -1,0 +1,223 @@
+"""Commands of the ledger core: ingest, catalog publish, replay, history, verify, head, schemas."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+
+from ledger.bootstrap import bootstrap
+from ledger.cli.output import emit_json, fail, say, table
+from ledger.domain.chain import GENESIS, canonical
+from ledger.integrity import verify as verify_chains
+from ledger.settings import Settings
+from schemas.times import ZonelessTimeError, format_time, parse_time
+
+log = structlog.get_logger()
+BATCH = 500
+FORMAT = click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table",
+                      show_default=True)
+
+
+def tenant_option(fn: Any) -> Any:
+    return click.option("--tenant", default=None,
+                        help="Tenant to act for (default: LEDGER_TENANT or 'default').")(fn)
+
+
+class TimeParam(click.ParamType):
+    name = "TIME"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time(value)
+        except ZonelessTimeError as exc:
+            self.fail(str(exc), param, ctx)
+        except ValueError:
+            self.fail(f"{value!r} is not an RFC 3339 time like 2026-03-01T00:00:00Z", param, ctx)
+
+
+TIME = TimeParam()
+
+
+@click.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@tenant_option
+@FORMAT
+@click.pass_obj
+def ingest(settings: Settings, file: Any, tenant: str | None, fmt: str) -> None:
+    """Ingest JSON Lines envelopes from FILE ('-' for standard input)."""
+    wiring = bootstrap(settings)
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    rejections: list[dict[str, Any]] = []
+    batch: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        outcomes = wiring.ledger.ingest([text for _, text in batch], tenant or settings.tenant)
+        for (line, _), outcome in zip(batch, outcomes, strict=True):
+            counts[outcome.status] += 1
+            if outcome.status == "rejected":
+                rejections.append({"line": line, **outcome.as_dict()})
+        batch.clear()
+
+    for number, text in enumerate(file, start=1):
+        if text.strip():
+            batch.append((number, text))
+        if len(batch) >= BATCH:
+            flush()
+            log.info("ingest.progress", lines=number, **counts)
+    if batch:
+        flush()
+    wiring.close()
+    if fmt == "json":
+        emit_json({**counts, "rejections": rejections})
+    else:
+        click.echo(f"accepted {counts['accepted']}, duplicate {counts['duplicate']}, "
+                   f"rejected {counts['rejected']}")
+        for r in rejections:
+            click.echo(f"line {r['line']}: {r['id']} ({r['source']}) rejected: "
+                       f"{r['code']}: {r['message']}")
+    if rejections:
+        sys.exit(1)
+
+
+@click.group()
+def catalog() -> None:
+    """Publish the catalog versions that give plans their meaning."""
+
+
+@catalog.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@tenant_option
+@click.option("--effective-at", type=TIME, default=None, help="When it takes effect (default now).")
+@click.pass_obj
+def publish(settings: Settings, file: Path, tenant: str | None, effective_at: datetime | None) -> None:
+    """Publish catalog FILE (JSON or TOML) as a new immutable version."""
+    text = file.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if file.suffix == ".toml" else json.loads(text)
+    except ValueError as exc:
+        fail(f"{file}: not valid {'TOML' if file.suffix == '.toml' else 'JSON'}: {exc}")
+    version = str(data.get("version", "")) if isinstance(data, dict) else ""
+    digest = hashlib.sha256(canonical(data)).hexdigest()[:16]
+    envelope = {"specversion": "1.0", "id": f"catalog:{version}:{digest}", "source": "ledger/cli",
+                "type": "catalog.published", "subject": version or "-",
+                "time": format_time(effective_at or datetime.now(UTC)), "data": data}
+    wiring = bootstrap(settings)
+    outcome = wiring.ledger.ingest([envelope], tenant or settings.tenant)[0]
+    wiring.close()
+    if outcome.status == "rejected":
+        fail(f"catalog {version!r} rejected: {outcome.code}: {outcome.message}")
+    click.echo(f"catalog {version} {outcome.status} for tenant {tenant or settings.tenant}, "
+               f"in force from {envelope['time']}")
+
+
+@click.command()
+@click.option("--as-of", type=TIME, required=True, help="The business moment asked about.")
+@click.option("--known-at", type=TIME, default=None, help="Only what was recorded by then (default now).")
+@click.option("--customer", default=None)
+@click.option("--license", "license_id", default=None)
+@click.option("--all", "everything", is_flag=True)
+@tenant_option
+@FORMAT
+@click.pass_obj
+def replay(settings: Settings, as_of: datetime, known_at: datetime | None, customer: str | None,
+           license_id: str | None, everything: bool, tenant: str | None, fmt: str) -> None:
+    """State of licenses at --as-of, as known at --known-at."""
+    if sum(x is not None and x is not False for x in (customer, license_id, everything or None)) != 1:
+        raise click.UsageError("give exactly one of --customer, --license or --all")
+    known = known_at or datetime.now(UTC)
+    wiring = bootstrap(settings)
+    states = wiring.ledger.replay(tenant or settings.tenant, as_of, known,
+                                  customer_id=customer, license_id=license_id)
+    wiring.close()
+    if fmt == "json":
+        emit_json({"as_of": format_time(as_of), "known_at": format_time(known), "licenses": states})
+        return
+    click.echo(f"as of {format_time(as_of)}, as known at {format_time(known)}")
+    table([(s["license_id"], s["customer_id"], s["plan"], s["status"],
+            f"{len(s['seats_assigned'])}/{s['seats']}", s["ends_at"],
+            ",".join(k for k, v in s["features"].items() if v["enabled"]) or "-") for s in states],
+          ["license", "customer", "plan", "status", "seats", "ends_at", "features on"])
+
+
+@click.command()
+@click.argument("license_id")
+@tenant_option
+@FORMAT
+@click.pass_obj
+def history(settings: Settings, license_id: str, tenant: str | None, fmt: str) -> None:
+    """Every accepted event of a license, in effective order, applied or superseded."""
+    wiring = bootstrap(settings)
+    events = wiring.ledger.history(tenant or settings.tenant, license_id)
+    wiring.close()
+    if not events:
+        fail(f"unknown license {license_id!r} in tenant {tenant or settings.tenant!r}")
+    if fmt == "json":
+        emit_json({"license_id": license_id, "events": events})
+        return
+    table([(e["effective_at"], e["type"], e["status"], e["id"], e["source"], e["recorded_at"],
+            e["position"]) for e in events],
+          ["effective_at", "type", "status", "id", "source", "recorded_at", "position"])
+
+
+@click.command()
+@tenant_option
+@click.option("--head", "head", default=None, metavar="SEQUENCE:HASH",
+              help="Fail if this earlier head is no longer in the tenant's chain.")
+@click.pass_obj
+def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
+    """Recompute the hash chains; name the first altered, removed or reordered event."""
+    expected = None
+    if head is not None:
+        sequence, _, digest = head.partition(":")
+        if not sequence.isdigit() or len(digest) != 64:
+            raise click.BadParameter("expected SEQUENCE:HASH as printed by 'ledger head'",
+                                     param_hint="--head")
+        expected = (int(sequence), digest)
+        tenant = tenant or settings.tenant
+    wiring = bootstrap(settings)
+    verdict = verify_chains(wiring.store, tenant, expected,
+                            progress=lambda n: log.info("verify.progress", events=n))
+    wiring.close()
+    if not verdict.ok:
+        fail(f"chain broken: {verdict.problem}")
+    chains = ", ".join(f"{t}: {n}" for t, n in sorted(verdict.tenants.items())) or "none"
+    click.echo(f"ok: {verdict.checked} events verified ({chains})")
+
+
+@click.command()
+@tenant_option
+@click.pass_obj
+def head(settings: Settings, tenant: str | None) -> None:
+    """The head of the tenant's chain: {"sequence": n, "hash": h}."""
+    wiring = bootstrap(settings)
+    found = wiring.store.head(tenant or settings.tenant)
+    wiring.close()
+    emit_json(found.as_dict() if found else {"sequence": 0, "hash": GENESIS})
+
+
+@click.group()
+def schemas() -> None:
+    """JSON Schema of the envelope, every event's data and the catalog."""
+
+
+@schemas.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export(directory: Path) -> None:
+    """Write the JSON Schemas to DIRECTORY."""
+    from schemas.export import write_all
+
+    for path in write_all(directory):
+        say(f"wrote {path}")
+
+
+COMMANDS = [ingest, catalog, replay, history, verify, head, schemas]

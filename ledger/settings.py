@@ -1,0 +1,32 @@
+"""Settings, read once in main() from the environment and a `.env` file; flags override them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore",
+                                      frozen=True)
+
+    database_url: str = "sqlite:///ledger.db"
+    read_database_url: str | None = None
+    kafka_bootstrap: str | None = None
+    tenant: str = "default"
+    data_dir: Path = Path(".ledger")
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    log_level: str = "info"
+    license_file_days: int = Field(default=30, ge=1)
+    signing_key: str | None = None  # base64 Ed25519 private key; generated in data_dir if unset
+    inbound_topic: str = "billing.events"
+    rejected_topic: str = "billing.events.rejected"
+    outbound_topic: str = "entitlements.events"
+    consumer_group: str = "ledger-consume"
+    projection_group: str = "ledger-project"
+
+    @property
+    def read_url(self) -> str:
+        return self.read_database_url or self.database_url

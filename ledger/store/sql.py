@@ -1,0 +1,98 @@
+"""A small SQL database handle for our own tables (read models, API keys) on SQLite or
+PostgreSQL. Statements are written with `?` placeholders; PostgreSQL gets `%s`."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from ledger.store.database import library_settings
+
+
+class Database:
+    """One connection per thread for SQLite (WAL), a pool for PostgreSQL."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.settings = library_settings(url)
+        self.postgres = self.settings["PERSISTENCE_MODULE"].endswith("postgres")
+        self.schema = parse_qs(urlparse(url).query).get("schema", [None])[0]
+        self._local = threading.local()
+        self._pool: Any = None
+        if self.postgres:
+            from psycopg_pool import ConnectionPool
+
+            from ledger.store.database import ensure_schema
+
+            ensure_schema(url)
+            s = self.settings
+            conninfo = (f"host={s['POSTGRES_HOST']} port={s['POSTGRES_PORT']} "
+                        f"user={s['POSTGRES_USER']} password={s['POSTGRES_PASSWORD']} "
+                        f"dbname={s['POSTGRES_DBNAME']}")
+            options = f" options=-csearch_path={self.schema}" if self.schema else ""
+            self._pool = ConnectionPool(conninfo + options, min_size=1, max_size=10, open=True)
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.settings["SQLITE_DBNAME"], timeout=30,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """Everything done through the cursor commits together, or not at all."""
+        if self.postgres:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield Cursor(cur, postgres=True)
+            return
+        conn = self._sqlite()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Cursor(conn.cursor(), postgres=False)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        with self.transaction() as cur:
+            for statement in statements:
+                cur.execute(statement)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+
+class Cursor:
+    def __init__(self, cursor: Any, *, postgres: bool):
+        self._cursor = cursor
+        self._postgres = postgres
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
+        if self._postgres:
+            statement = statement.replace("?", "%s")
+        self._cursor.execute(statement, tuple(params))
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self._cursor.fetchone()
+        return tuple(row) if row is not None else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._cursor.fetchall()]
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)

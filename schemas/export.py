@@ -1,0 +1,36 @@
+"""JSON Schema for integrators: the envelope, each event type's data (versioned) and the catalog.
+The committed copies in `schemas/json/` are kept equal to these by a test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from schemas.catalog import Catalog
+from schemas.envelope import Envelope
+from schemas.events import DATA_MODELS, DATA_VERSION
+
+COMMITTED = Path(__file__).parent / "json"
+
+
+def documents() -> dict[str, dict[str, Any]]:
+    docs: dict[str, dict[str, Any]] = {
+        "envelope.schema.json": Envelope.model_json_schema(),
+        "catalog.schema.json": Catalog.model_json_schema(),
+    }
+    for event_type, model in DATA_MODELS.items():
+        schema = model.model_json_schema()
+        schema["title"] = f"{event_type} data, version {DATA_VERSION}"
+        docs[f"data/{event_type}.v{DATA_VERSION}.schema.json"] = schema
+    return docs
+
+
+def write_all(directory: Path) -> list[Path]:
+    written = []
+    for name, doc in documents().items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
