@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -102,7 +102,7 @@ def parse_envelope(raw: Any) -> Inbound:
         id=envelope.id,
         source=envelope.source,
         type=envelope.type,
-        time=envelope.time,
+        time=envelope.time.astimezone(UTC),
         subject=envelope.subject,
         tenant=envelope.tenantid,
         data=normalise(model.model_dump(mode="python", exclude_unset=envelope.type == "catalog.published")),

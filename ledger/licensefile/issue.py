@@ -35,9 +35,8 @@ def issue_license_file(
     if valid_for <= timedelta(0):
         raise ValueError("a license file must be valid for a positive time")
     for state in licenses:
-        if state.get("tenant", tenant) != tenant or state.get("customer_id", customer_id) != (
-            customer_id
-        ):
+        owner = (state.get("tenant", tenant), state.get("customer_id", customer_id))
+        if owner != (tenant, customer_id):
             raise ValueError(f"license {state.get('license_id')} is not of {tenant}/{customer_id}")
     sequence, chain_hash = head.get("sequence"), head.get("hash")
     if (

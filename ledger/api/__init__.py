@@ -1,0 +1,7 @@
+"""The HTTP API (contract section 4): thin routes over the ledger, the read models and the
+license signing keys. `create_app` is its one factory."""
+
+from ledger.api.app import application, create_app
+from ledger.api.keys import ApiKeys, ApiKeyError, IssuedKey, Principal
+
+__all__ = ["ApiKeyError", "ApiKeys", "IssuedKey", "Principal", "application", "create_app"]

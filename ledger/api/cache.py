@@ -1,0 +1,119 @@
+"""The check's cache: each (tenant, customer)'s license states, kept in memory.
+
+An entry is served while both hold:
+- the read models' watermark is the one it was computed at (any projected event moves it, so
+  a change to any license drops every entry at once: coarse, but never wrong), and
+- the clock has not reached the entry's next boundary: the earliest `starts_at` or `ends_at`
+  still ahead, the start of the next usage month for a metered feature, `recheck` from now
+  for a license in grace (its grace end is not in the state), and `max_age` at the latest.
+  Expiry is a matter of time, not of events, so time alone must be able to end an entry.
+
+The watermark is read at most every `watermark_interval` seconds (0: on every call); after a
+write of its own the API calls `refresh()` so the next check reads it afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from schemas.times import parse_time
+
+States = list[dict[str, Any]]
+
+
+class CustomerStates(Protocol):
+    def customer_states(self, tenant: str, customer_id: str, as_of: datetime) -> States: ...
+    def watermark(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Entry:
+    watermark: int
+    computed_at: datetime
+    valid_until: datetime
+    states: States
+
+
+def next_boundary(states: States, now: datetime, recheck: timedelta) -> datetime | None:
+    """The first moment after `now` at which time alone may change one of these states."""
+    moments: list[datetime] = []
+    for state in states:
+        for field in ("starts_at", "ends_at"):
+            text = state.get(field)
+            if isinstance(text, str) and (moment := parse_time(text)) > now:
+                moments.append(moment)
+        if state.get("status") == "grace":
+            moments.append(now + recheck)
+        if any(isinstance(f, dict) and f.get("period") == "month"
+               for f in state.get("features", {}).values()):
+            moments.append(_next_month(now))
+    return min(moments, default=None)
+
+
+def _next_month(now: datetime) -> datetime:
+    now = now.astimezone(UTC)
+    if now.month == 12:
+        return datetime(now.year + 1, 1, 1, tzinfo=UTC)
+    return datetime(now.year, now.month + 1, 1, tzinfo=UTC)
+
+
+class EntitlementCache:
+    def __init__(self, models: CustomerStates, *, max_entries: int = 100_000,
+                 max_age: timedelta = timedelta(seconds=60), recheck: timedelta = timedelta(seconds=1),
+                 watermark_interval: float = 0.0, monotonic: Callable[[], float] = time.monotonic):
+        self.models = models
+        self.max_entries = max_entries
+        self.max_age = max_age
+        self.recheck = recheck
+        self.watermark_interval = watermark_interval
+        self._monotonic = monotonic
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._watermark = -1
+        self._watermark_read = float("-inf")
+        self.hits = 0
+        self.misses = 0
+
+    def refresh(self) -> int:
+        """Read the watermark now, whatever the interval: after a write this process made."""
+        watermark = self.models.watermark()
+        with self._lock:
+            self._watermark, self._watermark_read = watermark, self._monotonic()
+        return watermark
+
+    def _current_watermark(self) -> int:
+        if self._monotonic() - self._watermark_read >= self.watermark_interval:
+            return self.refresh()
+        return self._watermark
+
+    def states(self, tenant: str, customer_id: str, now: datetime) -> tuple[States, bool]:
+        """The customer's license states at `now`, and whether they came from the cache."""
+        key = (tenant, customer_id)
+        watermark = self._current_watermark()
+        with self._lock:
+            entry = self._entries.get(key)
+            if (entry is not None and entry.watermark == watermark
+                    and entry.computed_at <= now < entry.valid_until):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry.states, True
+        states = self.models.customer_states(tenant, customer_id, now)
+        boundary = next_boundary(states, now, self.recheck)
+        limit = now + self.max_age
+        entry = _Entry(watermark, now, min(boundary, limit) if boundary else limit, states)
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return states, False
+
+    def __len__(self) -> int:
+        return len(self._entries)

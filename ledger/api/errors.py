@@ -1,0 +1,85 @@
+"""Every error the API answers is JSON `{"code": ..., "message": ...}`: a stable code for
+machines and a sentence for people. Bad input is a 4xx, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger()
+
+# Starlette's own refusals (unknown route, wrong method, ...) in our words.
+_HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "invalid_request", 415: "invalid_request"}
+
+
+class ApiError(Exception):
+    """A refusal with a stable code; raised anywhere below a route, answered as JSON."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def invalid_request(message: str) -> ApiError:
+    return ApiError(400, "invalid_request", message)
+
+
+def unauthorized(message: str = "send a valid API key as 'Authorization: Bearer KEY'") -> ApiError:
+    return ApiError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def not_found(code: str, message: str) -> ApiError:
+    return ApiError(404, code, message)
+
+
+def body(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def describe_validation(errors: Any) -> str:
+    """Name each offending field in the words of the request: `body.quantity`, `query.as_of`."""
+    parts = []
+    for item in errors:
+        where = ".".join(str(p) for p in item.get("loc", ()))
+        message = item.get("msg", "is not valid")
+        if item.get("type") == "json_invalid":
+            message = "the body is not valid JSON"
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts[:5]) or "the request is not valid"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that keep every answer, even a failure, in the contract's shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(body(exc.code, exc.message), exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(body("invalid_request", describe_validation(exc.errors())), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500
+                               else "internal_error")
+        message = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
+        return JSONResponse(body(code, message), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("api.unexpected_error", path=request.url.path, error=repr(exc), exc_info=exc)
+        return JSONResponse(body("internal_error", "the ledger could not answer; see its log"), 500)

@@ -1,0 +1,38 @@
+"""Prometheus metrics of one API instance, in a registry of its own (several apps may live in
+one process, as in tests). Gauges that ask the stores are computed when scraped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("ledger_http_requests", "HTTP requests answered.",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("ledger_http_request_duration_seconds", "Time to answer.",
+                                 ["route"], registry=self.registry,
+                                 buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+        self.checks = Counter("ledger_checks", "Check answers by reason.", ["reason"],
+                              registry=self.registry)
+        self.cache = Counter("ledger_check_cache", "Check cache lookups.", ["result"],
+                             registry=self.registry)
+        self.events = Counter("ledger_api_events", "Envelopes posted, by outcome.", ["status"],
+                              registry=self.registry)
+        self._position = Gauge("ledger_event_store_position", "Newest ledger position.",
+                               registry=self.registry)
+        self._watermark = Gauge("ledger_read_models_watermark", "Read models' watermark.",
+                                registry=self.registry)
+
+    def observe_stores(self, position: Callable[[], float], watermark: Callable[[], float]) -> None:
+        self._position.set_function(position)
+        self._watermark.set_function(watermark)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

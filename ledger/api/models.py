@@ -1,0 +1,146 @@
+"""The shapes of requests and answers, for validation and for the OpenAPI document.
+Answers are the contract's documents; where the contract allows more fields, so do these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+# Ids are the senders' own: any printable text. Control characters would only ever be a mistake.
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+Id = Annotated[str, Field(min_length=1, max_length=500, pattern=ID_PATTERN)]
+CustomerId = Annotated[str, Path(min_length=1, max_length=500, pattern=ID_PATTERN,
+                                 description="The customer id, as billing sends it.")]
+LicenseId = Annotated[str, Path(min_length=1, max_length=500, pattern=ID_PATTERN,
+                                description="The license id (the events' `subject`).")]
+
+
+class Problem(BaseModel):
+    """Every error: a stable code and a sentence."""
+
+    code: str = Field(examples=["invalid_request"])
+    message: str
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Id
+    feature: Id
+    quantity: StrictInt = Field(default=1, gt=0, description="Units about to be used; positive.")
+
+
+class CheckAnswer(BaseModel):
+    allowed: bool
+    reason: Literal["ok", "no_license", "feature_not_in_plan", "pending", "suspended", "expired",
+                    "revoked", "limit_exceeded", "region_blocked"]
+    message: str
+    license_id: str | None = None
+    limit: int | None = None
+    used: int | None = None
+    remaining: int | None = None
+
+
+class FeatureState(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool
+    limit: int | None = None
+    period: str | None = None
+    used: int | None = None
+    blocked_region: str | None = None
+
+
+class LicenseState(BaseModel):
+    """Contract section 3: the state of one license at a moment."""
+
+    model_config = ConfigDict(extra="allow")
+
+    license_id: str
+    tenant: str
+    customer_id: str
+    plan: str
+    status: Literal["trial", "active", "grace", "suspended", "expired", "revoked", "pending"]
+    seats: int
+    seats_assigned: list[str]
+    starts_at: str
+    ends_at: str | None
+    region: str | None
+    features: dict[str, FeatureState]
+    catalog_version: str | None
+    last_event_id: str | None
+
+
+class Entitlements(BaseModel):
+    customer_id: str
+    as_of: str
+    known_at: str
+    licenses: list[LicenseState]
+
+
+class EventResult(BaseModel):
+    id: str | None
+    source: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    code: str | None = Field(default=None, description="Only for rejections.")
+    message: str | None = Field(default=None, description="Only for rejections.")
+
+
+class EventResults(BaseModel):
+    results: list[EventResult]
+
+
+class HistoryEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    source: str
+    type: str
+    effective_at: str
+    recorded_at: str
+    position: int | None
+    data: dict[str, Any]
+    status: Literal["applied", "superseded"]
+
+
+class History(BaseModel):
+    license_id: str
+    events: list[HistoryEvent]
+
+
+class Head(BaseModel):
+    sequence: int
+    hash: str
+
+
+class LicenseBody(BaseModel):
+    tenant: str
+    customer_id: str
+    issued_at: str
+    expires_at: str
+    head: Head
+    licenses: list[LicenseState]
+
+
+class LicenseFile(BaseModel):
+    license: LicenseBody
+    key_id: str
+    algorithm: Literal["Ed25519"]
+    signature: str = Field(description="Base64 Ed25519 signature over the canonical JSON of `license`.")
+
+
+class PublicKey(BaseModel):
+    key_id: str
+    algorithm: Literal["Ed25519"]
+    public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key.")
+
+
+class PublicKeys(BaseModel):
+    keys: list[PublicKey]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, dict[str, Any]]

@@ -1,0 +1,62 @@
+"""The OpenAPI document: FastAPI's, with refusals in the contract's shape (`400` with a
+`Problem`, not FastAPI's `422`) and the CloudEvents envelope POST /v1/events takes.
+`python -m ledger.api.openapi docs/openapi.json` writes the committed copy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from ledger.api.events import MAX_ENVELOPES
+from schemas.envelope import Envelope
+from schemas.events import EVENT_TYPES
+
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def envelope_schema() -> dict[str, Any]:
+    schema = Envelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema["properties"]["type"] = {"type": "string", "enum": list(EVENT_TYPES)}
+    schema["title"] = "EventEnvelope"
+    return schema
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                      routes=app.routes)
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if responses.pop("422", None) is not None or operation.get("parameters") \
+                    or operation.get("requestBody"):
+                responses.setdefault("400", {
+                    "description": "Malformed request (`invalid_request`).",
+                    "content": {"application/json": {"schema": PROBLEM}}})
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas["EventEnvelope"] = envelope_schema()
+    body = doc["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+    body["schema"] = {"oneOf": [{"$ref": "#/components/schemas/EventEnvelope"},
+                                {"type": "array", "maxItems": MAX_ENVELOPES,
+                                 "items": {"$ref": "#/components/schemas/EventEnvelope"}}]}
+    return doc
+
+
+def main(argv: list[str]) -> None:
+    from ledger.api.app import application
+
+    text = json.dumps(application().openapi(), indent=2, sort_keys=True) + "\n"
+    if argv:
+        Path(argv[0]).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

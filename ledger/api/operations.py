@@ -1,0 +1,88 @@
+"""GET /healthz for load balancers and GET /metrics for Prometheus."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from ledger.api.auth import may
+from ledger.api.keys import Principal
+from ledger.api.metrics import CONTENT_TYPE, Metrics
+from ledger.api.models import Health
+from ledger.api.ports import Ports, PortsDep, Probe
+from ledger.api.responses import problems
+
+router = APIRouter(tags=["operations"])
+
+
+def _probe(probe: Probe) -> dict[str, Any]:
+    try:
+        return probe()
+    except Exception as exc:  # noqa: BLE001 - any failure of a store is what health reports
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def health(ports: Ports) -> dict[str, dict[str, Any]]:
+    checks = {
+        "event_store": _probe(lambda: {"ok": True, "position": ports.store.max_position()}),
+        "read_models": _probe(lambda: {"ok": True, "watermark": ports.models.watermark()}),
+    }
+    if ports.kafka_probe is not None:
+        checks["kafka"] = _probe(ports.kafka_probe)
+    return checks
+
+
+@router.get("/healthz", response_model=None,
+            responses={200: {"model": Health}, 503: {"model": Health, "description": "Degraded."}})
+def healthz(ports: PortsDep) -> JSONResponse:
+    """Whether the event store, the read models and (when configured) Kafka answer."""
+    checks = health(ports)
+    ok = all(c.get("ok") for c in checks.values())
+    return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks}, 200 if ok else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={
+    200: {"content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}},
+          "description": "Prometheus text format."}, **problems(401, 403)})
+def metrics(_: Annotated[Principal, Depends(may("metrics"))], ports: PortsDep) -> Response:
+    """Prometheus metrics of this API instance (admin keys only)."""
+    return Response(ports.metrics.render(), media_type=CONTENT_TYPE)
+
+
+_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class MeasureRequests:
+    """ASGI middleware: count and time every request by its route template."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)

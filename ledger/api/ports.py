@@ -1,0 +1,67 @@
+"""What the API needs from the rest of the system, as protocols: the composition root passes
+real parts, tests may pass their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+
+from ledger.api.cache import EntitlementCache
+from ledger.api.keys import ApiKeys
+from ledger.api.metrics import Metrics
+from ledger.licensefile import KeyRing
+from ledger.service import Ledger
+from ledger.store.eventstore import LedgerStore
+
+
+class ReadModels(Protocol):
+    def license_state(self, tenant: str, license_id: str, as_of: datetime) -> dict[str, Any] | None: ...
+    def customer_states(self, tenant: str, customer_id: str, as_of: datetime) -> list[dict[str, Any]]: ...
+    def watermark(self) -> int: ...
+
+
+class Follower(Protocol):
+    def notify(self) -> None: ...
+    def wait_for(self, position: int, timeout: float) -> Any: ...
+
+
+class LedgerWiring(Protocol):
+    """The parts of `ledger.bootstrap.Wiring` the API uses."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def store(self) -> LedgerStore: ...
+
+
+# A probe answers {"ok": bool, ...}; it may raise, which reads as not ok.
+Probe = Callable[[], dict[str, Any]]
+
+
+@dataclass
+class Ports:
+    ledger: Ledger
+    store: LedgerStore
+    models: ReadModels
+    keyring: KeyRing
+    keys: ApiKeys
+    cache: EntitlementCache
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    license_validity: timedelta
+    follower: Follower | None = None
+    kafka_probe: Probe | None = None
+    write_wait: float = 5.0
+
+
+def ports(request: Request) -> Ports:
+    """The parts this app was built with (see `create_app`)."""
+    found: Ports = request.app.state.ports
+    return found
+
+
+PortsDep = Annotated[Ports, Depends(ports)]
