@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
@@ -19,6 +20,7 @@ from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import fold, history, judge
 from ledger.domain.state import license_state
 from ledger.domain.usage import CountedUsage, month_key
+from ledger.store import streams
 from ledger.store.eventstore import ConcurrentAppendError, LedgerStore
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
 from schemas.times import format_time
@@ -91,7 +93,7 @@ class Ledger:
             if outcome.fact is not None:
                 drafts.append(outcome.fact)
         if drafts:
-            stored = iter(self.store.append(drafts, tracking=tracking))
+            stored = iter(self.store.append(drafts, tracking=tracking, judged_against=batch.read))
             outcomes = [Outcome(o.id, o.source, o.status, fact=next(stored)) if o.fact else o
                         for o in outcomes]
         elif tracking is not None:
@@ -150,6 +152,7 @@ class _Judging:
         self.facts: dict[tuple[str, str], list[Fact]] = {}
         self.catalogs: dict[str, CatalogHistory] = {}
         self.keys: set[tuple[str, str, str]] = set()
+        self.read: dict[UUID, int] = {}  # records per stream the judgement was based on
         self.now = datetime.now(UTC)
 
     def consider(self, item: Inbound) -> Outcome:
@@ -190,10 +193,13 @@ class _Judging:
 
     def _facts(self, tenant: str, license_id: str) -> list[Fact]:
         if (tenant, license_id) not in self.facts:
-            self.facts[(tenant, license_id)] = self.store.license_facts(tenant, license_id)
+            facts = self.store.license_facts(tenant, license_id)
+            self.facts[(tenant, license_id)] = facts
+            self.read[streams.license_stream(tenant, license_id)] = len(facts)
         return self.facts[(tenant, license_id)]
 
     def _catalogs(self, tenant: str) -> CatalogHistory:
         if tenant not in self.catalogs:
             self.catalogs[tenant] = self.store.catalogs(tenant)
+            self.read[streams.catalog_stream(tenant)] = len(self.catalogs[tenant].facts)
         return self.catalogs[tenant]

@@ -2,6 +2,6 @@
 license signing keys. `create_app` is its one factory."""
 
 from ledger.api.app import application, create_app
-from ledger.api.keys import ApiKeys, ApiKeyError, IssuedKey, Principal
+from ledger.api.keys import ApiKeyError, ApiKeys, IssuedKey, Principal
 
 __all__ = ["ApiKeyError", "ApiKeys", "IssuedKey", "Principal", "application", "create_app"]

@@ -29,6 +29,8 @@ router = APIRouter(tags=["questions"])
 EARLIEST = parse_time("1900-01-01T00:00:00Z")
 LATEST = parse_time("9000-01-01T00:00:00Z")
 TIME_HELP = "RFC 3339 time with a zone, e.g. 2026-03-01T00:00:00Z."
+AsOf = Annotated[str | None, Query(description=f"The business moment asked about. {TIME_HELP}")]
+KnownAt = Annotated[str | None, Query(description=f"Only what was recorded by then. {TIME_HELP}")]
 
 
 @router.post("/v1/check", response_model=None,
@@ -46,9 +48,7 @@ def check(request: CheckRequest, principal: Annotated[Principal, Depends(may("ch
 @router.get("/v1/customers/{customer_id}/entitlements", response_model=None,
             responses={200: {"model": Entitlements}, **problems(400, 401, 403)})
 def entitlements(customer_id: CustomerId, principal: Caller, ports: PortsDep,
-                 as_of: Annotated[str | None, Query(description=f"The business moment asked about. {TIME_HELP}")] = None,
-                 known_at: Annotated[str | None, Query(description=f"Only what was recorded by then. {TIME_HELP}")] = None,
-                 ) -> JSONResponse:
+                 as_of: AsOf = None, known_at: KnownAt = None) -> JSONResponse:
     """The customer's licenses now (from the read models), or as of `as_of` as known at
     `known_at` (replayed from the ledger; for auditors)."""
     now = ports.clock()

@@ -41,9 +41,9 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 
 
 def _register() -> None:
-    from ledger.cli import core
+    from ledger.cli import core, serve
 
-    for module in (core,):
+    for module in (core, serve):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -9,7 +9,7 @@ the loser gets ConcurrentAppendError and judges its batch again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -133,10 +133,14 @@ class LedgerStore:
             start = found[-1].id
 
     # -- writing -------------------------------------------------------------------------------
-    def append(self, drafts: Sequence[Fact], tracking: Tracking | None = None) -> list[Fact]:
+    def append(self, drafts: Sequence[Fact], tracking: Tracking | None = None,
+               judged_against: Mapping[UUID, int] | None = None) -> list[Fact]:
         """Record `drafts` (already judged) in one transaction, chained per tenant.
-        Returns them with sequence, hash, recorded time and position filled in."""
-        writer = _Batch(self)
+        `judged_against` gives, per stream, how many records the judge read: the new records
+        take the versions right after them, so a fact written meanwhile makes this append
+        collide instead of slipping past the rules. Returns the facts with sequence, hash,
+        recorded time and position filled in."""
+        writer = _Batch(self, judged_against or {})
         chained = [writer.add(d) for d in drafts]
         try:
             positions = self.recorder.insert_events(writer.records, tracking=tracking)
@@ -160,11 +164,11 @@ FACT_TOPICS = [streams.fact_topic(t) for t in (
 class _Batch:
     """Builds the records of one append: next versions are read once, then counted locally."""
 
-    def __init__(self, store: LedgerStore):
+    def __init__(self, store: LedgerStore, judged_against: Mapping[UUID, int]):
         self.store = store
         self.records: list[StoredEvent] = []
         self.keys: list[tuple[UUID, int]] = []
-        self._next: dict[UUID, int] = {}
+        self._next: dict[UUID, int] = {stream: n + 1 for stream, n in judged_against.items()}
         self._heads: dict[str, tuple[int, str, datetime]] = {}
 
     def _version(self, stream: UUID) -> int:
@@ -175,8 +179,9 @@ class _Batch:
         self._next[stream] = version + 1
         return version
 
-    def _put(self, stream: UUID, topic: str, record: dict[str, Any]) -> tuple[UUID, int]:
-        version = self._version(stream)
+    def _put(self, stream: UUID, topic: str, record: dict[str, Any],
+             version: int | None = None) -> tuple[UUID, int]:
+        version = self._version(stream) if version is None else version
         self.records.append(StoredEvent(stream, version, topic, encode(record)))
         return stream, version
 
@@ -194,9 +199,11 @@ class _Batch:
         self._heads[tenant] = (fact.sequence, fact.hash, recorded_at)
         self.keys.append(self._put(self._stream_of(fact), streams.fact_topic(fact.type),
                                    fact_record(fact)))
+        # The link's version is the sequence read with the head: a writer that raced us to it
+        # collides on (chain, version) instead of slipping in a link that disagrees with its fact.
         self._put(streams.chain_stream(tenant), streams.LINK, {
             "tenant": tenant, "sequence": fact.sequence, "hash": fact.hash,
-            "recorded_at": format_time(recorded_at)})
+            "recorded_at": format_time(recorded_at)}, version=fact.sequence)
         self._put(streams.receipt_stream(tenant, fact.source, fact.source_event_id),
                   streams.RECEIPT, {"sequence": fact.sequence, "type": fact.type,
                                     "subject": fact.subject, "hash": fact.hash})

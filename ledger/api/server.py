@@ -1,0 +1,51 @@
+"""Serving the app: uvicorn in the foreground, telling the caller once the socket listens,
+and the Kafka reachability probe /healthz reports when Kafka is configured."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+
+class _Server(uvicorn.Server):
+    """Calls `ready(port)` once the socket listens, so what it prints can be used at once."""
+
+    def __init__(self, config: uvicorn.Config, ready: Callable[[int], None]):
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.servers:
+            self.ready(self.servers[0].sockets[0].getsockname()[1])
+
+
+def serve_forever(app: Any, host: str, port: int, *, log_level: str = "info",
+                  ready: Callable[[int], None] = lambda port: None) -> None:
+    """Serve until SIGINT/SIGTERM. Logs, the access log too, go to standard error."""
+    logging = {**LOGGING_CONFIG, "handlers": {
+        name: {**handler, "stream": "ext://sys.stderr"}
+        for name, handler in LOGGING_CONFIG["handlers"].items()}}
+    config = uvicorn.Config(app, host=host, port=port, log_config=logging,
+                            log_level=log_level.lower(), server_header=False)
+    _Server(config, ready).run()
+
+
+def kafka_probe(bootstrap_servers: str) -> Callable[[], dict[str, Any]]:
+    """Kafka is reachable if one of its bootstrap servers accepts a connection."""
+
+    def probe() -> dict[str, Any]:
+        for server in bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+                return {"ok": True, "bootstrap": bootstrap_servers}
+            except (OSError, ValueError):
+                continue
+        return {"ok": False, "bootstrap": bootstrap_servers, "error": "no bootstrap server answers"}
+
+    return probe

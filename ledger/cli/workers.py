@@ -1,0 +1,166 @@
+"""Commands of the Kafka workers: consume, relay, project, and `projections verify`.
+
+Each builds its parts here, from settings: the ledger through `bootstrap`, its Kafka clients
+from LEDGER_KAFKA_BOOTSTRAP. SIGTERM and SIGINT stop a worker between batches, so what it has
+taken is durable and committed before it exits.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+import structlog
+
+from consumers.clients import group_consumer, idempotent_producer
+from consumers.inbound import InboundConsumer
+from consumers.partitions import PartitionLoop
+from consumers.project import Projector
+from consumers.relay import Relay
+from ledger.bootstrap import bootstrap
+from ledger.cli.core import TIME
+from ledger.cli.output import fail
+from ledger.settings import Settings
+from schemas.times import format_time
+
+log = structlog.get_logger()
+
+MAX_IDLE = click.option("--max-idle", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+                        help="Exit after this many seconds without new records (default: run "
+                             "until SIGTERM or SIGINT).")
+BATCH_SIZE = click.option("--batch-size", type=click.IntRange(1, 10_000), default=500,
+                          show_default=True, help="Most records taken in one batch.")
+
+
+def _kafka(settings: Settings) -> str:
+    if not settings.kafka_bootstrap:
+        fail("LEDGER_KAFKA_BOOTSTRAP is not set; give the Kafka bootstrap servers as host:port,... "
+             "(without Kafka, `ledger up` runs the in-process fan-out)")
+    assert settings.kafka_bootstrap is not None
+    return settings.kafka_bootstrap
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGTERM or SIGINT ends the worker after the batch in hand."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("worker.stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
+@click.command()
+@MAX_IDLE
+@BATCH_SIZE
+@click.pass_obj
+def consume(settings: Settings, max_idle: float | None, batch_size: int) -> None:
+    """Kafka billing.events -> ledger; rejections -> billing.events.rejected."""
+    servers = _kafka(settings)
+    stop = _stop_on_signals()
+    wiring = bootstrap(settings)
+    producer = idempotent_producer(servers, "ledger-consume")
+    consumer = group_consumer(servers, settings.consumer_group, "ledger-consume", batch_size)
+    worker = InboundConsumer(wiring.ledger, producer, settings.rejected_topic)
+    log.info("consume.start", topic=settings.inbound_topic, group=settings.consumer_group,
+             rejected_topic=settings.rejected_topic)
+    try:
+        PartitionLoop(consumer, settings.inbound_topic, worker, stop, max_idle).run()
+    finally:
+        consumer.close(autocommit=False)
+        producer.close()
+        wiring.close()
+    log.info("consume.stop", **worker.counts)
+
+
+@click.command()
+@MAX_IDLE
+@BATCH_SIZE
+@click.pass_obj
+def relay(settings: Settings, max_idle: float | None, batch_size: int) -> None:
+    """Ledger -> Kafka entitlements.events, resuming where it stopped."""
+    servers = _kafka(settings)
+    stop = _stop_on_signals()
+    wiring = bootstrap(settings)
+    producer = idempotent_producer(servers, "ledger-relay")
+    worker = Relay(wiring.store, producer, settings.outbound_topic, page=batch_size)
+    try:
+        worker.run(stop, max_idle)
+    finally:
+        producer.close()
+        wiring.close()
+    log.info("relay.stop", published=worker.published, position=worker.position())
+
+
+@click.command()
+@click.option("--rebuild", is_flag=True,
+              help="First rebuild the read models from the ledger (not from the topic, which may "
+                   "no longer hold everything), then follow the topic.")
+@MAX_IDLE
+@BATCH_SIZE
+@click.pass_obj
+def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_size: int) -> None:
+    """Kafka entitlements.events -> read models, as a member of a consumer group."""
+    from projections.readmodel import ReadModels
+    from projections.rebuild import rebuild_from_ledger
+
+    servers = _kafka(settings)
+    stop = _stop_on_signals()
+    wiring = bootstrap(settings)
+    models = ReadModels.open(settings.read_url)
+    if rebuild:
+        log.info("project.rebuild.start")
+        rebuild_from_ledger(wiring.store, models)
+        log.info("project.rebuild.done")
+    consumer = group_consumer(servers, settings.projection_group, "ledger-project", batch_size)
+    worker = Projector(models)
+    log.info("project.start", topic=settings.outbound_topic, group=settings.projection_group)
+    try:
+        PartitionLoop(consumer, settings.outbound_topic, worker, stop, max_idle).run()
+    finally:
+        consumer.close(autocommit=False)
+        _close(models)
+        wiring.close()
+    log.info("project.stop", received=worker.received, applied=worker.applied)
+
+
+@click.group()
+def projections() -> None:
+    """The read models that `ledger project` builds."""
+
+
+@projections.command("verify")
+@click.option("--as-of", type=TIME, default=None, help="The moment compared (default now).")
+@click.pass_obj
+def verify(settings: Settings, as_of: datetime | None) -> None:
+    """Compare every read model row with a replay of the ledger; name the first difference."""
+    from projections.readmodel import ReadModels
+    from projections.verify import verify_projections
+
+    moment = as_of or datetime.now(UTC)
+    wiring = bootstrap(settings)
+    models = ReadModels.open(settings.read_url)
+    try:
+        differences = verify_projections(wiring.store, wiring.ledger, models, moment)
+    finally:
+        _close(models)
+        wiring.close()
+    if differences:
+        more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+        fail(f"read models differ from replay as of {format_time(moment)}: {differences[0]}{more}")
+    click.echo(f"ok: read models match a replay of the ledger as of {format_time(moment)}")
+
+
+def _close(models: Any) -> None:
+    close = getattr(models, "close", None)
+    if close is not None:
+        close()
+
+
+COMMANDS = [consume, relay, project, projections]

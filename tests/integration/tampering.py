@@ -1,0 +1,43 @@
+"""Direct SQL on the event store, as an attacker or a careless DBA would do it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ledger.store.database import library_settings
+
+
+def run(url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    settings = library_settings(url)
+    if settings["PERSISTENCE_MODULE"].endswith("sqlite"):
+        with sqlite3.connect(settings["SQLITE_DBNAME"]) as conn:
+            return conn.execute(statement.replace("%s", "?"), params).fetchall()
+    import psycopg
+
+    schema = settings.get("POSTGRES_SCHEMA", "public")
+    with psycopg.connect(host=settings["POSTGRES_HOST"], port=settings["POSTGRES_PORT"],
+                         user=settings["POSTGRES_USER"], password=settings["POSTGRES_PASSWORD"],
+                         dbname=settings["POSTGRES_DBNAME"], autocommit=True,
+                         options=f"-csearch_path={schema}") as conn:
+        cur = conn.execute(statement, params)
+        return cur.fetchall() if cur.description else []
+
+
+def fact_rows(url: str) -> list[tuple[Any, int, dict[str, Any]]]:
+    """(originator_id, version, record) of every fact, in ledger order."""
+    rows = run(url, "SELECT originator_id, originator_version, state FROM stored_events "
+                    "WHERE topic LIKE 'fact:%%' ORDER BY originator_id, originator_version")
+    facts = [(r[0], r[1], json.loads(bytes(r[2]))) for r in rows]
+    return sorted(facts, key=lambda f: f[2]["sequence"])
+
+
+def rewrite(url: str, originator_id: Any, version: int, record: dict[str, Any]) -> None:
+    run(url, "UPDATE stored_events SET state = %s WHERE originator_id = %s AND originator_version = %s",
+        (json.dumps(record).encode(), originator_id, version))
+
+
+def delete(url: str, originator_id: Any, version: int) -> None:
+    run(url, "DELETE FROM stored_events WHERE originator_id = %s AND originator_version = %s",
+        (originator_id, version))
