@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -11,9 +12,29 @@ from pydantic import ValidationError
 from ledger.logs import configure
 from ledger.settings import Settings
 
+# Which module holds each command: imported only when the command runs, so `ledger head`
+# does not pay for FastAPI or Kafka clients.
+COMMAND_MODULES = {
+    "ingest": "core", "catalog": "core", "replay": "core", "history": "core", "verify": "core",
+    "head": "core", "schemas": "core",
+    "consume": "workers", "relay": "workers", "project": "workers", "projections": "workers",
+    "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "serve",
+}
+
 
 class LedgerGroup(click.Group):
-    """Turns any unexpected failure into a one-line reason and a non-zero exit."""
+    """Loads commands lazily, and turns any unexpected failure into a one-line reason and a
+    non-zero exit."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"ledger.cli.{module_name}")
+        return next((c for c in module.COMMANDS if c.name == cmd_name), None)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
