@@ -206,7 +206,8 @@ class _Batch:
             "recorded_at": format_time(recorded_at)}, version=fact.sequence)
         self._put(streams.receipt_stream(tenant, fact.source, fact.source_event_id),
                   streams.RECEIPT, {"sequence": fact.sequence, "type": fact.type,
-                                    "subject": fact.subject, "hash": fact.hash})
+                                    "subject": fact.subject, "hash": fact.hash},
+                  version=1)  # a receipt is written once: a second writer collides here
         self._index(fact)
         return fact
 

@@ -3,6 +3,7 @@ license never means scanning a tenant, and a busy meter grows one month's stream
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 _NAMESPACE = UUID("6f1f6a52-6a0e-4d4f-9b3a-3f2b8c1d2e40")
@@ -13,6 +14,7 @@ RECEIPT = "receipt"  # (tenant, source, id) seen: the idempotency key, version 1
 INDEX = "index"  # which licenses a customer has, which a tenant has, which months a meter used
 
 
+@lru_cache(maxsize=65536)
 def _id(*parts: str) -> UUID:
     return uuid5(_NAMESPACE, "\x1f".join(parts))
 
