@@ -52,7 +52,7 @@ class LedgerGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """The entitlement ledger."""
-    overrides = {"database_url": database_url} if database_url else {}
+    overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

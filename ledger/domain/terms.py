@@ -6,8 +6,10 @@ time, it returns the new terms or raises RuleBrokenError. Acceptance and replay 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, reject
@@ -112,23 +114,23 @@ def _current_tier(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: 
     return plan.tier if plan else terms.tier
 
 
-def _suspend(terms: Terms, fact: Fact, *_: object) -> Terms:
+def _suspend(terms: Terms, fact: Fact, *_: Any) -> Terms:
     if terms.suspended:
         raise reject("already_suspended", f"license {terms.license_id!r} is already suspended")
     return replace(terms, suspended=True)
 
 
-def _reinstate(terms: Terms, fact: Fact, *_: object) -> Terms:
+def _reinstate(terms: Terms, fact: Fact, *_: Any) -> Terms:
     if not terms.suspended:
         raise reject("not_suspended", f"license {terms.license_id!r} is not suspended")
     return replace(terms, suspended=False)
 
 
-def _revoke(terms: Terms, fact: Fact, *_: object) -> Terms:
+def _revoke(terms: Terms, fact: Fact, *_: Any) -> Terms:
     return replace(terms, revoked_at=fact.order)
 
 
-def _renew(terms: Terms, fact: Fact, *_: object) -> Terms:
+def _renew(terms: Terms, fact: Fact, *_: Any) -> Terms:
     ends_at = parse_time(fact.data["ends_at"])
     if terms.ends_at is None:
         raise reject("not_an_extension", f"license {terms.license_id!r} has no end to extend")
@@ -146,7 +148,7 @@ def _convert(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datet
     return replace(terms, trial=False, plan=plan, tier=tier, ends_at=_time(fact.data.get("ends_at")))
 
 
-def _change_seats(terms: Terms, fact: Fact, *_: object) -> Terms:
+def _change_seats(terms: Terms, fact: Fact, *_: Any) -> Terms:
     seats = fact.data["seats"]
     if seats < len(terms.seats_assigned):
         raise reject("seats_in_use", f"{len(terms.seats_assigned)} seats are assigned; release "
@@ -154,7 +156,7 @@ def _change_seats(terms: Terms, fact: Fact, *_: object) -> Terms:
     return replace(terms, seats=seats)
 
 
-def _assign(terms: Terms, fact: Fact, *_: object) -> Terms:
+def _assign(terms: Terms, fact: Fact, *_: Any) -> Terms:
     user = fact.data["user_id"]
     if user in terms.seats_assigned:
         raise reject("seat_already_assigned", f"user {user!r} already holds a seat")
@@ -164,7 +166,7 @@ def _assign(terms: Terms, fact: Fact, *_: object) -> Terms:
     return replace(terms, seats_assigned=(*terms.seats_assigned, user))
 
 
-def _release(terms: Terms, fact: Fact, *_: object) -> Terms:
+def _release(terms: Terms, fact: Fact, *_: Any) -> Terms:
     user = fact.data["user_id"]
     if user not in terms.seats_assigned:
         raise reject("seat_not_assigned", f"user {user!r} holds no seat on license "
@@ -172,7 +174,7 @@ def _release(terms: Terms, fact: Fact, *_: object) -> Terms:
     return replace(terms, seats_assigned=tuple(u for u in terms.seats_assigned if u != user))
 
 
-_STEPS = {
+_STEPS: dict[str, Callable[[Terms, Fact, CatalogHistory, datetime], Terms]] = {
     "license.upgraded": _upgrade,
     "license.downgraded": _downgrade,
     "license.suspended": _suspend,
