@@ -44,5 +44,11 @@ kafka-up:
 kafka-down:
 	bash scripts/kafka.sh down
 
+services-up:
+	bash scripts/services.sh up
+
+services-down:
+	bash scripts/services.sh down
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -65,13 +65,18 @@ pid_of_broker() {
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 answers() {
-  # The broker answers a metadata request (kafka-python from the venv); without the venv, fall
-  # back to "the listener accepts connections", which a KRaft broker only does once it is serving.
-  if [ -x "$PYTHON" ] && "$PYTHON" -c 'import kafka' 2>/dev/null; then
-    "$PYTHON" - "$HOST:$PORT" <<'PY' >"$LOGS/probe.log" 2>&1
+  # The broker answers a metadata request (kafka-python from the venv); without kafka-python, fall
+  # back to "the listener accepts connections".
+  mkdir -p "$LOGS"
+  if [ -x "$PYTHON" ]; then
+    local rc=0
+    "$PYTHON" - "$HOST:$PORT" <<'PY' >"$LOGS/probe.log" 2>&1 || rc=$?
 import logging, sys
 logging.disable(logging.CRITICAL)
-from kafka import KafkaAdminClient
+try:
+    from kafka import KafkaAdminClient
+except ImportError:
+    sys.exit(42)
 # kafka-python 3.x calls the connect timeout bootstrap_timeout_ms, 2.x api_version_auto_timeout_ms.
 wanted = {"request_timeout_ms": 5000, "bootstrap_timeout_ms": 3000,
           "api_version_auto_timeout_ms": 3000, "client_id": "kafka.sh-probe"}
@@ -83,9 +88,9 @@ try:
 finally:
     admin.close()
 PY
-  else
-    port_open "$PORT"
+    [ "$rc" -ne 42 ] && return "$rc"
   fi
+  port_open "$PORT"
 }
 
 # ---------------------------------------------------------------- jars
@@ -231,8 +236,12 @@ format_storage() {
   local cluster_id
   local -a java
   mapfile -t java < <(java_cmd)
-  cluster_id="$(cd "$ROOT" && "${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
-  [ -n "$cluster_id" ] || die "kafka.tools.StorageTool random-uuid printed nothing"
+  # What `StorageTool random-uuid` prints (16 random bytes, base64url, no padding), without
+  # paying for another JVM start; like Kafka, avoid a leading '-', which a CLI would take for a flag.
+  cluster_id=-
+  while [ "${cluster_id:0:1}" = - ]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   say "formatting storage in .cache/kafka/data (cluster id $cluster_id, standalone controller)"
   if ! (cd "$ROOT" && "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF" --standalone) \
       >"$LOGS/format.log" 2>&1; then
@@ -252,6 +261,9 @@ cmd_up() {
     return
   fi
   if pid="$(pid_of_broker)"; then
+    if ! grep -qx "listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT" "$CONF"; then
+      die "a broker (pid $pid) is running with other ports ($(grep '^listeners=' "$CONF")): 'scripts/kafka.sh down' first"
+    fi
     say "a broker (pid $pid) is up but not answering yet; waiting for it"
   else
     need_java
@@ -267,30 +279,34 @@ cmd_up() {
     local -a java
     mapfile -t java < <(java_cmd)
     : >"$OUT"
+    local log_mark
+    log_mark="$(wc -l 2>/dev/null <"$LOGS/server.log" || echo 0)"
     # setsid: the broker outlives this shell and is not hit by signals sent to its process group.
-    (cd "$ROOT" && exec setsid nohup "${java[@]}" kafka.Kafka "$CONF" >>"$OUT" 2>&1 </dev/null) &
+    # 9>&-: the broker must not inherit (and so keep holding) this script's lock.
+    (cd "$ROOT" && exec setsid nohup "${java[@]}" kafka.Kafka "$CONF" >>"$OUT" 2>&1 </dev/null 9>&-) &
     pid=$!
     printf '%s\n' "$pid" >"$PIDFILE"
   fi
   say "waiting for the broker to answer on $HOST:$PORT (timeout ${TIMEOUT}s)"
   local deadline=$((SECONDS + TIMEOUT))
-  until answers; do
+  # Cheap poll until the listener is bound, then the real probe (a metadata request).
+  until port_open "$PORT" && answers; do
     if ! kill -0 "$pid" 2>/dev/null; then
       say "the broker exited; last lines of its logs:"
       tail -n 30 "$OUT" >&2 || true
-      tail -n 30 "$LOGS/server.log" >&2 2>/dev/null || true
+      tail -n "+$((${log_mark:-0} + 1))" "$LOGS/server.log" 2>/dev/null | tail -n 30 >&2 || true
       rm -f "$PIDFILE"
       die "Kafka did not start (logs: .cache/kafka/logs/)"
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
       say "no answer after ${TIMEOUT}s; last lines of its logs:"
       tail -n 30 "$OUT" >&2 || true
-      tail -n 30 "$LOGS/server.log" >&2 2>/dev/null || true
+      tail -n "+$((${log_mark:-0} + 1))" "$LOGS/server.log" 2>/dev/null | tail -n 30 >&2 || true
       say "last readiness probe said:"
       tail -n 5 "$LOGS/probe.log" >&2 2>/dev/null || true
       die "Kafka is not answering on $HOST:$PORT (pid $pid still running; 'scripts/kafka.sh down' stops it)"
     fi
-    sleep 0.5
+    sleep 0.2
   done
   say "ready"
   bootstrap
@@ -332,9 +348,17 @@ cmd_status() {
   return 3
 }
 
+# One `up`/`down` at a time per checkout (parallel test runs share the services).
+lock() {
+  mkdir -p "$ROOT"
+  command -v flock >/dev/null 2>&1 || return 0
+  exec 9>"$ROOT/.lock"
+  flock -w 600 9 || die "another '$0' still holds $ROOT/.lock after 600s"
+}
+
 case "${1:-}" in
-  up) cmd_up ;;
-  down) cmd_down ;;
+  up) lock; cmd_up ;;
+  down) lock; cmd_down ;;
   status) cmd_status ;;
   bootstrap) bootstrap ;;
   *) echo "usage: $0 up|down|status|bootstrap" >&2; exit 2 ;;

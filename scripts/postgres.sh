@@ -41,9 +41,8 @@ find_bindir() {
     return
   fi
   local found
-  found="$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n 1 || true)"
-  [ -n "$found" ] && dirname "$found"
-  return 0
+  found="$(printf '%s\n' /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n 1)"
+  if [ -x "$found" ]; then dirname "$found"; fi
 }
 
 install_server() {
@@ -56,10 +55,10 @@ install_server() {
     sudo=(sudo)
   fi
   say "running: apt-get update"
-  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get update >&2
   say "running: apt-get install -y postgresql"
   # The package also creates (and may start) a system cluster on port 5432; we do not use it.
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
 }
 
 BINDIR=""
@@ -103,7 +102,7 @@ ours_running() {
 }
 
 psql_super() {
-  "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$SUPERUSER" -d postgres "$@"
+  "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$SUPERUSER" -d postgres
 }
 
 init_cluster() {
@@ -161,8 +160,9 @@ start_server() {
     touch "$LOG"
     chown "$SUPERUSER": "$SOCK" "$LOG"
   fi
+  # 9>&-: the server must not inherit (and so keep holding) this script's lock.
   if ! as_owner "$BINDIR/pg_ctl" start -D "$DATA" -l "$LOG" -w -t "$TIMEOUT" -s \
-      -o "-p $PORT -k $SOCK -c listen_addresses=$HOST"; then
+      -o "-p $PORT -k $SOCK -c listen_addresses=$HOST" 9>&-; then
     tail -n 20 "$LOG" >&2 || true
     die "the server did not start within ${TIMEOUT}s (log: .cache/pg/postgres.log)"
   fi
@@ -228,9 +228,17 @@ cmd_status() {
   return 3
 }
 
+# One `up`/`down` at a time per checkout (parallel test runs share the services).
+lock() {
+  mkdir -p "$ROOT"
+  command -v flock >/dev/null 2>&1 || return 0
+  exec 9>"$ROOT/.lock"
+  flock -w 600 9 || die "another '$0' still holds $ROOT/.lock after 600s"
+}
+
 case "${1:-}" in
-  up) cmd_up ;;
-  down) cmd_down ;;
+  up) lock; cmd_up ;;
+  down) lock; cmd_down ;;
   url) url ;;
   status) cmd_status ;;
   *) echo "usage: $0 up|down|url|status" >&2; exit 2 ;;
