@@ -7,7 +7,7 @@ are recorded in one transaction. Reads fold the same facts with the same fold.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -115,7 +115,8 @@ class Ledger:
         return license_state(timeline.terms, catalogs, usage, as_of, known_at)
 
     def replay(self, tenant: str, as_of: datetime, known_at: datetime = FAR_FUTURE, *,
-               customer_id: str | None = None, license_id: str | None = None) -> list[dict[str, Any]]:
+               customer_id: str | None = None, license_id: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
         """States of the licenses that existed at `as_of`: one, a customer's, or the tenant's."""
         if license_id is not None:
             ids = [license_id]
@@ -123,8 +124,14 @@ class Ledger:
             ids = self.store.licenses_of_customer(tenant, customer_id)
         else:
             ids = self.store.licenses_of_tenant(tenant)
-        states = (self.state(tenant, i, as_of, known_at) for i in ids)
-        return [s for s in states if s is not None]
+        states = []
+        for done, each in enumerate(ids, start=1):
+            state = self.state(tenant, each, as_of, known_at)
+            if state is not None:
+                states.append(state)
+            if progress is not None and (done % 200 == 0 or done == len(ids)):
+                progress(done, len(ids))
+        return states
 
     def history(self, tenant: str, license_id: str) -> list[dict[str, Any]]:
         facts = self.store.license_facts(tenant, license_id)

@@ -136,8 +136,9 @@ def replay(settings: Settings, as_of: datetime, known_at: datetime | None, custo
         raise click.UsageError("give exactly one of --customer, --license or --all")
     known = known_at or datetime.now(UTC)
     wiring = bootstrap(settings)
-    states = wiring.ledger.replay(tenant or settings.tenant, as_of, known,
-                                  customer_id=customer, license_id=license_id)
+    states = wiring.ledger.replay(
+        tenant or settings.tenant, as_of, known, customer_id=customer, license_id=license_id,
+        progress=lambda done, total: log.info("replay.progress", licenses=done, of=total))
     wiring.close()
     if fmt == "json":
         emit_json({"as_of": format_time(as_of), "known_at": format_time(known), "licenses": states})
