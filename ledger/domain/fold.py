@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ledger.domain.catalogs import CatalogHistory
-from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError
-from ledger.domain.terms import Terms, apply
+from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
+from ledger.domain.terms import GRANTS, Terms, apply
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ def fold(facts: Iterable[Fact], catalogs: CatalogHistory, as_of: datetime = FAR_
 def judge(facts: Sequence[Fact], catalogs: CatalogHistory, new: Fact) -> Terms:
     """Accept `new` only if it fits the terms at its effective time, given all facts so far;
     raises RuleBrokenError with the rule's code otherwise."""
+    if new.type in GRANTS and any(f.type in GRANTS for f in facts):
+        # A license id is granted once, ever: a back-dated second grant would rewrite whose it is.
+        raise reject("license_exists", f"license {new.subject!r} already exists")
     before = fold(facts, catalogs, as_of=new.effective_at)
     return apply(before.terms, new, catalogs)
 

@@ -36,6 +36,10 @@ def test_a_grant_for_a_license_that_exists_is_rejected() -> None:
     assert rejected([grant()], grant("2026-04-01")) == "license_exists"
 
 
+def test_a_back_dated_second_grant_for_an_existing_license_is_rejected() -> None:
+    assert rejected([grant("2026-03-01")], grant("2026-02-01", customer_id="someone-else")) == "license_exists"
+
+
 def test_an_event_before_the_grant_is_for_an_unknown_license() -> None:
     assert rejected([grant()], f.make("license.suspended", "2026-02-01", reason="x")) == "unknown_license"
 
