@@ -1,0 +1,220 @@
+"""Read models: what the API and SQL users query, folded from the ledger's facts.
+
+Delivery guarantee: `apply` writes the read-model changes and the tracking record (a Kafka
+partition's next offset, or the ledger position in the embedded mode) in ONE transaction. A
+crash before the commit leaves neither, so the batch is delivered and applied again; a crash
+after it leaves both, so the consumer resumes after the batch. On top of that every fact is
+claimed by its ledger `position` (contract section 5) in the same transaction, so redelivery
+after a rebalance, a replay from an older offset or two workers briefly owning one partition
+never apply a fact twice: exactly-once in effect.
+
+States are never stored as the answer: `license_state` runs the one fold
+(`ledger.domain.fold.fold` and `ledger.domain.state.license_state`) over the stored facts at
+the moment asked about, so expiry, grace and trial end follow the clock at query time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.domain.catalogs import CatalogHistory
+from ledger.domain.facts import Fact
+from ledger.domain.fold import fold
+from ledger.domain.state import license_state
+from ledger.store.codec import fact_record, to_fact
+from ledger.store.sql import Cursor, Database
+from projections import rows, tables, usage
+from schemas.times import parse_time
+
+CATALOG, USAGE = "catalog.published", "usage.recorded"
+
+
+class ReadModels:
+    def __init__(self, db: Database, clock: Callable[[], datetime] | None = None):
+        self.db = db
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def open(cls, url: str, clock: Callable[[], datetime] | None = None) -> ReadModels:
+        """Connect and create the tables if missing (`sqlite:///PATH`, `postgresql://...?schema=S`)."""
+        models = cls(Database(url), clock)
+        tables.create(models.db)
+        return models
+
+    def close(self) -> None:
+        self.db.close()
+
+    def clear(self) -> None:
+        tables.clear(self.db)
+
+    # -- writing -------------------------------------------------------------------------------
+    def apply(self, facts: Sequence[Fact], *, tracking: tuple[str, int] | None = None) -> int:
+        """Fold `facts` in, with `tracking` in the same transaction; returns how many were new."""
+        if any(f.position is None for f in facts):
+            raise ValueError("facts must carry their ledger position: it is what deduplicates them")
+        now = self.clock()
+        with self.db.transaction() as cur:
+            self._lock_tenants(cur, facts)
+            new = _claim(cur, facts)
+            touched = usage.record(cur, [f for f in new if f.type == USAGE])
+            licensed: dict[tuple[str, str], list[Fact]] = defaultdict(list)
+            for fact in (f for f in new if f.type not in (CATALOG, USAGE)):
+                licensed[(fact.tenant, fact.subject)].append(fact)
+            touched |= set(licensed)
+            catalogs = [f for f in new if f.type == CATALOG]
+            tables.insert(cur, "rm_catalogs", ("tenant", "version", "position", "record"),
+                          [(f.tenant, f.subject, f.position, _dump(f)) for f in catalogs],
+                          "ON CONFLICT (tenant, version) DO NOTHING")
+            for tenant in sorted({f.tenant for f in catalogs}):
+                touched |= {(tenant, lic) for lic in self._licenses(cur, tenant)}
+            for tenant in sorted({t for t, _ in touched}):
+                ids = sorted(lic for t, lic in touched if t == tenant)
+                stored = self._lock_licenses(cur, tenant, ids)
+                for license_id in ids:
+                    if (tenant, license_id) in licensed:
+                        facts, customer = stored[license_id]
+                        facts = self._add_license_facts(cur, tenant, license_id, facts,
+                                                        licensed[(tenant, license_id)])
+                        stored[license_id] = (facts, customer)
+                rows.refresh(cur, tenant, stored, self._catalogs(cur, tenant), now)
+            if tracking is not None or new:
+                key, value = tracking if tracking is not None else ("", 0)
+                cur.execute(
+                    "INSERT INTO rm_tracking (tracking_key, value, changes) VALUES (?, ?, ?) "
+                    "ON CONFLICT (tracking_key) DO UPDATE SET changes = rm_tracking.changes + "
+                    "excluded.changes, value = CASE WHEN excluded.value > rm_tracking.value "
+                    "THEN excluded.value ELSE rm_tracking.value END", (key, value, len(new)))
+        return len(new)
+
+    def _lock_tenants(self, cur: Cursor, facts: Sequence[Fact]) -> None:
+        """A catalog change refreshes every license of its tenant, so it excludes the tenant's
+        license writers (FOR UPDATE), who merely share the tenant (FOR SHARE) with each other."""
+        catalog_tenants = {f.tenant for f in facts if f.type == CATALOG}
+        for tenant in sorted({f.tenant for f in facts}):
+            cur.execute("INSERT INTO rm_tenants (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING",
+                        (tenant,))
+            if self.db.postgres:  # SQLite's BEGIN IMMEDIATE already admits one writer at a time
+                mode = "UPDATE" if tenant in catalog_tenants else "SHARE"
+                cur.execute(f"SELECT tenant FROM rm_tenants WHERE tenant = ? FOR {mode}", (tenant,))
+
+    def _lock_licenses(self, cur: Cursor, tenant: str,
+                       ids: list[str]) -> dict[str, tuple[list[Fact], str | None]]:
+        """Lock the licenses' rows (made empty if new), in a fixed order so two workers cannot
+        deadlock, and read their facts and customers under the lock."""
+        tables.insert(cur, "rm_licenses", ("tenant", "license_id", "customer_id", "facts",
+                                           "first_position", "last_position"),
+                      [(tenant, lic, None, "[]", 0, 0) for lic in ids],
+                      "ON CONFLICT (tenant, license_id) DO NOTHING")
+        lock = " FOR UPDATE" if self.db.postgres else ""
+        found: dict[str, tuple[list[Fact], str | None]] = {}
+        for chunk in tables.chunks(ids):
+            for license_id, facts, customer in cur.execute(
+                    "SELECT license_id, facts, customer_id FROM rm_licenses WHERE tenant = ? AND "
+                    f"license_id IN ({tables.marks(chunk)}) ORDER BY license_id{lock}",
+                    (tenant, *chunk)).fetchall():
+                found[license_id] = (_load(facts), customer)
+        return found
+
+    def _add_license_facts(self, cur: Cursor, tenant: str, license_id: str, stored: list[Fact],
+                           new: list[Fact]) -> list[Fact]:
+        # usage is not among them (it goes to the totals), so this list stays bounded
+        facts = [*stored, *new]
+        positions = [f.position or 0 for f in facts]
+        cur.execute("UPDATE rm_licenses SET facts = ?, first_position = ?, last_position = ? "
+                    "WHERE tenant = ? AND license_id = ?",
+                    ("[" + ",".join(_dump(f) for f in facts) + "]", min(positions),
+                     max(positions), tenant, license_id))
+        return facts
+
+    # -- reading -------------------------------------------------------------------------------
+    def license_state(self, tenant: str, license_id: str, as_of: datetime) -> dict[str, Any] | None:
+        """The contract's state of one license at `as_of`, or None if it did not exist then."""
+        with self.db.transaction() as cur:
+            return self._state(cur, tenant, license_id, self._catalogs(cur, tenant), as_of)
+
+    def customer_states(self, tenant: str, customer_id: str, as_of: datetime) -> list[dict[str, Any]]:
+        """States of the customer's licenses that existed at `as_of`, in the order granted."""
+        with self.db.transaction() as cur:
+            ids = [r[0] for r in cur.execute(
+                "SELECT license_id FROM rm_licenses WHERE tenant = ? AND customer_id = ? "
+                "ORDER BY first_position, license_id", (tenant, customer_id)).fetchall()]
+            catalogs = self._catalogs(cur, tenant)
+            states = [self._state(cur, tenant, i, catalogs, as_of) for i in ids]
+        return [s for s in states if s is not None]
+
+    def licenses(self, tenant: str) -> list[str]:
+        with self.db.transaction() as cur:
+            return self._licenses(cur, tenant)
+
+    def tenants(self) -> list[str]:
+        with self.db.transaction() as cur:
+            return [r[0] for r in cur.execute("SELECT tenant FROM rm_tenants ORDER BY tenant")
+                    .fetchall()]
+
+    def stored_state(self, tenant: str, license_id: str) -> tuple[datetime, dict[str, Any]] | None:
+        """The denormalised row: the state as of the last change that touched the license."""
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT as_of, state FROM rm_license_states WHERE tenant = ? AND "
+                              "license_id = ?", (tenant, license_id)).fetchone()
+        return (parse_time(row[0]), json.loads(row[1])) if row else None
+
+    def tracked(self, key: str) -> int | None:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT value FROM rm_tracking WHERE tracking_key = ?",
+                              (key,)).fetchone()
+        return int(row[0]) if row else None
+
+    def watermark(self) -> int:
+        """Grows with every change to any read model: a cheap key for caches."""
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT COALESCE(SUM(changes), 0) FROM rm_tracking").fetchone()
+        return int(row[0]) if row else 0
+
+    def applied_positions(self) -> set[int]:
+        with self.db.transaction() as cur:
+            return {int(r[0]) for r in cur.execute("SELECT position FROM rm_applied").fetchall()}
+
+    def _state(self, cur: Cursor, tenant: str, license_id: str, catalogs: CatalogHistory,
+               as_of: datetime) -> dict[str, Any] | None:
+        terms = fold(self._facts(cur, tenant, license_id), catalogs, as_of).terms
+        if terms is None:
+            return None
+        return license_state(terms, catalogs, usage.TotalsUsage.of(cur, tenant, license_id, as_of),
+                             as_of)
+
+    def _facts(self, cur: Cursor, tenant: str, license_id: str) -> list[Fact]:
+        row = cur.execute("SELECT facts FROM rm_licenses WHERE tenant = ? AND license_id = ?",
+                          (tenant, license_id)).fetchone()
+        return _load(row[0]) if row else []
+
+    def _catalogs(self, cur: Cursor, tenant: str) -> CatalogHistory:
+        found = cur.execute("SELECT position, record FROM rm_catalogs WHERE tenant = ?",
+                            (tenant,)).fetchall()
+        return CatalogHistory.of(to_fact(json.loads(record), position) for position, record in found)
+
+    def _licenses(self, cur: Cursor, tenant: str) -> list[str]:
+        return [r[0] for r in cur.execute(
+            "SELECT license_id FROM rm_licenses WHERE tenant = ? AND last_position > 0 "
+            "ORDER BY first_position, license_id", (tenant,)).fetchall()]
+
+
+def _claim(cur: Cursor, facts: Sequence[Fact]) -> list[Fact]:
+    """The facts whose positions are seen for the first time, in ledger order. A concurrent
+    claimer of the same position waits for our commit, then finds it taken."""
+    unique = {int(f.position or 0): f for f in facts}
+    claimed = tables.insert(cur, "rm_applied", ("position",), [(p,) for p in sorted(unique)],
+                            "ON CONFLICT (position) DO NOTHING RETURNING position")
+    return [unique[int(p)] for p in sorted(int(r[0]) for r in claimed)]
+
+
+def _load(facts: str) -> list[Fact]:
+    return [to_fact(record, record["position"]) for record in json.loads(facts)]
+
+
+def _dump(fact: Fact) -> str:
+    return json.dumps({**fact_record(fact), "position": fact.position}, separators=(",", ":"),
+                      ensure_ascii=False)
