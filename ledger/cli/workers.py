@@ -92,10 +92,10 @@ def relay(settings: Settings, max_idle: float | None, batch_size: int) -> None:
     worker = Relay(wiring.store, producer, settings.outbound_topic, page=batch_size)
     try:
         worker.run(stop, max_idle)
+        log.info("relay.stop", published=worker.published, position=worker.position())
     finally:
         producer.close()
         wiring.close()
-    log.info("relay.stop", published=worker.published, position=worker.position())
 
 
 @click.command()
@@ -107,10 +107,10 @@ def relay(settings: Settings, max_idle: float | None, batch_size: int) -> None:
 @click.pass_obj
 def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_size: int) -> None:
     """Kafka entitlements.events -> read models, as a member of a consumer group."""
+    servers = _kafka(settings)
     from projections.readmodel import ReadModels
     from projections.rebuild import rebuild_from_ledger
 
-    servers = _kafka(settings)
     stop = _stop_on_signals()
     wiring = bootstrap(settings)
     models = ReadModels.open(settings.read_url)

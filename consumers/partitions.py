@@ -1,0 +1,122 @@
+"""Consumer-group plumbing shared by `ledger consume` and `ledger project`.
+
+Each worker keeps, in its own database, the next Kafka offset to read per partition (its
+tracking record), written only when a batch is durable there. The group's committed offsets
+are a hint; the tracking record is the truth:
+
+1. on assignment, every partition is sought to its tracked offset, if there is one, so a crash
+   after the worker's commit but before the Kafka commit re-reads nothing;
+2. each poll hands the worker one batch per partition; the worker makes it durable and records
+   the tracking record (how, and in which order, is in each worker's docstring);
+3. only then is the Kafka offset committed. A crash before this step re-reads from the tracked
+   offset at the latest, so nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
+from kafka.structs import OffsetAndMetadata
+
+log = structlog.get_logger()
+
+
+class FencedError(Exception):
+    """Another member already recorded a later offset of this partition: we lost it in a
+    rebalance (or re-read old records). Nothing of ours was recorded; re-seek and go on."""
+
+
+class PartitionWorker(Protocol):
+    def tracked(self, key: str) -> int | None:
+        """The next offset to read for `key` ("topic:partition"), as durably recorded."""
+
+    def take(self, key: str, records: Sequence[Any]) -> None:
+        """Make one partition's batch durable, with the tracking record; raise FencedError if
+        the tracking record could not advance."""
+
+
+def partition_key(tp: TopicPartition) -> str:
+    return f"{tp.topic}:{tp.partition}"
+
+
+class SeekToTracked(ConsumerRebalanceListener):
+    """On assignment, start each partition where the worker's own store says it stopped."""
+
+    def __init__(self, consumer: Any, worker: PartitionWorker, floors: dict[TopicPartition, int]):
+        self.consumer = consumer
+        self.worker = worker
+        self.floors = floors
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self.floors.pop(tp, None)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        for tp in assigned:
+            offset = self.worker.tracked(partition_key(tp))
+            if offset is not None:
+                self.consumer.seek(tp, offset)
+                self.floors[tp] = offset
+        log.info("partitions.assigned", partitions=sorted(partition_key(tp) for tp in assigned),
+                 tracked={partition_key(tp): o for tp, o in self.floors.items()})
+
+
+@dataclass
+class PartitionLoop:
+    """Poll, hand each partition's batch to the worker, commit the offset after it is durable."""
+
+    consumer: Any
+    topic: str
+    worker: PartitionWorker
+    stop: threading.Event = field(default_factory=threading.Event)
+    max_idle: float | None = None
+    poll_ms: int = 500
+    floors: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def run(self) -> None:
+        """Until `stop` is set, or nothing arrived for `max_idle` seconds."""
+        self.consumer.subscribe([self.topic], listener=SeekToTracked(self.consumer, self.worker,
+                                                                     self.floors))
+        last_seen = time.monotonic()
+        while not self.stop.is_set():
+            polled = self.consumer.poll(timeout_ms=self.poll_ms)
+            if not polled:
+                if self.max_idle is not None and time.monotonic() - last_seen >= self.max_idle:
+                    log.info("partitions.idle", seconds=self.max_idle)
+                    return
+                continue
+            last_seen = time.monotonic()
+            for tp, records in polled.items():
+                self._take(tp, records)
+
+    def _take(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        # Records below the tracked offset are already durable (a seek raced with a fetch).
+        fresh = [r for r in records if r.offset >= self.floors.get(tp, 0)]
+        next_offset = records[-1].offset + 1
+        if fresh:
+            try:
+                self.worker.take(partition_key(tp), fresh)
+            except FencedError as exc:
+                self._resync(tp, exc)
+                return
+        self.floors[tp] = next_offset
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+        except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
+            # The batch is durable and tracked; the next owner starts from the tracking record.
+            log.warning("partitions.commit_failed", partition=partition_key(tp), offset=next_offset,
+                        reason=str(exc))
+
+    def _resync(self, tp: TopicPartition, exc: FencedError) -> None:
+        offset = self.worker.tracked(partition_key(tp))
+        log.warning("partitions.fenced", partition=partition_key(tp), tracked=offset, reason=str(exc))
+        if offset is not None and tp in self.consumer.assignment():
+            self.consumer.seek(tp, offset)
+            self.floors[tp] = offset

@@ -1,0 +1,86 @@
+"""`ledger relay`: the ledger's log -> Kafka `entitlements.events`, resuming where it stopped.
+
+No dual writes: the ledger is the outbox. Its log of accepted facts is ordered by position and
+only ever grows (PostgreSQL appends serialise on a table lock, so a higher position is never
+visible before a lower one), and the relay follows it. Delivery guarantee, in the order things
+become durable for one page of facts:
+
+1. **The facts**, already committed by whoever ingested them.
+2. **The messages.** Each fact after the relay's position is sent, key = license id, to the
+   outbound topic by an idempotent producer (acks=all, at most 5 in flight), so retries neither
+   duplicate nor reorder a partition's records; then the producer is flushed and every send's
+   result checked: the broker acknowledged them all.
+3. **The relay's position**, a tracking record `"relay:<topic>" -> last position` in the ledger's
+   database, written only after step 2.
+
+A crash before step 3 publishes the page again on restart: publication is at least once, in
+ledger order per license (and so per partition). Consumers deduplicate by `position`, as the
+contract says, which makes the effect exactly once. Two relays racing cannot move the position
+back: the store refuses a tracking record that does not advance, and the loser re-reads it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from consumers.outbound import encode_fact
+from ledger.store.eventstore import LedgerStore
+
+log = structlog.get_logger()
+SEND_TIMEOUT = 60.0
+
+
+class Relay:
+    def __init__(self, store: LedgerStore, producer: Any, topic: str, page: int = 500):
+        self.store = store
+        self.producer = producer
+        self.topic = topic
+        self.page = page
+        self.name = f"relay:{topic}"
+        self.published = 0
+
+    def position(self) -> int:
+        """The last ledger position the broker acknowledged (0: nothing yet)."""
+        found: int | None = self.store.recorder.max_tracking_id(self.name)
+        return found or 0
+
+    def publish_next(self) -> int:
+        """Publish the next page of facts after the recorded position; how many were sent."""
+        facts = self.store.facts_after(self.position(), self.page)
+        if not facts:
+            return 0
+        sent = [self.producer.send(self.topic, key=f.subject.encode(), value=encode_fact(f))
+                for f in facts]
+        self.producer.flush(timeout=SEND_TIMEOUT)
+        for future in sent:  # raises if the broker refused one: nothing is recorded
+            future.get(timeout=SEND_TIMEOUT)
+        last = facts[-1].position
+        assert last is not None
+        try:
+            self.store.recorder.insert_tracking(Tracking(self.name, last))
+        except IntegrityError:
+            log.warning("relay.overtaken", position=last, recorded=self.position())
+        self.published += len(facts)
+        log.info("relay.published", count=len(facts), first_position=facts[0].position,
+                 last_position=last, total=self.published)
+        return len(facts)
+
+    def run(self, stop: threading.Event | None = None, max_idle: float | None = None,
+            wait: float = 0.2) -> None:
+        """Follow the log until `stop` is set, or nothing new came for `max_idle` seconds."""
+        stop = stop or threading.Event()
+        log.info("relay.start", topic=self.topic, position=self.position())
+        last_seen = time.monotonic()
+        while not stop.is_set():
+            if self.publish_next():
+                last_seen = time.monotonic()
+                continue
+            if max_idle is not None and time.monotonic() - last_seen >= max_idle:
+                log.info("relay.idle", seconds=max_idle, position=self.position())
+                return
+            stop.wait(wait)

@@ -1,0 +1,287 @@
+"""The Kafka workers' guarantees with fake clients: what becomes durable in which order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import TopicPartition
+
+from consumers.inbound import InboundConsumer, original_value
+from consumers.outbound import OutboundEvent, decode_fact, encode_fact
+from consumers.partitions import FencedError, PartitionLoop, SeekToTracked
+from consumers.project import Projector, UnreadableMessageError
+from consumers.relay import Relay
+from ledger.bootstrap import Wiring
+from tests.builders import catalog_envelope, envelope
+
+TOPIC = "billing.events"
+KEY = f"{TOPIC}:0"
+CONTRACT_FIELDS = {"position", "tenant", "license_id", "type", "effective_at", "recorded_at",
+                   "source", "source_event_id", "data", "sequence", "hash", "prev_hash", "head"}
+
+
+@dataclass(frozen=True)
+class Record:
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+    topic: str = TOPIC
+    partition: int = 0
+
+
+class Sent:
+    def __init__(self, fails: bool):
+        self.fails = fails
+
+    def get(self, timeout: float | None = None) -> None:
+        if self.fails:
+            raise RuntimeError("broker refused the record")
+
+
+class FakeProducer:
+    def __init__(self, on_flush: Callable[[], None] = lambda: None, fails: bool = False):
+        self.sent: list[tuple[str, bytes | None, bytes]] = []
+        self.on_flush = on_flush
+        self.fails = fails
+
+    def send(self, topic: str, key: bytes | None = None, value: bytes = b"") -> Sent:
+        self.sent.append((topic, key, value))
+        return Sent(self.fails)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.on_flush()
+
+    def values(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for _, _, v in self.sent]
+
+
+def records(*values: Any) -> list[Record]:
+    return [Record(i, v if isinstance(v, bytes) else json.dumps(v).encode())
+            for i, v in enumerate(values)]
+
+
+@pytest.fixture
+def wiring(wiring_factory: Callable[..., Wiring], sqlite_url: str) -> Wiring:
+    return wiring_factory(sqlite_url)
+
+
+def a_batch() -> list[Record]:
+    return records(catalog_envelope(tenant="acme"),
+                   envelope("license.granted", "2026-03-01", "lic-1", tenant="acme",
+                            customer_id="c-1", plan="pro"),
+                   envelope("license.upgraded", "2026-03-02", "lic-404", tenant="acme",
+                            plan="enterprise"),
+                   b"{not json",
+                   envelope("license.granted", "2026-03-01", "lic-2", customer_id="c-2",
+                            plan="pro"))
+
+
+def test_rejections_reach_the_broker_before_the_batch_is_tracked(wiring: Wiring) -> None:
+    tracked_at_flush: list[int | None] = []
+    producer = FakeProducer(on_flush=lambda: tracked_at_flush.append(
+        wiring.store.recorder.max_tracking_id(KEY)))
+    InboundConsumer(wiring.ledger, producer, "rejected").take(KEY, a_batch())
+    assert tracked_at_flush == [None]
+    assert wiring.store.recorder.max_tracking_id(KEY) == 5
+
+
+def test_each_rejection_carries_the_original_the_reason_and_where_it_came_from(
+        wiring: Wiring) -> None:
+    producer = FakeProducer()
+    worker = InboundConsumer(wiring.ledger, producer, "rejected")
+    worker.take(KEY, a_batch())
+    unknown, not_json, no_tenant = producer.values()
+    assert {t for t, _, _ in producer.sent} == {"rejected"}
+    assert unknown["code"] == "unknown_license" and unknown["envelope"]["subject"] == "lic-404"
+    assert (unknown["topic"], unknown["partition"], unknown["offset"]) == (TOPIC, 0, 2)
+    assert not_json["code"] == "invalid_event" and not_json["envelope"] == "{not json"
+    assert "not JSON" in not_json["message"] and not_json["offset"] == 3
+    assert no_tenant["code"] == "invalid_event" and "tenantid" in no_tenant["message"]
+    assert worker.counts == {"accepted": 2, "rejected": 3}
+
+
+def test_a_batch_read_again_after_a_crash_records_nothing_twice_and_loses_no_rejection(
+        wiring: Wiring) -> None:
+    batch = a_batch()
+    with pytest.raises(RuntimeError):
+        InboundConsumer(wiring.ledger, FakeProducer(fails=True), "rejected").take(KEY, batch)
+    assert wiring.store.recorder.max_tracking_id(KEY) is None
+    producer = FakeProducer()
+    again = InboundConsumer(wiring.ledger, producer, "rejected")
+    again.take(KEY, batch)
+    assert again.counts == {"duplicate": 2, "rejected": 3}
+    assert len(producer.sent) == 3
+    assert [f.subject for f in wiring.store.facts_after(0)] == ["2026-03", "lic-1"]
+
+
+def test_a_batch_behind_the_tracking_record_is_fenced(wiring: Wiring) -> None:
+    worker = InboundConsumer(wiring.ledger, FakeProducer(), "rejected")
+    batch = a_batch()
+    worker.take(KEY, batch)
+    with pytest.raises(FencedError):
+        worker.take(KEY, batch[:2])
+
+
+def test_a_rejection_too_big_for_a_record_keeps_the_start_of_the_original(wiring: Wiring) -> None:
+    huge = envelope("license.granted", "2026-03-01", "lic-1", tenant="acme", customer_id="c",
+                    plan="pro", notes="x" * 2_000_000)
+    producer = FakeProducer()
+    InboundConsumer(wiring.ledger, producer, "rejected").take(KEY, records(huge))
+    (_, _, value), = producer.sent
+    message = json.loads(value)
+    assert len(value) < 1_000_000 and message["envelope_truncated"] is True
+    assert message["envelope"].startswith('{"specversion": "1.0"')
+    assert (message["code"], message["offset"]) == ("invalid_event", 0)
+
+
+def test_a_value_is_kept_as_json_when_it_is_json_and_as_text_otherwise() -> None:
+    assert original_value(b'{"id": 1}') == {"id": 1}
+    assert original_value(b"[1, 2]") == [1, 2]
+    assert original_value(b"\xff{oops") == "\ufffd{oops"
+    assert original_value(None) is None
+
+
+def test_an_outbound_message_carries_every_contract_field_and_gives_the_fact_back(
+        wiring: Wiring) -> None:
+    wiring.ledger.ingest([catalog_envelope(), envelope("license.granted", "2026-03-01T10:00:00.5Z",
+                                                       customer_id="c", plan="pro", seats=3)],
+                         "acme")
+    fact = wiring.store.facts_after(0)[-1]
+    message = json.loads(encode_fact(fact))
+    assert CONTRACT_FIELDS <= set(message)
+    assert message["head"] == {"sequence": fact.sequence, "hash": fact.hash}
+    assert message["effective_at"] == "2026-03-01T10:00:00.500000Z"
+    assert message["license_id"] == "lic-1" and message["position"] == fact.position
+    assert decode_fact(encode_fact(fact)) == fact
+    assert OutboundEvent.model_validate({**message, "added_later": 1}).to_fact() == fact
+
+
+def test_the_relay_records_its_position_only_after_the_broker_acknowledged(
+        wiring: Wiring) -> None:
+    wiring.ledger.ingest([catalog_envelope(), envelope("license.granted", "2026-03-01",
+                                                       customer_id="c", plan="pro")], "acme")
+    refused = Relay(wiring.store, FakeProducer(fails=True), "out")
+    with pytest.raises(RuntimeError):
+        refused.publish_next()
+    assert refused.position() == 0
+    producer = FakeProducer()
+    relay = Relay(wiring.store, producer, "out")
+    assert relay.publish_next() == 2 and relay.publish_next() == 0
+    assert relay.position() == wiring.store.facts_after(0)[-1].position
+    assert [(k, m["type"]) for (_, k, _), m in zip(producer.sent, producer.values(), strict=True)] \
+        == [(b"2026-03", "catalog.published"), (b"lic-1", "license.granted")]
+
+
+def test_the_relay_resumes_after_the_last_acknowledged_position(wiring: Wiring) -> None:
+    ledger = wiring.ledger
+    ledger.ingest([catalog_envelope(), envelope("license.granted", "2026-03-01", customer_id="c",
+                                                plan="pro")], "acme")
+    Relay(wiring.store, FakeProducer(), "out").publish_next()
+    ledger.ingest([envelope("license.suspended", "2026-03-05", reason="payment_failed")], "acme")
+    producer = FakeProducer()
+    Relay(wiring.store, producer, "out").publish_next()
+    assert [m["type"] for m in producer.values()] == ["license.suspended"]
+
+
+class FakeModels:
+    def __init__(self) -> None:
+        self.applied: dict[int, Any] = {}
+        self.tracking: dict[str, int] = {}
+
+    def apply(self, facts: Any, *, tracking: tuple[str, int]) -> int:
+        new = [f for f in facts if f.position not in self.applied]
+        self.applied.update((f.position, f) for f in new)
+        key, value = tracking
+        self.tracking[key] = max(value, self.tracking.get(key, 0))
+        return len(new)
+
+    def tracked(self, key: str) -> int | None:
+        return self.tracking.get(key)
+
+
+def test_the_projector_applies_each_fact_once_with_its_partition_offset(wiring: Wiring) -> None:
+    wiring.ledger.ingest([catalog_envelope(), envelope("license.granted", "2026-03-01",
+                                                       customer_id="c", plan="pro")], "acme")
+    messages = [Record(i, encode_fact(f)) for i, f in enumerate(wiring.store.facts_after(0))]
+    models = FakeModels()
+    projector = Projector(models)
+    projector.take("out:0", messages)
+    projector.take("out:0", messages)
+    assert projector.applied == 2 and models.tracking == {"out:0": 2}
+    with pytest.raises(UnreadableMessageError, match="out:0 offset 7"):
+        projector.take("out:0", [Record(7, b'{"hello": "world"}')])
+
+
+class FakeConsumer:
+    """Assigns partition 0 on subscribe, then serves the batches it was given."""
+
+    def __init__(self, *batches: list[Record]):
+        self.batches = list(batches)
+        self.sought: list[tuple[int, int]] = []
+        self.committed: list[tuple[int, int]] = []
+        self.tp = TopicPartition(TOPIC, 0)
+
+    def subscribe(self, topics: list[str], listener: SeekToTracked) -> None:
+        listener.on_partitions_assigned({self.tp})
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought.append((tp.partition, offset))
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
+        return {self.tp: self.batches.pop(0)} if self.batches else {}
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.committed += [(tp.partition, o.offset) for tp, o in offsets.items()]
+
+
+class ListWorker:
+    def __init__(self, tracked: int | None, fenced_at: int | None = None):
+        self.position = tracked
+        self.taken: list[int] = []
+        self.fenced_at = fenced_at
+
+    def tracked(self, key: str) -> int | None:
+        return self.position
+
+    def take(self, key: str, batch: Any) -> None:
+        if batch[0].offset == self.fenced_at:
+            self.position = 10
+            raise FencedError("someone else is ahead")
+        self.taken += [r.offset for r in batch]
+
+
+def test_a_partition_starts_at_its_tracked_offset_and_commits_after_each_batch() -> None:
+    consumer = FakeConsumer(records(1, 2, 3, 4)[2:], records(1, 2, 3, 4, 5, 6))
+    worker = ListWorker(tracked=3)
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1).run()
+    assert consumer.sought == [(0, 3)]
+    assert worker.taken == [3, 4, 5]  # offset 2 lies below the tracking record: already taken
+    assert consumer.committed == [(0, 4), (0, 6)]
+
+
+def test_a_fenced_partition_is_sought_to_the_tracking_record_and_not_committed() -> None:
+    consumer = FakeConsumer(records(1, 2))
+    PartitionLoop(consumer, TOPIC, ListWorker(tracked=None, fenced_at=0), max_idle=0,
+                  poll_ms=1).run()
+    assert consumer.sought == [(0, 10)] and consumer.committed == []
+
+
+def test_a_worker_without_a_kafka_bootstrap_fails_with_a_one_line_reason(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_KAFKA_BOOTSTRAP"}
+    env["LEDGER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'ledger.db'}"
+    done = subprocess.run([str(Path(sys.executable).with_name("ledger")), "consume"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("ledger: LEDGER_KAFKA_BOOTSTRAP is not set;")
+    assert done.stderr.count("\n") == 1
