@@ -9,7 +9,7 @@ from datetime import datetime
 
 from ledger.service import Ledger
 from ledger.settings import Settings
-from ledger.store.database import infrastructure
+from ledger.store.database import infrastructure, process_recorder
 from ledger.store.eventstore import LedgerStore
 
 
@@ -25,5 +25,6 @@ class Wiring:
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] | None = None) -> Wiring:
     factory = infrastructure(settings.database_url)
-    store = LedgerStore(factory.process_recorder(), clock=clock, factory=factory)
+    recorder = process_recorder(factory, settings.database_url)
+    store = LedgerStore(recorder, clock=clock, factory=factory)
     return Wiring(settings=settings, store=store, ledger=Ledger(store))

@@ -133,12 +133,12 @@ class ReadModels:
     # -- reading -------------------------------------------------------------------------------
     def license_state(self, tenant: str, license_id: str, as_of: datetime) -> dict[str, Any] | None:
         """The contract's state of one license at `as_of`, or None if it did not exist then."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             return self._state(cur, tenant, license_id, self._catalogs(cur, tenant), as_of)
 
     def customer_states(self, tenant: str, customer_id: str, as_of: datetime) -> list[dict[str, Any]]:
         """States of the customer's licenses that existed at `as_of`, in the order granted."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             ids = [r[0] for r in cur.execute(
                 "SELECT license_id FROM rm_licenses WHERE tenant = ? AND customer_id = ? "
                 "ORDER BY first_position, license_id", (tenant, customer_id)).fetchall()]
@@ -147,35 +147,35 @@ class ReadModels:
         return [s for s in states if s is not None]
 
     def licenses(self, tenant: str) -> list[str]:
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             return self._licenses(cur, tenant)
 
     def tenants(self) -> list[str]:
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             return [r[0] for r in cur.execute("SELECT tenant FROM rm_tenants ORDER BY tenant")
                     .fetchall()]
 
     def stored_state(self, tenant: str, license_id: str) -> tuple[datetime, dict[str, Any]] | None:
         """The denormalised row: the state as of the last change that touched the license."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             row = cur.execute("SELECT as_of, state FROM rm_license_states WHERE tenant = ? AND "
                               "license_id = ?", (tenant, license_id)).fetchone()
         return (parse_time(row[0]), json.loads(row[1])) if row else None
 
     def tracked(self, key: str) -> int | None:
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             row = cur.execute("SELECT value FROM rm_tracking WHERE tracking_key = ?",
                               (key,)).fetchone()
         return int(row[0]) if row else None
 
     def watermark(self) -> int:
         """Grows with every change to any read model: a cheap key for caches."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             row = cur.execute("SELECT COALESCE(SUM(changes), 0) FROM rm_tracking").fetchone()
         return int(row[0]) if row else 0
 
     def applied_positions(self) -> set[int]:
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             return {int(r[0]) for r in cur.execute("SELECT position FROM rm_applied").fetchall()}
 
     def _state(self, cur: Cursor, tenant: str, license_id: str, catalogs: CatalogHistory,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, ProcessRecorder
 from eventsourcing.utils import Environment
 
 
@@ -61,3 +61,24 @@ def ensure_schema(url: str) -> None:
 def infrastructure(url: str) -> InfrastructureFactory:
     ensure_schema(url)
     return InfrastructureFactory.construct(Environment(env=library_settings(url)))
+
+
+_CREATE_LOCK = 7_342_000
+
+
+def process_recorder(factory: InfrastructureFactory, url: str) -> ProcessRecorder:
+    """The library creates its tables with CREATE ... IF NOT EXISTS, which PostgreSQL lets
+    collide when several workers start at once on an empty database: serialise it."""
+    settings = library_settings(url)
+    if "POSTGRES_HOST" not in settings:
+        return factory.process_recorder()
+    import psycopg
+
+    with psycopg.connect(host=settings["POSTGRES_HOST"], port=settings["POSTGRES_PORT"],
+                         user=settings["POSTGRES_USER"], password=settings["POSTGRES_PASSWORD"],
+                         dbname=settings["POSTGRES_DBNAME"], autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_CREATE_LOCK,))
+        try:
+            return factory.process_recorder()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATE_LOCK,))

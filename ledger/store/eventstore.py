@@ -84,10 +84,12 @@ class LedgerStore:
         return self._records(streams.chain_stream(tenant))
 
     def licenses_of_customer(self, tenant: str, customer_id: str) -> list[str]:
-        return [r["license_id"] for r in self._records(streams.customer_stream(tenant, customer_id))]
+        ids = (r["license_id"] for r in self._records(streams.customer_stream(tenant, customer_id)))
+        return list(dict.fromkeys(ids))
 
     def licenses_of_tenant(self, tenant: str) -> list[str]:
-        return [r["license_id"] for r in self._records(streams.tenant_licenses_stream(tenant))]
+        ids = (r["license_id"] for r in self._records(streams.tenant_licenses_stream(tenant)))
+        return list(dict.fromkeys(ids))
 
     def positions(self, tenant: str, license_id: str) -> dict[int, int]:
         """Ledger positions of a license's facts by sequence. The library's select_events does not

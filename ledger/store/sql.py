@@ -22,6 +22,8 @@ class Database:
         self.postgres = self.settings["PERSISTENCE_MODULE"].endswith("postgres")
         self.schema = parse_qs(urlparse(url).query).get("schema", [None])[0]
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
         self._pool: Any = None
         if self.postgres:
             from psycopg_pool import ConnectionPool
@@ -44,7 +46,25 @@ class Database:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
         return conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        """A read-only snapshot: on SQLite it does not take the write lock, so readers never
+        queue behind a projection's writes."""
+        if self.postgres:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.execute("SET TRANSACTION READ ONLY")
+                yield Cursor(cur, postgres=True)
+            return
+        conn = self._sqlite()
+        conn.execute("BEGIN DEFERRED")
+        try:
+            yield Cursor(conn.cursor(), postgres=False)
+        finally:
+            conn.execute("ROLLBACK")
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -70,9 +90,11 @@ class Database:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
 
 
 class Cursor:
