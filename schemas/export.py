@@ -1,4 +1,5 @@
-"""JSON Schema for integrators: the envelope, each event type's data (versioned) and the catalog.
+"""JSON Schema for integrators: the envelope, each event type's data (versioned), the catalog
+and the outbound message.
 The committed copies in `schemas/json/` are kept equal to these by a test."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 from schemas.catalog import Catalog
 from schemas.envelope import Envelope
 from schemas.events import DATA_MODELS, DATA_VERSION
+from schemas.outbound import MESSAGE_VERSION, OutboundEvent
 
 COMMITTED = Path(__file__).parent / "json"
 
@@ -18,6 +20,7 @@ def documents() -> dict[str, dict[str, Any]]:
     docs: dict[str, dict[str, Any]] = {
         "envelope.schema.json": Envelope.model_json_schema(),
         "catalog.schema.json": Catalog.model_json_schema(),
+        f"outbound.v{MESSAGE_VERSION}.schema.json": OutboundEvent.model_json_schema(mode="serialization"),
     }
     for event_type, model in DATA_MODELS.items():
         schema = model.model_json_schema()
