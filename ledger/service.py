@@ -7,6 +7,8 @@ are recorded in one transaction. Reads fold the same facts with the same fold.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ from ledger.store.eventstore import ConcurrentAppendError, LedgerStore
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
 from schemas.times import format_time
 
-ATTEMPTS = 20
+ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,13 @@ class Ledger:
         """Judge and record a batch; one bad envelope never fails the others. With `tracking`,
         the consumer's position commits in the same transaction as the accepted facts."""
         parsed = [self._parse(raw, default_tenant, enforce_tenant) for raw in raws]
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             try:
                 return self._ingest_once(parsed, tracking)
             except ConcurrentAppendError:
-                continue
+                # Another writer of the same tenant won; back off a little, at random, so
+                # that contending writers spread out instead of colliding again in lockstep.
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
         raise ConcurrentAppendError(f"gave up after {ATTEMPTS} attempts: heavy write contention")
 
     def _parse(self, raw: Any, default_tenant: str | None, enforce: bool) -> Inbound | Outcome:

@@ -61,14 +61,5 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj = settings
 
 
-def _register() -> None:
-    from ledger.cli import core, serve
-
-    for module in (core, serve):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
 def main() -> None:
-    _register()
     cli(prog_name="ledger")
