@@ -26,7 +26,7 @@ DESCRIPTION = ("Licenses, plans, seats and usage as immutable, hash-chained even
 def application() -> FastAPI:
     """The routes, error handlers and OpenAPI document, without any parts wired in."""
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url="/docs", redoc_url=None, default_response_class=errors.Answer)
     errors.install(app)
     for module in (events, queries, license_files, operations):
         app.include_router(module.router)
@@ -56,5 +56,6 @@ def create_app(wiring: LedgerWiring, models: ReadModels, keyring: KeyRing, *, ke
     metrics.observe_stores(wiring.store.max_position, models.watermark)
     app = application()
     app.state.ports = ports
+    app.add_middleware(operations.LimitBody)
     app.add_middleware(operations.MeasureRequests, metrics=metrics)
     return app

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger.api.errors import forbidden, unauthorized
+from ledger.api.errors import forbidden, refuse_unknown_query, unauthorized
 from ledger.api.keys import Principal
 
 # action -> the roles that may take it. `customer` keys are further held to their own customer.
@@ -46,6 +46,7 @@ def caller(request: Request,
     found = request.app.state.ports.keys.authenticate(credentials.credentials)
     if found is None:
         raise unauthorized("the API key is unknown or revoked")
+    refuse_unknown_query(request)
     return found
 
 

@@ -3,6 +3,7 @@ machines and a sentence for people. Bad input is a 4xx, never a 500."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
@@ -16,6 +17,18 @@ log = structlog.get_logger()
 # Starlette's own refusals (unknown route, wrong method, ...) in our words.
 _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "invalid_request", 415: "invalid_request"}
+
+
+class Answer(JSONResponse):
+    """JSON as UTF-8; text that cannot be UTF-8 (a lone surrogate a sender put in an id it
+    gets echoed back) goes out \\u-escaped, rather than failing the answer."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False,
+                              separators=(",", ":")).encode("ascii")
 
 
 class ApiError(Exception):
@@ -45,6 +58,23 @@ def not_found(code: str, message: str) -> ApiError:
     return ApiError(404, code, message)
 
 
+def refuse_unknown_query(request: Request) -> None:
+    """A typo is not silence: `?asof=` must not quietly answer about now instead."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    known = _query_names(dependant) if dependant is not None else set()
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        expected = ", ".join(sorted(known)) or "none"
+        raise invalid_request(f"unknown query parameter {unknown[0]!r}; expected: {expected}")
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 def body(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
@@ -65,21 +95,21 @@ def install(app: FastAPI) -> None:
     """Register the handlers that keep every answer, even a failure, in the contract's shape."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(body(exc.code, exc.message), exc.status, headers=exc.headers)
+    async def _api_error(_: Request, exc: ApiError) -> Answer:
+        return Answer(body(exc.code, exc.message), exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(body("invalid_request", describe_validation(exc.errors())), 400)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Answer:
+        return Answer(body("invalid_request", describe_validation(exc.errors())), 400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> Answer:
         code = _HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500
                                else "internal_error")
         message = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
-        return JSONResponse(body(code, message), exc.status_code, headers=exc.headers)
+        return Answer(body(code, message), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Answer:
         log.error("api.unexpected_error", path=request.url.path, error=repr(exc), exc_info=exc)
-        return JSONResponse(body("internal_error", "the ledger could not answer; see its log"), 500)
+        return Answer(body("internal_error", "the ledger could not answer; see its log"), 500)

@@ -12,10 +12,9 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Body, Depends
-from fastapi.responses import JSONResponse
 
 from ledger.api.auth import may
-from ledger.api.errors import ApiError, invalid_request
+from ledger.api.errors import Answer, ApiError, invalid_request
 from ledger.api.keys import Principal
 from ledger.api.models import EventResults
 from ledger.api.ports import Ports, PortsDep
@@ -28,10 +27,10 @@ MAX_ENVELOPES = 1000
 
 @router.post("/v1/events", response_model=None,
              responses={200: {"model": EventResults, "description": "One result per envelope, in order."},
-                        **problems(400, 401, 403, 503)})
+                        **problems(400, 401, 403, 413, 503)})
 def post_events(payload: Annotated[dict[str, Any] | list[Any], Body()],
                 principal: Annotated[Principal, Depends(may("post_events"))],
-                ports: PortsDep) -> JSONResponse:
+                ports: PortsDep) -> Answer:
     """Record one envelope or a JSON array of them: each is accepted, a duplicate, or rejected
     with a stable code and a sentence."""
     envelopes = payload if isinstance(payload, list) else [payload]
@@ -48,7 +47,7 @@ def post_events(payload: Annotated[dict[str, Any] | list[Any], Body()],
     positions = [o.fact.position for o in outcomes if o.fact is not None and o.fact.position]
     if positions:
         await_projection(ports, max(positions))
-    return JSONResponse({"results": [o.as_dict() for o in outcomes]})
+    return Answer({"results": [o.as_dict() for o in outcomes]})
 
 
 def await_projection(ports: Ports, position: int) -> None:

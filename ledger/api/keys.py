@@ -116,7 +116,7 @@ class ApiKeys:
         """The caller behind `key`, or None for an unknown or revoked key."""
         if not key.startswith(PREFIX) or len(key) > 200:
             return None
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             row = cur.execute("SELECT key_id, tenant, role, customer_id FROM api_keys "
                               "WHERE key_hash = ? AND revoked_at IS NULL",
                               (digest(key),)).fetchone()

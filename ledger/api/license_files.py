@@ -4,13 +4,12 @@ and the public keys to verify them with (contract section 4, `ledger.licensefile
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends
 
 from ledger.api.auth import Caller, check_access
-from ledger.api.errors import not_found
+from ledger.api.errors import Answer, not_found, refuse_unknown_query
 from ledger.api.models import CustomerId, LicenseFile, PublicKeys
 from ledger.api.ports import PortsDep
 from ledger.api.responses import problems
@@ -37,17 +36,17 @@ def customer_license_file(ledger: Ledger, store: LedgerStore, keyring: KeyRing, 
 
 @router.get("/v1/customers/{customer_id}/license-file", response_model=None,
             responses={200: {"model": LicenseFile}, **problems(400, 401, 403, 404)})
-def license_file(customer_id: CustomerId, principal: Caller, ports: PortsDep) -> JSONResponse:
+def license_file(customer_id: CustomerId, principal: Caller, ports: PortsDep) -> Answer:
     """A signed offline license file of the customer's licenses (404 `no_license` if none)."""
     check_access(principal, "license_file", customer_id)
     document = customer_license_file(ports.ledger, ports.store, ports.keyring, principal.tenant,
                                      customer_id, ports.clock(), ports.license_validity)
     if document is None:
         raise not_found("no_license", f"customer {customer_id!r} has no license in this tenant")
-    return JSONResponse(document)
+    return Answer(document)
 
 
 @router.get("/v1/license-files/keys", response_model=None, responses={200: {"model": PublicKeys}})
-def public_keys(ports: PortsDep) -> JSONResponse:
+def public_keys(ports: PortsDep, _: Annotated[None, Depends(refuse_unknown_query)]) -> Answer:
     """The public keys license files are signed with; no API key needed."""
-    return JSONResponse({"keys": ports.keyring.public_keys()})
+    return Answer({"keys": ports.keyring.public_keys()})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # Ids are the senders' own: any printable text. Control characters would only ever be a mistake.
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
@@ -15,6 +15,21 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=500, pattern=ID_PATTER
                                  description="The customer id, as billing sends it.")]
 LicenseId = Annotated[str, Path(min_length=1, max_length=500, pattern=ID_PATTERN,
                                 description="The license id (the events' `subject`).")]
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON number without a fraction (1 or 1.0); never a bool, a string or 1.5."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
+Quantity = Annotated[int, Field(gt=0, description="Units about to be used; a positive whole number."),
+                     BeforeValidator(_whole_number)]
 
 
 class Problem(BaseModel):
@@ -29,7 +44,7 @@ class CheckRequest(BaseModel):
 
     customer_id: Id
     feature: Id
-    quantity: StrictInt = Field(default=1, gt=0, description="Units about to be used; positive.")
+    quantity: Quantity = 1
 
 
 class CheckAnswer(BaseModel):

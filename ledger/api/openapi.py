@@ -1,12 +1,9 @@
 """The OpenAPI document: FastAPI's, with refusals in the contract's shape (`400` with a
 `Problem`, not FastAPI's `422`) and the CloudEvents envelope POST /v1/events takes.
-`python -m ledger.api.openapi docs/openapi.json` writes the committed copy."""
+`python -m ledger.api docs/openapi.json` writes the committed copy."""
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -46,17 +43,3 @@ def document(app: FastAPI) -> dict[str, Any]:
                                 {"type": "array", "maxItems": MAX_ENVELOPES,
                                  "items": {"$ref": "#/components/schemas/EventEnvelope"}}]}
     return doc
-
-
-def main(argv: list[str]) -> None:
-    from ledger.api.app import application
-
-    text = json.dumps(application().openapi(), indent=2, sort_keys=True) + "\n"
-    if argv:
-        Path(argv[0]).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

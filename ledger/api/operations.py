@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import JSONResponse
 
 from ledger.api.auth import may
+from ledger.api.errors import Answer, body, refuse_unknown_query
 from ledger.api.keys import Principal
 from ledger.api.metrics import CONTENT_TYPE, Metrics
 from ledger.api.models import Health
@@ -38,11 +38,11 @@ def health(ports: Ports) -> dict[str, dict[str, Any]]:
 
 @router.get("/healthz", response_model=None,
             responses={200: {"model": Health}, 503: {"model": Health, "description": "Degraded."}})
-def healthz(ports: PortsDep) -> JSONResponse:
+def healthz(ports: PortsDep, _: Annotated[None, Depends(refuse_unknown_query)]) -> Answer:
     """Whether the event store, the read models and (when configured) Kafka answer."""
     checks = health(ports)
     ok = all(c.get("ok") for c in checks.values())
-    return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks}, 200 if ok else 503)
+    return Answer({"status": "ok" if ok else "degraded", "checks": checks}, 200 if ok else 503)
 
 
 @router.get("/metrics", response_class=Response, responses={
@@ -86,3 +86,35 @@ class MeasureRequests:
             method = scope["method"] if scope["method"] in _METHODS else "other"
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+MAX_BODY = 10 * 2**20
+
+
+class LimitBody:
+    """ASGI middleware: refuse a request body over MAX_BODY bytes (413) before reading it when
+    its length is declared, and stop reading it (400) when it is not."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            response = Answer(body("invalid_request", f"the body exceeds {MAX_BODY} bytes"), 413)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def receiving() -> MutableMapping[str, Any]:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY:
+                raise ValueError(f"the body exceeds {MAX_BODY} bytes")
+            return message
+
+        await self.app(scope, receiving, send)

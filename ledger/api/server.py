@@ -3,6 +3,7 @@ and the Kafka reachability probe /healthz reports when Kafka is configured."""
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -24,15 +25,31 @@ class _Server(uvicorn.Server):
             self.ready(self.servers[0].sockets[0].getsockname()[1])
 
 
+class _Stopped(Exception):
+    pass
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise _Stopped
+
+
 def serve_forever(app: Any, host: str, port: int, *, log_level: str = "info",
                   ready: Callable[[int], None] = lambda port: None) -> None:
-    """Serve until SIGINT/SIGTERM. Logs, the access log too, go to standard error."""
+    """Serve until SIGINT or SIGTERM, then return normally so the caller closes its parts.
+    Logs, the access log too, go to standard error."""
     logging = {**LOGGING_CONFIG, "handlers": {
         name: {**handler, "stream": "ext://sys.stderr"}
         for name, handler in LOGGING_CONFIG["handlers"].items()}}
     config = uvicorn.Config(app, host=host, port=port, log_config=logging,
                             log_level=log_level.lower(), server_header=False)
-    _Server(config, ready).run()
+    # uvicorn shuts down gracefully, then re-raises the signal to the handler it found.
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        _Server(config, ready).run()
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def kafka_probe(bootstrap_servers: str) -> Callable[[], dict[str, Any]]:

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+from fastapi import FastAPI
 
 from ledger.api import ApiKeyError, ApiKeys, create_app
 from ledger.api.cache import EntitlementCache
@@ -40,13 +44,27 @@ def keyring_for(settings: Settings) -> KeyRing:
     return KeyRing.load_or_create(settings.data_dir)
 
 
-def _api(wiring: Wiring, models: ReadModels, follower: Follower | None, keys: ApiKeys) -> Any:
-    settings = wiring.settings
-    interval = 0.0 if follower is not None else WATERMARK_INTERVAL
+@contextmanager
+def _parts(settings: Settings, *,
+           embedded: bool) -> Iterator[tuple[Wiring, ApiKeys, FastAPI, Follower | None]]:
+    """The ledger, the read models, the key table, the follower when embedded, and the app
+    over them; closed in reverse order however serving ends."""
+    wiring = bootstrap(settings)
+    models = ReadModels.open(settings.read_url)
+    keys = ApiKeys.open(settings.read_url)
+    follower = Follower(wiring.store, models) if embedded else None
     probe = kafka_probe(settings.kafka_bootstrap) if settings.kafka_bootstrap else None
-    return create_app(wiring, models, keyring_for(settings), keys=keys, follower=follower,
-                      kafka_probe=probe, license_file_days=settings.license_file_days,
-                      cache=EntitlementCache(models, watermark_interval=interval))
+    cache = EntitlementCache(models, watermark_interval=0.0 if embedded else WATERMARK_INTERVAL)
+    app = create_app(wiring, models, keyring_for(settings), keys=keys, follower=follower,
+                     kafka_probe=probe, license_file_days=settings.license_file_days, cache=cache)
+    try:
+        yield wiring, keys, app, follower
+    finally:
+        if follower is not None:
+            follower.stop()
+        keys.close()
+        models.close()
+        wiring.close()
 
 
 @click.command()
@@ -56,22 +74,11 @@ def _api(wiring: Wiring, models: ReadModels, follower: Follower | None, keys: Ap
 def serve(settings: Settings, host: str, port: int) -> None:
     """The HTTP API: reads the read models, writes through the ledger. Without Kafka it also
     keeps the read models up to date itself (in-process fan-out)."""
-    wiring = bootstrap(settings)
-    models = ReadModels.open(settings.read_url)
-    keys = ApiKeys.open(settings.read_url)
-    follower = None if settings.kafka_bootstrap else Follower(wiring.store, models)
-    if follower is not None:
-        follower.start()
-    try:
-        serve_forever(_api(wiring, models, follower, keys), host, port,
-                      log_level=settings.log_level,
-                      ready=lambda bound: say(f"ledger API on http://{host}:{bound}"))
-    finally:
+    with _parts(settings, embedded=not settings.kafka_bootstrap) as (_, _, app, follower):
         if follower is not None:
-            follower.stop()
-        keys.close()
-        models.close()
-        wiring.close()
+            follower.start()
+        serve_forever(app, host, port, log_level=settings.log_level,
+                      ready=lambda bound: say(f"ledger API on http://{host}:{bound}"))
 
 
 @click.command()
@@ -85,26 +92,16 @@ def up(settings: Settings, host: str, port: int) -> None:
     if settings.kafka_bootstrap:
         say("ledger up runs embedded; LEDGER_KAFKA_BOOTSTRAP is ignored (use serve + consume)")
         settings = settings.model_copy(update={"kafka_bootstrap": None})
-    wiring = bootstrap(settings)
-    models = ReadModels.open(settings.read_url)
-    keys = ApiKeys.open(settings.read_url)
-    follower = Follower(wiring.store, models)
-    if wiring.store.max_position() == 0:
-        accepted = demo.seed(wiring.ledger, datetime.now(UTC))
-        say(f"loaded the demo: tenant {demo.TENANT!r}, {accepted} events")
-    follower.catch_up()
-    follower.start()
-    admin_key = _demo_admin_key(keys, settings.data_dir / "demo-admin.key")
-    try:
-        serve_forever(_api(wiring, models, follower, keys), host, port,
-                      log_level=settings.log_level,
-                      ready=lambda bound: click.echo(demo.banner(f"http://{host}:{bound}",
-                                                                 admin_key)))
-    finally:
-        follower.stop()
-        keys.close()
-        models.close()
-        wiring.close()
+    with _parts(settings, embedded=True) as (wiring, keys, app, follower):
+        assert follower is not None
+        if wiring.store.max_position() == 0:
+            accepted = demo.seed(wiring.ledger, datetime.now(UTC))
+            say(f"loaded the demo: tenant {demo.TENANT!r}, {accepted} events")
+        follower.catch_up()
+        follower.start()
+        key = _demo_admin_key(keys, settings.data_dir / "demo-admin.key")
+        serve_forever(app, host, port, log_level=settings.log_level,
+                      ready=lambda bound: click.echo(demo.banner(f"http://{host}:{bound}", key)))
 
 
 def _demo_admin_key(keys: ApiKeys, path: Path) -> str:
@@ -117,8 +114,10 @@ def _demo_admin_key(keys: ApiKeys, path: Path) -> str:
             return key
     issued = keys.create(demo.TENANT, "admin")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(issued.key + "\n", encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write(issued.key + "\n")
     return issued.key
 
 

@@ -113,3 +113,29 @@ def seed(ledger: Any, now: datetime) -> int:
                                         f"{outcome.message}")
             accepted += outcome.status == "accepted"
     return accepted
+
+
+def curl_lines(url: str, key: str, now: datetime) -> list[str]:
+    """Ready-to-paste calls of the contract against the demo (README, e2e test)."""
+    auth = f"-H 'Authorization: Bearer {key}'"
+    json_ = "-H 'Content-Type: application/json'"
+    event = json.dumps(envelope(f"curl-{now:%Y%m%d%H%M%S}", "usage.recorded", _text(now),
+                                "lic-acme-1", feature="api_calls", quantity=5))
+    past = _text(now - timedelta(days=40))
+    check = json.dumps({"customer_id": "cust-acme", "feature": "api_calls", "quantity": 1})
+    return [
+        f"curl -s {url}/healthz",
+        f"curl -s {auth} {json_} -d '{check}' {url}/v1/check",
+        f"curl -s {auth} {url}/v1/customers/cust-acme/entitlements",
+        f"curl -s {auth} '{url}/v1/customers/cust-acme/entitlements?as_of={past}'",
+        f"curl -s {auth} {url}/v1/licenses/lic-umbrella-1/history",
+        f"curl -s {auth} {json_} -d '{event}' {url}/v1/events",
+        f"curl -s {auth} {url}/v1/customers/cust-acme/license-file",
+    ]
+
+
+def banner(url: str, key: str, now: datetime | None = None) -> str:
+    lines = "\n".join(f"  {line}" for line in curl_lines(url, key, now or datetime.now(UTC)))
+    return (f"\nThe ledger is up at {url}  (API docs: {url}/docs)\n"
+            f"Tenant {TENANT!r}, admin key (kept in the data directory, shown on every start):\n"
+            f"  {key}\n\nTry:\n{lines}\n\nCtrl-C stops it.\n")

@@ -1,0 +1,122 @@
+"""The API served for tests exactly as in production: uvicorn on a free loopback port, in a
+thread, spoken to over real HTTP with httpx. Other test_api_* modules import `running_api`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from ledger.api import ApiKeys, create_app
+from ledger.bootstrap import Wiring, bootstrap
+from ledger.licensefile import KeyRing, SigningKey
+from ledger.settings import Settings
+from projections.embedded import Follower
+from projections.readmodel import ReadModels
+from tests.builders import catalog_envelope
+
+
+@dataclass
+class Clock:
+    """Real time unless set: tests that cross an expiry move it by hand."""
+
+    fixed: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fixed or datetime.now(UTC)
+
+
+@dataclass
+class Api:
+    url: str
+    wiring: Wiring
+    models: ReadModels
+    follower: Follower
+    keys: ApiKeys
+    keyring: KeyRing
+    clock: Clock
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def key(self, role: str = "admin", tenant: str = "acme", customer: str | None = None) -> str:
+        return self.keys.create(tenant, role, customer).key
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        made = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        self.clients.append(made)
+        return made
+
+    def as_role(self, role: str = "admin", tenant: str = "acme",
+                customer: str | None = None) -> httpx.Client:
+        return self.client(self.key(role, tenant, customer))
+
+    def record(self, envelopes: Sequence[dict[str, Any]], tenant: str = "acme") -> list[str]:
+        """Straight into the ledger (as Kafka or the CLI would), then into the read models."""
+        outcomes = self.wiring.ledger.ingest(list(envelopes), tenant)
+        self.follower.catch_up()
+        return [o.status for o in outcomes]
+
+    def with_catalog(self, tenant: str = "acme") -> Api:
+        self.record([catalog_envelope("2026-01-01")], tenant)
+        return self
+
+
+def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not (server.started and server.servers):
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API did not start")
+        time.sleep(0.01)
+    return server, thread, server.servers[0].sockets[0].getsockname()[1]
+
+
+@contextmanager
+def running_api(url: str, *, clock: Clock | None = None,
+                configure: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Api]:
+    """A ledger, its read models, keys and signing key on `url`, and the API over them."""
+    wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    models = ReadModels.open(url)
+    follower = Follower(wiring.store, models)  # no thread: wait_for catches up synchronously
+    keys = ApiKeys.open(url)
+    key = SigningKey.generate()
+    keyring = KeyRing([key], key.key_id)
+    clock = clock or Clock()
+    options: dict[str, Any] = {"keys": keys, "follower": follower, "clock": clock}
+    if configure is not None:
+        configure(options)
+    app = create_app(wiring, models, keyring, **options)
+    server, thread, port = _serve(app)
+    api = Api(f"http://127.0.0.1:{port}", wiring, models, follower, keys, keyring, clock)
+    try:
+        yield api
+    finally:
+        for client in api.clients:
+            client.close()
+        server.should_exit = True
+        thread.join(10)
+        keys.close()
+        models.close()
+        wiring.close()
+
+
+def sqlite(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def test_the_api_answers_over_real_loopback_http(tmp_path: Path) -> None:
+    with running_api(sqlite(tmp_path)) as api:
+        answer = httpx.get(f"{api.url}/healthz")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ok"

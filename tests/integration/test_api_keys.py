@@ -1,0 +1,138 @@
+"""API keys on SQLite and PostgreSQL alike: made once, kept only as a hash, revoked at once;
+and the `ledger apikey` commands that make and end them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from ledger.api import ApiKeyError, ApiKeys, Principal
+from ledger.api.keys import digest
+from ledger.cli.main import cli
+from tests.builders import envelope
+from tests.integration.test_api_harness import running_api, sqlite
+
+
+def ledger(*args: str, env: dict[str, str]) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_a_key_stands_for_its_tenant_role_and_customer(database_url: str) -> None:
+    keys = ApiKeys.open(database_url)
+    try:
+        issued = keys.create("acme", "customer", "cust-7")
+        assert keys.authenticate(issued.key) == Principal(issued.key_id, "acme", "customer", "cust-7")
+        assert keys.authenticate(issued.key + "x") is None
+        assert keys.authenticate("") is None
+    finally:
+        keys.close()
+
+
+def test_only_a_hash_of_the_key_is_stored(database_url: str) -> None:
+    keys = ApiKeys.open(database_url)
+    try:
+        issued = keys.create("acme", "admin")
+        with keys.db.transaction() as cur:
+            rows = cur.execute("SELECT * FROM api_keys").fetchall()
+        stored = json.dumps([list(map(str, row)) for row in rows])
+        assert issued.key not in stored and digest(issued.key) in stored
+    finally:
+        keys.close()
+
+
+def test_a_revoked_key_is_refused_at_once_by_every_holder_of_the_table(database_url: str) -> None:
+    serving, revoking = ApiKeys.open(database_url), ApiKeys.open(database_url)
+    try:
+        issued = serving.create("acme", "service")
+        assert serving.authenticate(issued.key) is not None
+        assert revoking.revoke(issued.key_id) is True
+        assert serving.authenticate(issued.key) is None
+        assert revoking.revoke(issued.key_id) is True  # twice is harmless
+        assert revoking.revoke("key_unknown") is False
+    finally:
+        serving.close()
+        revoking.close()
+
+
+@pytest.mark.parametrize(("role", "customer", "complaint"), [
+    ("customer", None, "--customer"),
+    ("service", "cust-7", "only a customer key"),
+    ("root", None, "unknown role"),
+])
+def test_a_key_that_makes_no_sense_is_refused(sqlite_url: str, role: str, customer: str | None,
+                                               complaint: str) -> None:
+    keys = ApiKeys.open(sqlite_url)
+    try:
+        with pytest.raises(ApiKeyError, match=complaint):
+            keys.create("acme", role, customer)
+    finally:
+        keys.close()
+
+
+def test_apikey_create_prints_the_key_once_as_json_and_revoke_ends_it(tmp_path: Path) -> None:
+    env = {"LEDGER_DATABASE_URL": sqlite(tmp_path)}
+    made = ledger("apikey", "create", "--tenant", "acme", "--role", "customer", "--customer",
+                  "cust-7", "--format", "json", env=env)
+    assert made.exit_code == 0, made.output
+    printed = json.loads(made.stdout)
+    assert set(printed) == {"key_id", "key", "tenant", "role", "customer_id"}
+    assert (printed["tenant"], printed["role"], printed["customer_id"]) == ("acme", "customer", "cust-7")
+    with running_api(env["LEDGER_DATABASE_URL"]) as api:
+        api.with_catalog().record([envelope("license.granted", "2026-02-01", "lic-1",
+                                            customer_id="cust-7", plan="pro")])
+        client = api.client(printed["key"])
+        assert client.get("/v1/customers/cust-7/entitlements").status_code == 200
+        revoked = ledger("apikey", "revoke", printed["key_id"], env=env)
+        assert revoked.exit_code == 0, revoked.output
+        assert client.get("/v1/customers/cust-7/entitlements").status_code == 401
+
+
+def test_apikey_create_defaults_to_the_configured_tenant_and_prints_text(tmp_path: Path) -> None:
+    env = {"LEDGER_DATABASE_URL": sqlite(tmp_path), "LEDGER_TENANT": "globex"}
+    made = ledger("apikey", "create", "--role", "auditor", env=env)
+    assert made.exit_code == 0
+    assert "globex" in made.stdout and "auditor" in made.stdout and "ldg_" in made.stdout
+
+
+def test_apikey_refuses_a_customer_key_without_a_customer_and_an_unknown_key_id(tmp_path: Path) -> None:
+    env = {"LEDGER_DATABASE_URL": sqlite(tmp_path)}
+    refused = ledger("apikey", "create", "--role", "customer", env=env)
+    assert refused.exit_code != 0 and "--customer" in refused.stderr
+    unknown = ledger("apikey", "revoke", "key_nope", env=env)
+    assert unknown.exit_code != 0 and "unknown key id" in unknown.stderr
+
+
+def test_keys_live_in_the_read_database(tmp_path: Path) -> None:
+    read_url = f"sqlite:///{tmp_path / 'read.db'}"
+    env = {"LEDGER_DATABASE_URL": sqlite(tmp_path), "LEDGER_READ_DATABASE_URL": read_url}
+    made = ledger("apikey", "create", "--role", "admin", "--format", "json", env=env)
+    keys = ApiKeys.open(read_url)
+    try:
+        assert keys.authenticate(json.loads(made.stdout)["key"]) is not None
+    finally:
+        keys.close()
+
+
+@pytest.mark.postgres
+def test_the_api_serves_every_question_over_postgresql(postgres_url: str) -> None:
+    with running_api(postgres_url) as api:
+        admin = api.with_catalog().as_role("admin")
+        posted = admin.post("/v1/events", json=[
+            envelope("license.granted", "2026-02-01", "lic-1", customer_id="cust-7", plan="pro"),
+            envelope("usage.recorded", "2026-02-02", "lic-1", feature="api_calls", quantity=3)])
+        assert [r["status"] for r in posted.json()["results"]] == ["accepted", "accepted"]
+        check = admin.post("/v1/check", json={"customer_id": "cust-7", "feature": "sso"})
+        assert check.json()["allowed"] is True
+        assert admin.get("/v1/customers/cust-7/entitlements").json()["licenses"][0]["plan"] == "pro"
+        assert admin.get("/v1/customers/cust-7/entitlements",
+                         params={"as_of": "2026-02-03T00:00:00Z"}).json()["licenses"][0][
+            "features"]["api_calls"]["used"] == 3
+        assert admin.get("/v1/licenses/lic-1").status_code == 200
+        assert len(admin.get("/v1/licenses/lic-1/history").json()["events"]) == 2
+        assert admin.get("/v1/customers/cust-7/license-file").status_code == 200
+        assert httpx.get(f"{api.url}/healthz").json()["status"] == "ok"
+        assert admin.get("/v1/licenses/%00").status_code == 400
