@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.persistence import InfrastructureFactory, ProcessRecorder
@@ -43,18 +44,24 @@ def library_settings(url: str) -> dict[str, str]:
     raise DatabaseUrlError(f"{url!r}: LEDGER_DATABASE_URL must start with sqlite:/// or postgresql://")
 
 
+def connect(url: str) -> Any:
+    """A plain autocommit psycopg connection to the database of a postgresql:// URL."""
+    import psycopg
+
+    settings = library_settings(url)
+    return psycopg.connect(host=settings["POSTGRES_HOST"], port=settings["POSTGRES_PORT"],
+                           user=settings["POSTGRES_USER"], password=settings["POSTGRES_PASSWORD"],
+                           dbname=settings["POSTGRES_DBNAME"], autocommit=True)
+
+
 def ensure_schema(url: str) -> None:
     """The library does not create a PostgreSQL schema; a `?schema=` of ours must exist first."""
-    settings = library_settings(url)
-    schema = settings.get("POSTGRES_SCHEMA")
+    schema = library_settings(url).get("POSTGRES_SCHEMA")
     if not schema:
         return
-    import psycopg
     from psycopg import sql
 
-    with psycopg.connect(host=settings["POSTGRES_HOST"], port=settings["POSTGRES_PORT"],
-                         user=settings["POSTGRES_USER"], password=settings["POSTGRES_PASSWORD"],
-                         dbname=settings["POSTGRES_DBNAME"], autocommit=True) as conn:
+    with connect(url) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
@@ -69,14 +76,9 @@ _CREATE_LOCK = 7_342_000
 def process_recorder(factory: InfrastructureFactory, url: str) -> ProcessRecorder:
     """The library creates its tables with CREATE ... IF NOT EXISTS, which PostgreSQL lets
     collide when several workers start at once on an empty database: serialise it."""
-    settings = library_settings(url)
-    if "POSTGRES_HOST" not in settings:
+    if "POSTGRES_HOST" not in library_settings(url):
         return factory.process_recorder()
-    import psycopg
-
-    with psycopg.connect(host=settings["POSTGRES_HOST"], port=settings["POSTGRES_PORT"],
-                         user=settings["POSTGRES_USER"], password=settings["POSTGRES_PASSWORD"],
-                         dbname=settings["POSTGRES_DBNAME"], autocommit=True) as conn:
+    with connect(url) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_CREATE_LOCK,))
         try:
             return factory.process_recorder()

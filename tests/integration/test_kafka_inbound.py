@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from consumers.clients import ensure_topics, group_consumer, idempotent_producer
 from consumers.inbound import InboundConsumer
@@ -18,6 +18,7 @@ from consumers.partitions import PartitionLoop
 from ledger.bootstrap import Wiring
 from tests.builders import catalog_envelope, envelope
 from tests.conftest import unique
+from tests.integration.kafka_topics import read_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 DEADLINE = 60.0
@@ -70,20 +71,6 @@ def produce(bootstrap: str, topic: str, values: Sequence[Any]) -> list[Any]:
     producer.flush()
     producer.close()
     return [s.get(timeout=10) for s in sent]
-
-
-def read_all(bootstrap: str, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning()
-    end = consumer.end_offsets(partitions)
-    found: list[Any] = []
-    while any(consumer.position(tp) < end[tp] for tp in partitions):
-        for batch in consumer.poll(timeout_ms=500).values():
-            found += batch
-    consumer.close()
-    return found
 
 
 def consume(wiring: Wiring, done: Callable[[InboundConsumer], bool] | None = None,

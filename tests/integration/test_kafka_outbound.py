@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from consumers.clients import ensure_topics, group_consumer, idempotent_producer
 from consumers.partitions import PartitionLoop
@@ -27,6 +26,7 @@ from projections.readmodel import ReadModels
 from projections.verify import verify_projections
 from tests.builders import catalog_envelope, envelope
 from tests.conftest import unique
+from tests.integration.kafka_topics import read_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 CONTRACT_FIELDS = {"position", "tenant", "license_id", "type", "effective_at", "recorded_at",
@@ -75,20 +75,6 @@ def relay_all(wiring: Wiring) -> Relay:
     relay.run(max_idle=0)
     producer.close()
     return relay
-
-
-def read_all(bootstrap: str, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning()
-    end = consumer.end_offsets(partitions)
-    found: list[Any] = []
-    while any(consumer.position(tp) < end[tp] for tp in partitions):
-        for batch in consumer.poll(timeout_ms=500).values():
-            found += batch
-    consumer.close()
-    return found
 
 
 class FromTheStart(Projector):
