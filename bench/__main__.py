@@ -1,6 +1,6 @@
 """`make bench`: throughput and latency of the ledger's main paths, printed as a table.
 
-Usage: python -m bench [--events N] [--database-url URL] [--only NAME ...]
+Usage: python -m bench [--licenses N] [--usage N] [--database-url URL] [--no-http]
 Numbers go into docs/benchmarks.md with the machine and the command; nothing asserts them.
 """
 
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--usage", type=int, default=20, help="usage records per license")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP check benchmark")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
@@ -90,6 +91,10 @@ def main() -> None:
     seconds, verdict = timed(lambda: verify(wiring.store))
     rows.append(("verify", f"{verdict.checked / seconds:,.0f} events/s ({verdict.checked} events)"))
     wiring.close()
+    if not args.no_http:
+        from bench.http import run as http_rows
+
+        rows += http_rows()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"store: {url.split('://')[0]}, {args.licenses} licenses, {args.usage} usage records each\n")
     print("| path | result |\n|---|---|")

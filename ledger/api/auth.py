@@ -65,7 +65,7 @@ def check_access(principal: Principal, action: str, customer_id: str | None = No
 def may(action: str) -> Callable[[Principal], Principal]:
     """A dependency: the caller, if its role may take `action`."""
 
-    def dependency(principal: Caller) -> Principal:
+    async def dependency(principal: Caller) -> Principal:  # pure: no worker thread needed
         check_access(principal, action)
         return principal
 

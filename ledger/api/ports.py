@@ -58,8 +58,9 @@ class Ports:
     write_wait: float = 5.0
 
 
-def ports(request: Request) -> Ports:
-    """The parts this app was built with (see `create_app`)."""
+async def ports(request: Request) -> Ports:
+    """The parts this app was built with (see `create_app`); async as it is pure, so no worker
+    thread is spent on it."""
     found: Ports = request.app.state.ports
     return found
 

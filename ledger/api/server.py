@@ -41,7 +41,8 @@ def serve_forever(app: Any, host: str, port: int, *, log_level: str = "info",
         name: {**handler, "stream": "ext://sys.stderr"}
         for name, handler in LOGGING_CONFIG["handlers"].items()}}
     config = uvicorn.Config(app, host=host, port=port, log_config=logging,
-                            log_level=log_level.lower(), server_header=False)
+                            log_level=log_level.lower(), server_header=False,
+                            access_log=log_level.lower() == "debug")
     # uvicorn shuts down gracefully, then re-raises the signal to the handler it found.
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
