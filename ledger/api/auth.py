@@ -3,7 +3,7 @@ for the key's tenant only, so no id in a path or body can reach another tenant's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -62,7 +62,7 @@ def check_access(principal: Principal, action: str, customer_id: str | None = No
         raise forbidden("a customer key reads only its own customer's entitlements")
 
 
-def may(action: str) -> Callable[[Principal], Principal]:
+def may(action: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the caller, if its role may take `action`."""
 
     async def dependency(principal: Caller) -> Principal:  # pure: no worker thread needed
