@@ -27,6 +27,7 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy ledger consumers projections schemas
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

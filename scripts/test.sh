@@ -12,8 +12,9 @@ set -a
 . .cache/services.env
 set +a
 
-echo "==> lint (ruff) and layering (import-linter)"
+echo "==> lint (ruff), types (mypy) and layering (import-linter)"
 $BIN/ruff check .
+$BIN/mypy ledger consumers projections schemas
 $BIN/lint-imports
 
 echo "==> tests: unit, integration (real PostgreSQL + Kafka), end-to-end"
