@@ -85,7 +85,7 @@ class Ledger:
         return Inbound(item.id, item.source, item.type, item.time, item.subject, tenant, item.data)
 
     def _ingest_once(self, parsed: list[Inbound | Outcome], tracking: Tracking | None) -> list[Outcome]:
-        batch = _Judging(self.store)
+        batch = _Judging(self.store, [p for p in parsed if isinstance(p, Inbound)])
         outcomes: list[Outcome] = []
         drafts: list[Fact] = []
         for item in parsed:
@@ -158,8 +158,9 @@ class _Judging:
     """Judges one batch: each envelope sees the facts already recorded and those accepted
     earlier in the same batch, exactly as if they had come one at a time."""
 
-    def __init__(self, store: LedgerStore):
+    def __init__(self, store: LedgerStore, items: Sequence[Inbound]):
         self.store = store
+        self.seen = store.receipts((i.tenant or "", i.source, i.id) for i in items)
         self.facts: dict[tuple[str, str], list[Fact]] = {}
         self.catalogs: dict[str, CatalogHistory] = {}
         self.keys: set[tuple[str, str, str]] = set()
@@ -169,7 +170,7 @@ class _Judging:
     def consider(self, item: Inbound) -> Outcome:
         tenant = item.tenant or ""
         key = (tenant, item.source, item.id)
-        if key in self.keys or self.store.receipt(*key) is not None:
+        if key in self.keys or key in self.seen:
             return Outcome(item.id, item.source, "duplicate")
         draft = Fact(tenant=tenant, subject=item.subject, type=item.type, effective_at=item.time,
                      recorded_at=self.now, source=item.source, source_event_id=item.id,

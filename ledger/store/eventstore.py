@@ -92,27 +92,46 @@ class LedgerStore:
         return list(dict.fromkeys(ids))
 
     def positions(self, tenant: str, license_id: str) -> dict[int, int]:
-        """Ledger positions of a license's facts by sequence. The library's select_events does not
-        return them, so this asks its datastore directly; audits need it, the hot path does not."""
+        """Ledger positions of a license's facts by sequence (audits need them, the hot path
+        does not)."""
         ids = [streams.license_stream(tenant, license_id)] + [
             streams.usage_stream(tenant, license_id, m) for m in self.usage_months(tenant, license_id)]
+        return {json.loads(bytes(state))["sequence"]: position
+                for _, position, state in self._rows(ids)}
+
+    def receipts(self, keys: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Which (tenant, source, id) keys were already accepted: one query for a whole batch."""
+        by_stream = {streams.receipt_stream(*key): key for key in keys}
+        found = {stream for stream, _, _ in self._rows(list(by_stream))}
+        return {key for stream, key in by_stream.items() if stream in found}
+
+    def _rows(self, ids: list[UUID]) -> list[tuple[UUID, int, bytes]]:
+        """(stream, position, state) of every record of the given streams, in one query. The
+        library's select_events reads one stream and returns no positions, so this asks its
+        datastore directly."""
+        if not ids:
+            return []
         recorder: Any = self.recorder
         table = recorder.events_table_name
         if hasattr(recorder.datastore, "schema"):
             from psycopg import sql
 
-            query = sql.SQL("SELECT notification_id, state FROM {}.{} WHERE originator_id = ANY(%s)"
-                            ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(table))
+            query = sql.SQL("SELECT originator_id, notification_id, state FROM {}.{} "
+                            "WHERE originator_id = ANY(%s)").format(
+                sql.Identifier(recorder.datastore.schema), sql.Identifier(table))
             with recorder.datastore.transaction(commit=False) as cursor:
                 cursor.execute(query, [ids])
-                rows = [(r["notification_id"], r["state"]) for r in cursor.fetchall()]
-        else:
-            marks = ",".join("?" * len(ids))
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(f"SELECT rowid, state FROM {table} WHERE originator_id IN ({marks})",
-                               [i.hex for i in ids])
-                rows = [(r[0], r[1]) for r in cursor.fetchall()]
-        return {json.loads(bytes(state))["sequence"]: position for position, state in rows}
+                return [(r["originator_id"], r["notification_id"], r["state"])
+                        for r in cursor.fetchall()]
+        rows: list[tuple[UUID, int, bytes]] = []
+        with recorder.datastore.transaction(commit=False) as cursor:
+            for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+                chunk = ids[i:i + 500]
+                cursor.execute(f"SELECT originator_id, rowid, state FROM {table} "
+                               f"WHERE originator_id IN ({','.join('?' * len(chunk))})",
+                               [u.hex for u in chunk])
+                rows += [(UUID(hex=r[0]), r[1], r[2]) for r in cursor.fetchall()]
+        return rows
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
