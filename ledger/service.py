@@ -161,7 +161,8 @@ class _Judging:
     def __init__(self, store: LedgerStore, items: Sequence[Inbound]):
         self.store = store
         self.seen = store.receipts((i.tenant or "", i.source, i.id) for i in items)
-        self.facts: dict[tuple[str, str], list[Fact]] = {}
+        self.facts = store.license_facts_of(
+            {(i.tenant or "", i.subject) for i in items if i.type != "catalog.published"})
         self.catalogs: dict[str, CatalogHistory] = {}
         self.keys: set[tuple[str, str, str]] = set()
         self.read: dict[UUID, int] = {}  # records per stream the judgement was based on
@@ -205,10 +206,10 @@ class _Judging:
 
     def _facts(self, tenant: str, license_id: str) -> list[Fact]:
         if (tenant, license_id) not in self.facts:
-            facts = self.store.license_facts(tenant, license_id)
-            self.facts[(tenant, license_id)] = facts
-            self.read[streams.license_stream(tenant, license_id)] = len(facts)
-        return self.facts[(tenant, license_id)]
+            self.facts[(tenant, license_id)] = self.store.license_facts(tenant, license_id)
+        facts = self.facts[(tenant, license_id)]
+        self.read.setdefault(streams.license_stream(tenant, license_id), len(facts))
+        return facts
 
     def _catalogs(self, tenant: str) -> CatalogHistory:
         if tenant not in self.catalogs:

@@ -97,16 +97,24 @@ class LedgerStore:
         ids = [streams.license_stream(tenant, license_id)] + [
             streams.usage_stream(tenant, license_id, m) for m in self.usage_months(tenant, license_id)]
         return {json.loads(bytes(state))["sequence"]: position
-                for _, position, state in self._rows(ids)}
+                for _, _, position, state in self._rows(ids)}
 
     def receipts(self, keys: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Which (tenant, source, id) keys were already accepted: one query for a whole batch."""
         by_stream = {streams.receipt_stream(*key): key for key in keys}
-        found = {stream for stream, _, _ in self._rows(list(by_stream))}
+        found = {stream for stream, _, _, _ in self._rows(list(by_stream))}
         return {key for stream, key in by_stream.items() if stream in found}
 
-    def _rows(self, ids: list[UUID]) -> list[tuple[UUID, int, bytes]]:
-        """(stream, position, state) of every record of the given streams, in one query. The
+    def license_facts_of(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Fact]]:
+        """The facts of several licenses, (tenant, license id) -> facts, in one query."""
+        by_stream = {streams.license_stream(*key): key for key in keys}
+        found: dict[tuple[str, str], list[tuple[int, Fact]]] = {key: [] for key in by_stream.values()}
+        for stream, version, position, state in self._rows(list(by_stream)):
+            found[by_stream[stream]].append((version, to_fact(json.loads(bytes(state)), position)))
+        return {key: [f for _, f in sorted(pairs, key=lambda p: p[0])] for key, pairs in found.items()}
+
+    def _rows(self, ids: list[UUID]) -> list[tuple[UUID, int, int, bytes]]:
+        """(stream, version, position, state) of every record of the given streams, in one query. The
         library's select_events reads one stream and returns no positions, so this asks its
         datastore directly."""
         if not ids:
@@ -116,21 +124,21 @@ class LedgerStore:
         if hasattr(recorder.datastore, "schema"):
             from psycopg import sql
 
-            query = sql.SQL("SELECT originator_id, notification_id, state FROM {}.{} "
+            query = sql.SQL("SELECT originator_id, originator_version, notification_id, state FROM {}.{} "
                             "WHERE originator_id = ANY(%s)").format(
                 sql.Identifier(recorder.datastore.schema), sql.Identifier(table))
             with recorder.datastore.transaction(commit=False) as cursor:
                 cursor.execute(query, [ids])
-                return [(r["originator_id"], r["notification_id"], r["state"])
-                        for r in cursor.fetchall()]
-        rows: list[tuple[UUID, int, bytes]] = []
+                return [(r["originator_id"], r["originator_version"], r["notification_id"],
+                         r["state"]) for r in cursor.fetchall()]
+        rows: list[tuple[UUID, int, int, bytes]] = []
         with recorder.datastore.transaction(commit=False) as cursor:
             for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
                 chunk = ids[i:i + 500]
-                cursor.execute(f"SELECT originator_id, rowid, state FROM {table} "
+                cursor.execute(f"SELECT originator_id, originator_version, rowid, state FROM {table} "
                                f"WHERE originator_id IN ({','.join('?' * len(chunk))})",
                                [u.hex for u in chunk])
-                rows += [(UUID(hex=r[0]), r[1], r[2]) for r in cursor.fetchall()]
+                rows += [(UUID(hex=r[0]), r[1], r[2], r[3]) for r in cursor.fetchall()]
         return rows
 
     def max_position(self) -> int:
