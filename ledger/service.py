@@ -24,6 +24,7 @@ from ledger.domain.state import license_state
 from ledger.domain.usage import CountedUsage, month_key
 from ledger.store import streams
 from ledger.store.eventstore import ConcurrentAppendError, LedgerStore
+from schemas.catalog import meaning
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
 from schemas.times import format_time
 
@@ -58,10 +59,11 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------------
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
-               tracking: Tracking | None = None) -> list[Outcome]:
+               tracking: Tracking | None = None, text: bool = True) -> list[Outcome]:
         """Judge and record a batch; one bad envelope never fails the others. With `tracking`,
-        the consumer's position commits in the same transaction as the accepted facts."""
-        parsed = [self._parse(raw, default_tenant, enforce_tenant) for raw in raws]
+        the consumer's position commits in the same transaction as the accepted facts. With
+        `text`, str and bytes items are JSON text; without, every item must be an object."""
+        parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
         for attempt in range(ATTEMPTS):
             try:
                 return self._ingest_once(parsed, tracking)
@@ -71,9 +73,9 @@ class Ledger:
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
         raise ConcurrentAppendError(f"gave up after {ATTEMPTS} attempts: heavy write contention")
 
-    def _parse(self, raw: Any, default_tenant: str | None, enforce: bool) -> Inbound | Outcome:
+    def _parse(self, raw: Any, default_tenant: str | None, enforce: bool, text: bool) -> Inbound | Outcome:
         try:
-            item = parse_envelope(raw)
+            item = parse_envelope(raw, text=text)
         except InvalidEventError as exc:
             return Outcome(exc.event_id, exc.source, "rejected", exc.code, str(exc))
         if enforce and item.tenant is not None and item.tenant != default_tenant:
@@ -199,7 +201,7 @@ class _Judging:
         existing = catalogs.version(draft.subject)
         if existing is None:
             return False
-        if existing.data == draft.data:
+        if meaning(existing.data) == meaning(draft.data):
             return True
         raise reject("catalog_version_exists", f"catalog version {draft.subject!r} was published "
                      "with other content; versions are immutable, publish a new version")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
@@ -14,7 +14,7 @@ class Feature(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: StrictInt | None = Field(default=None, ge=0)
+    limit: StrictInt | None = Field(default=None, ge=0, le=2**53 - 1)
     period: Literal["month", "total"] = "month"
     blocked_regions: list[str] = Field(default_factory=list)
 
@@ -34,9 +34,9 @@ class Feature(BaseModel):
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tier: StrictInt
+    tier: StrictInt = Field(ge=-1_000_000, le=1_000_000)
     features: dict[str, Feature] = Field(default_factory=dict)
-    grace_days: StrictInt = Field(default=0, ge=0)
+    grace_days: StrictInt = Field(default=0, ge=0, le=36_500)
 
 
 class Catalog(BaseModel):
@@ -46,3 +46,15 @@ class Catalog(BaseModel):
 
     version: str = Field(min_length=1, max_length=200)
     plans: dict[str, Plan] = Field(min_length=1)
+
+
+def meaning(data: dict[str, Any]) -> dict[str, Any]:
+    """What a catalog says, with every default spelled out: two publications of a version are
+    the same when they mean the same, however they were written."""
+    catalog = Catalog.model_validate(data)
+    return {"version": catalog.version, "plans": {
+        name: {"tier": plan.tier, "grace_days": plan.grace_days, "features": {
+            feature: {"metered": spec.metered, "limit": spec.limit if spec.metered else None,
+                      "period": spec.period, "blocked_regions": sorted(set(spec.blocked_regions))}
+            for feature, spec in plan.features.items()}}
+        for name, plan in catalog.plans.items()}}

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.events import DATA_MODELS, DATA_VERSION
-from schemas.times import format_time
+from schemas.times import Time, format_time
 from schemas.upcast import upcast
 
 Text = Field(min_length=1, max_length=500)
@@ -25,13 +25,17 @@ class Envelope(BaseModel):
     id: str = Text
     source: str = Text
     type: str
-    time: AwareDatetime
+    time: Time
     subject: str = Text
     tenantid: str | None = Field(default=None, min_length=1, max_length=200)
     datacontenttype: Literal["application/json"] | None = None
     dataschema: str | None = None
     dataversion: int | None = Field(default=None, ge=0, le=DATA_VERSION)
     data: dict[str, Any] = Field(default_factory=dict)
+    # CloudEvents extensions that SDKs and tracing add on their own; accepted, not recorded.
+    traceparent: str | None = None
+    tracestate: str | None = None
+    partitionkey: str | None = None
 
     @field_validator("type")
     @classmethod
@@ -77,9 +81,15 @@ def describe(error: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
-def parse_envelope(raw: Any) -> Inbound:
-    """Validate one envelope (a dict, or JSON text) or raise InvalidEventError naming the field."""
-    if isinstance(raw, str | bytes):
+def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:
+    """Validate one envelope or raise InvalidEventError naming the field. With `text`, a str or
+    bytes is JSON text (a line of a file, a Kafka record); without, only an object will do."""
+    if text and isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidEventError(f"not UTF-8 text: {exc}") from None
+    if text and isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError as exc:
@@ -105,8 +115,16 @@ def parse_envelope(raw: Any) -> Inbound:
         time=envelope.time.astimezone(UTC),
         subject=envelope.subject,
         tenant=envelope.tenantid,
-        data=normalise(model.model_dump(mode="python", exclude_unset=envelope.type == "catalog.published")),
+        data=normalise(_dump(model, envelope.type)),
     )
+
+
+def _dump(model: BaseModel, event_type: str) -> dict[str, Any]:
+    """What was said, defaults filled, nothing said as null: a catalog keeps exactly the keys
+    given (`"limit": null` means unlimited, no `limit` means not metered)."""
+    if event_type == "catalog.published":
+        return model.model_dump(mode="python", exclude_unset=True)
+    return model.model_dump(mode="python", exclude_none=True)
 
 
 def normalise(value: Any) -> Any:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from schemas.catalog import REGION_PATTERN, Catalog
+from schemas.times import Time
 
 NonEmpty = Field(min_length=1, max_length=200)
+# Counts stay far below 2**53, so every JSON reader (JavaScript included) gets them exactly, and
+# sums of usage stay within 64-bit integers.
+MAX_SEATS = 1_000_000
+MAX_QUANTITY = 1_000_000_000
 
 
 class _Data(BaseModel):
@@ -16,23 +21,23 @@ class _Data(BaseModel):
 class LicenseGranted(_Data):
     customer_id: str = NonEmpty
     plan: str = NonEmpty
-    seats: StrictInt = Field(default=1, ge=1)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    seats: StrictInt = Field(default=1, ge=1, le=MAX_SEATS)
+    starts_at: Time | None = None
+    ends_at: Time | None = None
     region: str | None = Field(default=None, pattern=REGION_PATTERN)
 
 
 class TrialStarted(_Data):
     customer_id: str = NonEmpty
     plan: str = NonEmpty
-    ends_at: AwareDatetime
-    seats: StrictInt = Field(default=1, ge=1)
+    ends_at: Time
+    seats: StrictInt = Field(default=1, ge=1, le=MAX_SEATS)
     region: str | None = Field(default=None, pattern=REGION_PATTERN)
 
 
 class TrialConverted(_Data):
     plan: str | None = Field(default=None, min_length=1, max_length=200)
-    ends_at: AwareDatetime | None = None
+    ends_at: Time | None = None
 
 
 class PlanChanged(_Data):
@@ -52,11 +57,11 @@ class Revoked(_Data):
 
 
 class Renewed(_Data):
-    ends_at: AwareDatetime
+    ends_at: Time
 
 
 class SeatsChanged(_Data):
-    seats: StrictInt = Field(ge=1)
+    seats: StrictInt = Field(ge=1, le=MAX_SEATS)
 
 
 class SeatChanged(_Data):
@@ -65,7 +70,7 @@ class SeatChanged(_Data):
 
 class UsageRecorded(_Data):
     feature: str = NonEmpty
-    quantity: StrictInt = Field(gt=0)
+    quantity: StrictInt = Field(gt=0, le=MAX_QUANTITY)
 
 
 DATA_MODELS: dict[str, type[BaseModel]] = {

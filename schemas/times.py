@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 
 class ZonelessTimeError(ValueError):
@@ -23,6 +26,22 @@ def parse_time(value: str) -> datetime:
 def format_time(moment: datetime) -> str:
     """UTC with a 'Z', microseconds only when there are some: stable text for hashing and output."""
     moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment:%H:%M:%S}"
+    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+
+
+def _text_only(value: object) -> object:
+    """A number is not a time here: epoch seconds would be a guess about units and zone."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("a time must be RFC 3339 text with a zone, like '2026-03-01T00:00:00Z'")
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_text_only), AfterValidator(_in_utc)]

@@ -14,7 +14,7 @@ import click
 import structlog
 
 from ledger.bootstrap import bootstrap
-from ledger.cli.output import emit_json, fail, say, table
+from ledger.cli.output import echo, emit_json, fail, say, table
 from ledger.domain.chain import GENESIS, canonical
 from ledger.integrity import verify as verify_chains
 from ledger.settings import Settings
@@ -49,7 +49,7 @@ TIME = TimeParam()
 
 
 @click.command()
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @tenant_option
 @FORMAT
 @click.pass_obj
@@ -58,7 +58,7 @@ def ingest(settings: Settings, file: Any, tenant: str | None, fmt: str) -> None:
     wiring = bootstrap(settings)
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     rejections: list[dict[str, Any]] = []
-    batch: list[tuple[int, str]] = []
+    batch: list[tuple[int, bytes]] = []  # bytes: a line that is not UTF-8 is that line's rejection
 
     def flush() -> None:
         outcomes = wiring.ledger.ingest([text for _, text in batch], tenant or settings.tenant)
@@ -80,11 +80,11 @@ def ingest(settings: Settings, file: Any, tenant: str | None, fmt: str) -> None:
     if fmt == "json":
         emit_json({**counts, "rejections": rejections})
     else:
-        click.echo(f"accepted {counts['accepted']}, duplicate {counts['duplicate']}, "
+        echo(f"accepted {counts['accepted']}, duplicate {counts['duplicate']}, "
                    f"rejected {counts['rejected']}")
         for r in rejections:
-            click.echo(f"line {r['line']}: {r['id']} ({r['source']}) rejected: "
-                       f"{r['code']}: {r['message']}")
+            who = f" {r['id']} ({r['source']})" if r["id"] is not None else ""
+            echo(f"line {r['line']}:{who} rejected: {r['code']}: {r['message']}")
     if rejections:
         sys.exit(1)
 
@@ -101,9 +101,9 @@ def catalog() -> None:
 @click.pass_obj
 def publish(settings: Settings, file: Path, tenant: str | None, effective_at: datetime | None) -> None:
     """Publish catalog FILE (JSON or TOML) as a new immutable version."""
-    text = file.read_text(encoding="utf-8")
     try:
-        data = tomllib.loads(text) if file.suffix == ".toml" else json.loads(text)
+        text = file.read_text(encoding="utf-8")
+        data = _from_toml(tomllib.loads(text)) if file.suffix == ".toml" else json.loads(text)
     except ValueError as exc:
         fail(f"{file}: not valid {'TOML' if file.suffix == '.toml' else 'JSON'}: {exc}")
     version = str(data.get("version", "")) if isinstance(data, dict) else ""
@@ -113,11 +113,27 @@ def publish(settings: Settings, file: Path, tenant: str | None, effective_at: da
                 "time": format_time(effective_at or datetime.now(UTC)), "data": data}
     wiring = bootstrap(settings)
     outcome = wiring.ledger.ingest([envelope], tenant or settings.tenant)[0]
-    wiring.close()
     if outcome.status == "rejected":
+        wiring.close()
         fail(f"catalog {version!r} rejected: {outcome.code}: {outcome.message}")
-    click.echo(f"catalog {version} {outcome.status} for tenant {tenant or settings.tenant}, "
-               f"in force from {envelope['time']}")
+    if outcome.status == "duplicate":
+        published = wiring.store.catalogs(tenant or settings.tenant).version(version)
+        since = format_time(published.effective_at) if published else envelope["time"]
+        note = "" if since == envelope["time"] or effective_at is None else (
+            f" (versions are immutable: --effective-at {envelope['time']} was not applied)")
+        echo(f"catalog {version} was already published for tenant {tenant or settings.tenant}, "
+             f"in force from {since}{note}")
+    else:
+        echo(f"catalog {version} accepted for tenant {tenant or settings.tenant}, "
+             f"in force from {envelope['time']}")
+    wiring.close()
+
+
+def _from_toml(data: Any) -> Any:
+    """TOML has no null: `limit = "unlimited"` stands for JSON's `"limit": null`."""
+    if isinstance(data, dict):
+        return {k: None if k == "limit" and v == "unlimited" else _from_toml(v) for k, v in data.items()}
+    return data
 
 
 @click.command()

@@ -62,4 +62,21 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 
 
 def main() -> None:
-    cli(prog_name="ledger")
+    """Exit status 0 on success; otherwise non-zero with a one-line reason on standard error
+    (usage errors included: `ledger: --as-of: ...`, status 2)."""
+    try:
+        cli.main(prog_name="ledger", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        sys.exit(2)
+    except click.UsageError as exc:
+        hint = f" (see 'ledger {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "ledger  ", "ledger ") if exc.ctx else ""
+        click.echo(f"ledger: {' '.join(exc.format_message().split())}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"ledger: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("ledger: aborted", err=True)
+        sys.exit(130)

@@ -11,16 +11,35 @@ from typing import Any
 import click
 
 
+def printable(text: str) -> str:
+    """Text that can be written as UTF-8: a lone surrogate someone sent becomes an escape
+    instead of a crash halfway through a report."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def echo(message: str) -> None:
+    click.echo(printable(message))
+
+
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False))
+    text = json.dumps(obj, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # valid JSON all the same: \ud800 escapes
+        text = json.dumps(obj, indent=2, ensure_ascii=True)
+    click.echo(text)
 
 
 def say(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(printable(message), err=True)
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
-    cells = [[str(c) if c is not None else "-" for c in row] for row in rows]
+    cells = [[printable(str(c)) if c is not None else "-" for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
     line = "  ".join(h.upper().ljust(w) for h, w in zip(header, widths, strict=True))
     click.echo(line.rstrip())
@@ -32,5 +51,5 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 def fail(message: str, code: int = 1) -> None:
     """A one-line reason on standard error and a non-zero exit."""
-    click.echo(f"ledger: {message}", err=True)
+    click.echo(f"ledger: {printable(message)}", err=True)
     sys.exit(code)

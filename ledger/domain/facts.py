@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+FAR_FUTURE = datetime.max.replace(tzinfo=UTC)  # later than any time an envelope can carry
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def status(terms: Terms, catalogs: CatalogHistory, as_of: datetime,
     if terms.ends_at is not None and as_of >= terms.ends_at:
         plan = catalogs.plan(terms.plan, as_of, known_at)
         grace = timedelta(days=0 if terms.trial or plan is None else plan.grace_days)
-        if as_of >= terms.ends_at + grace:
+        if as_of - terms.ends_at >= grace:  # subtraction: no overflow near the end of time
             return "expired"
         return "suspended" if terms.suspended else "grace"
     if terms.suspended:

@@ -143,9 +143,13 @@ def _renew(terms: Terms, fact: Fact, *_: Any) -> Terms:
 def _convert(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datetime) -> Terms:
     if not terms.trial:
         raise reject("not_a_trial", f"license {terms.license_id!r} is not a trial")
+    ends_at = _time(fact.data.get("ends_at"))
+    if ends_at is not None and ends_at <= fact.effective_at:
+        raise reject("invalid_event", f"field 'data.ends_at': {fact.data['ends_at']} is not after "
+                     f"the conversion at {fact.effective_at.isoformat()}")
     plan = fact.data.get("plan") or terms.plan
     tier = _plan_tier(catalogs, plan, fact, known_at)
-    return replace(terms, trial=False, plan=plan, tier=tier, ends_at=_time(fact.data.get("ends_at")))
+    return replace(terms, trial=False, plan=plan, tier=tier, ends_at=ends_at)
 
 
 def _change_seats(terms: Terms, fact: Fact, *_: Any) -> Terms:

@@ -20,8 +20,7 @@ from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEve
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.chain import GENESIS, fact_hash
 from ledger.domain.facts import Fact
-from ledger.domain.usage import month_key
-from ledger.store import streams
+from ledger.store import records, streams
 from ledger.store.codec import decode, encode, fact_record, to_fact
 from schemas.times import format_time, parse_time
 
@@ -150,15 +149,18 @@ class LedgerStore:
             position, limit, topics=FACT_TOPICS, inclusive_of_start=False)
         return [to_fact(decode(n), n.id) for n in found]
 
-    def all_records(self, page: int = 1000) -> Iterator[tuple[int, str, UUID | str, int, dict[str, Any]]]:
-        """Every stored record in ledger order: (position, topic, stream, version, record)."""
+    def all_records(self, page: int = 1000, *, decoded: bool = True
+                    ) -> Iterator[tuple[int, str, UUID | str, int, Any]]:
+        """Every stored record in ledger order: (position, topic, stream, version, record), the
+        record decoded, or its stored bytes with `decoded=False`."""
         start = 0
         while True:
             found = self.recorder.select_notifications(start, page, inclusive_of_start=False)
             if not found:
                 return
             for n in found:
-                yield n.id, n.topic, n.originator_id, n.originator_version, decode(n)
+                yield (n.id, n.topic, n.originator_id, n.originator_version,
+                       decode(n) if decoded else n.state)
             start = found[-1].id
 
     # -- writing -------------------------------------------------------------------------------
@@ -226,36 +228,15 @@ class _Batch:
                        hash="")
         fact = replace(fact, hash=fact_hash(fact))
         self._heads[tenant] = (fact.sequence, fact.hash, recorded_at)
-        self.keys.append(self._put(self._stream_of(fact), streams.fact_topic(fact.type),
-                                   fact_record(fact)))
+        stream = records.fact_stream(fact)
+        self.keys.append(self._put(stream, streams.fact_topic(fact.type), fact_record(fact)))
         # The link's version is the sequence read with the head: a writer that raced us to it
         # collides on (chain, version) instead of slipping in a link that disagrees with its fact.
         self._put(streams.chain_stream(tenant), streams.LINK, {
             "tenant": tenant, "sequence": fact.sequence, "hash": fact.hash,
             "recorded_at": format_time(recorded_at)}, version=fact.sequence)
-        self._put(streams.receipt_stream(tenant, fact.source, fact.source_event_id),
-                  streams.RECEIPT, {"sequence": fact.sequence, "type": fact.type,
-                                    "subject": fact.subject, "hash": fact.hash},
-                  version=1)  # a receipt is written once: a second writer collides here
-        self._index(fact)
+        receipt_stream, receipt = records.receipt(fact)
+        self._put(receipt_stream, streams.RECEIPT, receipt, version=1)  # a second writer collides
+        for index_stream, entry in records.index_entries(fact, opens_month=self._next[stream] == 2):
+            self._put(index_stream, streams.INDEX, entry)
         return fact
-
-    def _stream_of(self, fact: Fact) -> UUID:
-        if fact.type == "usage.recorded":
-            return streams.usage_stream(fact.tenant, fact.subject, month_key(fact.effective_at))
-        if fact.type == "catalog.published":
-            return streams.catalog_stream(fact.tenant)
-        return streams.license_stream(fact.tenant, fact.subject)
-
-    def _index(self, fact: Fact) -> None:
-        if fact.type in ("license.granted", "license.trial_started"):
-            entry = {"license_id": fact.subject}
-            self._put(streams.customer_stream(fact.tenant, fact.data["customer_id"]),
-                      streams.INDEX, entry)
-            self._put(streams.tenant_licenses_stream(fact.tenant), streams.INDEX, entry)
-        elif fact.type == "usage.recorded":
-            month = month_key(fact.effective_at)
-            stream = streams.usage_stream(fact.tenant, fact.subject, month)
-            if self._next.get(stream) == 2:  # this batch opened the month's stream
-                self._put(streams.usage_months_stream(fact.tenant, fact.subject), streams.INDEX,
-                          {"month": month})

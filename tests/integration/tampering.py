@@ -41,3 +41,15 @@ def rewrite(url: str, originator_id: Any, version: int, record: dict[str, Any]) 
 def delete(url: str, originator_id: Any, version: int) -> None:
     run(url, "DELETE FROM stored_events WHERE originator_id = %s AND originator_version = %s",
         (originator_id, version))
+
+
+def move(url: str, originator_id: Any, version: int, to_stream: Any, to_version: int) -> None:
+    run(url, "UPDATE stored_events SET originator_id = %s, originator_version = %s "
+             "WHERE originator_id = %s AND originator_version = %s",
+        (to_stream, to_version, originator_id, version))
+
+
+def cut_tail(url: str, from_position: int) -> None:
+    """Remove every record from a ledger position on, as a restore from an old backup would."""
+    column = "rowid" if library_settings(url)["PERSISTENCE_MODULE"].endswith("sqlite") else "notification_id"
+    run(url, f"DELETE FROM stored_events WHERE {column} >= %s", (from_position,))

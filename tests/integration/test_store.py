@@ -156,14 +156,50 @@ def test_a_cut_off_tail_is_caught_by_the_head(wiring_factory: Make, database_url
     wiring = seeded(wiring_factory, database_url)
     head = wiring.store.head("acme")
     assert head is not None and verify(wiring.store, "acme", (head.sequence, head.hash)).ok
-    stream, version, record = tampering.fact_rows(database_url)[-1]
-    tampering.delete(database_url, stream, version)
-    chain = streams.chain_stream("acme")
-    chain_id = chain.hex if "sqlite" in database_url else chain
-    tampering.delete(database_url, chain_id, record["sequence"])
+    last = wiring.store.facts_after(0)[-1]
+    tampering.cut_tail(database_url, last.position)  # the event with its link, receipt, index
+    assert wiring.store.head("acme").sequence == head.sequence - 1  # type: ignore[union-attr]
     assert verify(wiring.store).ok, "a chain alone cannot see its newest events cut off"
     verdict = verify(wiring.store, "acme", (head.sequence, head.hash))
     assert not verdict.ok and "head" in verdict.problem  # type: ignore[operator]
+
+
+def test_verify_notices_an_event_moved_to_another_license(wiring_factory: Make, database_url: str) -> None:
+    wiring = seeded(wiring_factory, database_url)
+    stream, version, record = tampering.fact_rows(database_url)[3]  # lic-1's seat
+    other = streams.license_stream("acme", "lic-2")
+    tampering.move(database_url, stream, version, other.hex if "sqlite" in database_url else other, 2)
+    verdict = verify(wiring.store)
+    assert not verdict.ok and "moved" in verdict.problem and record["source_event_id"] in verdict.problem  # type: ignore[operator]
+
+
+def test_verify_notices_a_removed_index_entry(wiring_factory: Make, database_url: str) -> None:
+    wiring = seeded(wiring_factory, database_url)
+    tampering.delete(database_url, _id(streams.tenant_licenses_stream("acme"), database_url), 2)
+    verdict = verify(wiring.store)
+    assert not verdict.ok and "index entry is missing" in verdict.problem  # type: ignore[operator]
+
+
+def test_verify_notices_a_removed_receipt(wiring_factory: Make, database_url: str) -> None:
+    wiring = seeded(wiring_factory, database_url)
+    granted = wiring.store.facts_after(0)[1]
+    tampering.delete(database_url, _id(streams.receipt_stream("acme", granted.source, granted.source_event_id),
+                                       database_url), 1)
+    verdict = verify(wiring.store)
+    assert not verdict.ok and repr(granted.source_event_id) in verdict.problem  # type: ignore[operator]
+
+
+def test_verify_names_an_unreadable_row_instead_of_crashing(wiring_factory: Make, database_url: str) -> None:
+    wiring = seeded(wiring_factory, database_url)
+    stream, version, _ = tampering.fact_rows(database_url)[2]
+    tampering.run(database_url, "UPDATE stored_events SET state = %s WHERE originator_id = %s AND "
+                  "originator_version = %s", (b"{bad", stream, version))
+    verdict = verify(wiring.store)
+    assert not verdict.ok and "unreadable" in verdict.problem  # type: ignore[operator]
+
+
+def _id(stream: Any, url: str) -> Any:
+    return stream.hex if "sqlite" in url else stream
 
 
 def test_history_lists_positions_and_applied_or_superseded(wiring_factory: Make, database_url: str) -> None:

@@ -154,6 +154,13 @@ def test_a_trial_converted_after_its_trial_ended_and_without_an_end_has_no_end()
     assert status(terms, CATALOGS, t("2030-01-01")) == "active"
 
 
+def test_a_conversion_ending_before_it_takes_effect_is_invalid() -> None:
+    trial = f.make("license.trial_started", "2026-03-01", customer_id="c", plan="pro",
+                   ends_at="2026-03-15T00:00:00Z")
+    when = f.make("license.trial_converted", "2026-03-10", ends_at="2026-03-05T00:00:00Z")
+    assert rejected([trial], when) == "invalid_event"
+
+
 def test_nothing_but_history_after_a_revocation() -> None:
     given = [grant(), f.make("license.revoked", "2026-04-01", reason="fraud")]
     for when in (f.make("license.reinstated", "2026-04-02"), f.make("seat.assigned", "2026-04-02", user_id="u"),

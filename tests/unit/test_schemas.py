@@ -76,3 +76,8 @@ def test_committed_json_schemas_match_the_models(tmp_path: Path) -> None:
         committed = json.loads((COMMITTED / name).read_text())
         assert committed == json.loads((tmp_path / name).read_text()), (
             f"schemas/json/{name} is stale: run `ledger schemas export schemas/json`")
+
+
+def test_a_number_is_not_accepted_as_a_time() -> None:
+    assert "field 'time'" in error_of({**envelope("license.reinstated", "2026-03-01"), "time": 1772323200})
+    assert "field 'data.ends_at'" in error_of(envelope("license.renewed", "2026-03-01", ends_at=1800000000))

@@ -146,3 +146,10 @@ def test_status_of_a_license_follows_the_clock_not_events() -> None:
     assert terms is not None
     assert [status(terms, CATALOGS, t(d)) for d in ("2026-03-15", "2026-04-03", "2026-04-09")] == [
         "active", "grace", "expired"]
+
+
+def test_an_event_at_the_end_of_time_is_still_in_history_and_the_fold_does_not_overflow() -> None:
+    facts = [grant(ends_at="9999-12-31T23:00:00Z"),
+             f.make("license.suspended", "9999-12-31T12:00:00Z", reason="x")]
+    assert [mark for _, mark in history(facts, [], CATALOGS)] == ["applied", "applied"]
+    assert state_at(facts, "9999-12-31T23:30:00Z")["status"] == "grace"

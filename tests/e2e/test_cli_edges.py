@@ -1,0 +1,65 @@
+"""The `ledger` command at its edges: one-line reasons, bad bytes, repeated catalogs, TOML."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ledger.domain.chain import GENESIS
+from tests.builders import CATALOG, envelope
+from tests.e2e.cli import run, run_json
+
+
+def test_a_usage_error_is_one_line_on_standard_error(tmp_path: Path) -> None:
+    result = run(tmp_path, "replay", "--as-of", "2026-03-01T00:00:00", "--all", check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--as-of" in result.stderr and "zone" in result.stderr
+
+
+def test_a_line_that_is_not_utf8_is_rejected_and_the_good_lines_are_applied(tmp_path: Path) -> None:
+    (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
+    run(tmp_path, "catalog", "publish", "catalog.json", "--effective-at", "2026-01-01T00:00:00Z")
+    good = json.dumps(envelope("license.granted", "2026-03-01", "lic-1", customer_id="c", plan="pro"))
+    (tmp_path / "events.jsonl").write_bytes(good.encode() + b"\n\xff\xfe\n")
+    result = run(tmp_path, "ingest", "events.jsonl", check=False)
+    assert result.returncode == 1
+    assert "accepted 1, duplicate 0, rejected 1" in result.stdout
+    assert "line 2: rejected: invalid_event: not UTF-8" in result.stdout
+    states = run_json(tmp_path, "replay", "--as-of", "2026-03-02T00:00:00Z", "--all")["licenses"]
+    assert [s["license_id"] for s in states] == ["lic-1"]
+
+
+def test_republishing_a_catalog_says_when_the_version_really_is_in_force(tmp_path: Path) -> None:
+    (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
+    run(tmp_path, "catalog", "publish", "catalog.json", "--effective-at", "2026-01-01T00:00:00Z")
+    again = run(tmp_path, "catalog", "publish", "catalog.json", "--effective-at", "2025-01-01T00:00:00Z")
+    assert "already published" in again.stdout and "in force from 2026-01-01T00:00:00Z" in again.stdout
+    assert "was not applied" in again.stdout
+
+
+def test_a_catalog_that_means_the_same_with_defaults_spelled_out_is_a_duplicate(tmp_path: Path) -> None:
+    (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
+    run(tmp_path, "catalog", "publish", "catalog.json")
+    spelled = json.loads(json.dumps(CATALOG))
+    spelled["plans"]["basic"]["features"]["api_calls"]["blocked_regions"] = []
+    spelled["plans"]["basic"]["grace_days"] = 0
+    (tmp_path / "spelled.json").write_text(json.dumps(spelled))
+    assert "already published" in run(tmp_path, "catalog", "publish", "spelled.json").stdout
+
+
+def test_a_toml_catalog_can_say_unlimited(tmp_path: Path) -> None:
+    (tmp_path / "catalog.toml").write_text(
+        'version = "t1"\n[plans.pro]\ntier = 1\n[plans.pro.features.api_calls]\nlimit = "unlimited"\n')
+    run(tmp_path, "catalog", "publish", "catalog.toml", "--effective-at", "2026-01-01T00:00:00Z")
+    (tmp_path / "e.jsonl").write_text(json.dumps(
+        envelope("license.granted", "2026-03-01", "lic-1", customer_id="c", plan="pro")) + "\n")
+    run(tmp_path, "ingest", "e.jsonl")
+    state = run_json(tmp_path, "replay", "--as-of", "2026-03-02T00:00:00Z", "--license", "lic-1")["licenses"][0]
+    assert state["features"]["api_calls"] == {"enabled": True, "limit": None, "period": "month", "used": 0}
+
+
+def test_the_head_of_an_empty_tenant_verifies(tmp_path: Path) -> None:
+    head = json.loads(run(tmp_path, "head", "--tenant", "nobody").stdout)
+    assert head == {"sequence": 0, "hash": GENESIS}
+    assert run(tmp_path, "verify", "--tenant", "nobody", "--head", f"0:{GENESIS}").returncode == 0
