@@ -6,21 +6,24 @@ import json
 from datetime import UTC
 
 from ledger.domain.facts import Fact
-from schemas.outbound import ChainHead, OutboundEvent
+from schemas.outbound import ChainHead, OutboundEvent, record_key
 
 
 def message_of(fact: Fact) -> OutboundEvent:
     if fact.position is None:
         raise ValueError("only recorded facts (with a ledger position) are published")
-    return OutboundEvent(position=fact.position, tenant=fact.tenant, license_id=fact.subject,
-                         type=fact.type, effective_at=fact.effective_at, recorded_at=fact.recorded_at,
+    catalog = fact.type == "catalog.published"
+    return OutboundEvent(position=fact.position, tenant=fact.tenant,
+                         license_id=None if catalog else fact.subject,
+                         catalog_version=fact.subject if catalog else None, type=fact.type, effective_at=fact.effective_at, recorded_at=fact.recorded_at,
                          source=fact.source, source_event_id=fact.source_event_id, data=fact.data,
                          sequence=fact.sequence, hash=fact.hash, prev_hash=fact.prev_hash,
                          head=ChainHead(sequence=fact.sequence, hash=fact.hash))
 
 
 def fact_of(message: OutboundEvent) -> Fact:
-    return Fact(tenant=message.tenant, subject=message.license_id, type=message.type,
+    subject = message.catalog_version if message.license_id is None else message.license_id
+    return Fact(tenant=message.tenant, subject=subject or "", type=message.type,
                 effective_at=message.effective_at.astimezone(UTC),
                 recorded_at=message.recorded_at.astimezone(UTC), source=message.source,
                 source_event_id=message.source_event_id, data=message.data,
@@ -28,10 +31,11 @@ def fact_of(message: OutboundEvent) -> Fact:
                 position=message.position)
 
 
-def encode_fact(fact: Fact) -> bytes:
-    """The message value for one recorded fact: compact UTF-8 JSON."""
-    body = message_of(fact).model_dump(mode="json")
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+def encode_fact(fact: Fact) -> tuple[bytes, bytes]:
+    """The record key and value for one recorded fact: compact UTF-8 JSON."""
+    message = message_of(fact)
+    body = json.dumps(message.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+    return record_key(message).encode(), body.encode()
 
 
 def decode_fact(value: bytes | str) -> Fact:

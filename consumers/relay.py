@@ -54,8 +54,8 @@ class Relay:
         facts = self.store.facts_after(self.position(), self.page)
         if not facts:
             return 0
-        sent = [self.producer.send(self.topic, key=f.subject.encode(), value=encode_fact(f))
-                for f in facts]
+        sent = [self.producer.send(self.topic, key=key, value=value)
+                for key, value in map(encode_fact, facts)]
         self.producer.flush(timeout=SEND_TIMEOUT)
         for future in sent:  # raises if the broker refused one: nothing is recorded
             future.get(timeout=SEND_TIMEOUT)

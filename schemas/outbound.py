@@ -25,15 +25,17 @@ class ChainHead(BaseModel):
 
 
 class OutboundEvent(BaseModel):
-    """Version 1 of the message. `license_id` is the fact's subject (for `catalog.published`,
-    the catalog version); `position` is the ledger position consumers deduplicate by."""
+    """Version 1 of the message. `position` is the ledger position consumers deduplicate by.
+    A `catalog.published` event belongs to no license: its `license_id` is null and
+    `catalog_version` names the version (its record key is `catalog:<tenant>`)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     message_version: int = MESSAGE_VERSION
     position: int
     tenant: str
-    license_id: str
+    license_id: str | None
+    catalog_version: str | None = None
     type: str
     effective_at: AwareDatetime
     recorded_at: AwareDatetime
@@ -48,3 +50,8 @@ class OutboundEvent(BaseModel):
     @field_serializer("effective_at", "recorded_at")
     def _rfc3339(self, moment: datetime) -> str:
         return format_time(moment)
+
+
+def record_key(message: OutboundEvent) -> str:
+    """Kafka key: the license id, so one license's events keep their order in one partition."""
+    return message.license_id if message.license_id is not None else f"catalog:{message.tenant}"

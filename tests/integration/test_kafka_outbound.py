@@ -122,7 +122,11 @@ def test_relay_publishes_every_fact_once_in_ledger_order_per_license_with_the_co
     assert relay.published == len(facts) == len(messages)
     assert sorted(m["position"] for _, m in messages) == [f.position for f in facts]
     for key, message in messages:
-        assert CONTRACT_FIELDS <= set(message) and key == message["license_id"]
+        assert CONTRACT_FIELDS <= set(message)
+        if message["type"] == "catalog.published":
+            assert message["license_id"] is None and key == f"catalog:{message['tenant']}"
+        else:
+            assert key == message["license_id"]
         assert message["head"] == {"sequence": message["sequence"], "hash": message["hash"]}
     for lic in {k for k, _ in messages}:
         positions = [m["position"] for k, m in messages if k == lic]
