@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Body, Depends
 
-from ledger.api.auth import may
+from ledger.api.auth import Guarded, may
 from ledger.api.errors import Answer, ApiError, invalid_request
 from ledger.api.keys import Principal
 from ledger.api.models import EventResults
@@ -22,7 +22,7 @@ from ledger.api.responses import problems
 from ledger.store.eventstore import ConcurrentAppendError
 
 log = structlog.get_logger()
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=Guarded)
 MAX_ENVELOPES = 1000
 
 @router.post("/v1/events", response_model=None,
@@ -38,7 +38,7 @@ def post_events(payload: Annotated[dict[str, Any] | list[Any], Body()],
         raise invalid_request(f"at most {MAX_ENVELOPES} envelopes per request; "
                               f"this one has {len(envelopes)}")
     try:
-        outcomes = ports.ledger.ingest(envelopes, principal.tenant, enforce_tenant=True)
+        outcomes = ports.ledger.ingest(envelopes, principal.tenant, enforce_tenant=True, text=False)
     except ConcurrentAppendError:
         raise ApiError(503, "busy", "the ledger is under heavy write contention; "
                        "send the same envelopes again, duplicates are harmless") from None
