@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, reject
-from schemas.times import parse_time
+from schemas.times import format_time, parse_time
 
 GRANTS = ("license.granted", "license.trial_started")
 
@@ -49,7 +49,7 @@ def _plan_tier(catalogs: CatalogHistory, plan: str, fact: Fact, known_at: dateti
         catalog = catalogs.in_force(fact.effective_at, known_at)
         where = f"catalog {catalog.version}" if catalog else "no catalog (publish one first)"
         raise reject("unknown_plan", f"plan {plan!r} is not in the catalog in force at "
-                     f"{fact.effective_at.isoformat()}: {where}")
+                     f"{format_time(fact.effective_at)}: {where}")
     return found.tier
 
 
@@ -61,7 +61,7 @@ def grant(fact: Fact, catalogs: CatalogHistory, known_at: datetime = FAR_FUTURE)
     ends_at = _time(data.get("ends_at"))
     if ends_at is not None and ends_at <= starts_at:
         raise reject("invalid_event", f"field 'data.ends_at': {data['ends_at']} is not after the "
-                     f"start {starts_at.isoformat()}")
+                     f"start {format_time(starts_at)}")
     return Terms(
         tenant=fact.tenant, license_id=fact.subject, customer_id=data["customer_id"],
         plan=data["plan"], tier=tier, seats=data.get("seats", 1), seats_assigned=(),
@@ -80,7 +80,7 @@ def apply(terms: Terms | None, fact: Fact, catalogs: CatalogHistory,
         return grant(fact, catalogs, known_at)
     if terms is None:
         raise reject("unknown_license", f"license {fact.subject!r} does not exist at "
-                     f"{fact.effective_at.isoformat()}")
+                     f"{format_time(fact.effective_at)}")
     if terms.revoked_at is not None:
         raise reject("revoked", f"license {fact.subject!r} was revoked; only history remains")
     step = _STEPS.get(fact.type)
@@ -136,7 +136,7 @@ def _renew(terms: Terms, fact: Fact, *_: Any) -> Terms:
         raise reject("not_an_extension", f"license {terms.license_id!r} has no end to extend")
     if ends_at <= terms.ends_at:
         raise reject("not_an_extension", f"new end {fact.data['ends_at']} is not later than the "
-                     f"current end {terms.ends_at.isoformat()}")
+                     f"current end {format_time(terms.ends_at)}")
     return replace(terms, ends_at=ends_at)
 
 
@@ -146,7 +146,7 @@ def _convert(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datet
     ends_at = _time(fact.data.get("ends_at"))
     if ends_at is not None and ends_at <= fact.effective_at:
         raise reject("invalid_event", f"field 'data.ends_at': {fact.data['ends_at']} is not after "
-                     f"the conversion at {fact.effective_at.isoformat()}")
+                     f"the conversion at {format_time(fact.effective_at)}")
     plan = fact.data.get("plan") or terms.plan
     tier = _plan_tier(catalogs, plan, fact, known_at)
     return replace(terms, trial=False, plan=plan, tier=tier, ends_at=ends_at)
