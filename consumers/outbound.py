@@ -15,7 +15,8 @@ def message_of(fact: Fact) -> OutboundEvent:
     catalog = fact.type == "catalog.published"
     return OutboundEvent(position=fact.position, tenant=fact.tenant,
                          license_id=None if catalog else fact.subject,
-                         catalog_version=fact.subject if catalog else None, type=fact.type, effective_at=fact.effective_at, recorded_at=fact.recorded_at,
+                         catalog_version=fact.subject if catalog else None, type=fact.type,
+                         effective_at=fact.effective_at, recorded_at=fact.recorded_at,
                          source=fact.source, source_event_id=fact.source_event_id, data=fact.data,
                          sequence=fact.sequence, hash=fact.hash, prev_hash=fact.prev_hash,
                          head=ChainHead(sequence=fact.sequence, hash=fact.hash))

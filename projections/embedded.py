@@ -5,6 +5,10 @@ the tracking record ("ledger", last position of the batch) in one read-model tra
 (`ReadModels.apply`). A crash before that commit re-reads the batch on the next start; a crash
 after it resumes after the batch; a fact seen twice anyway is skipped by its position. So the
 read models get every accepted fact exactly once in effect, in ledger order.
+
+A batch that fails is retried every round, forever; so that this is seen rather than silent,
+`last_error` and `failures` tell of the rounds failing since the last success, and `lag()` how
+far the read models are behind the ledger (both feed /healthz).
 """
 
 from __future__ import annotations
@@ -34,9 +38,24 @@ class Follower:
         self._progress = threading.Condition()
         self._reached = 0  # every fact up to here is in the read models
         self._thread: threading.Thread | None = None
+        self.last_error: str | None = None  # of the latest round, while rounds keep failing
+        self.failures = 0  # rounds failed in a row
+
+    def lag(self) -> int:
+        """Ledger positions recorded but not yet known to be in the read models."""
+        return max(0, self.store.max_position() - self._reached)
 
     def catch_up(self) -> int:
         """Apply everything the ledger holds now; returns how many facts were new to the models."""
+        try:
+            applied = self._catch_up()
+        except Exception as exc:
+            self.last_error, self.failures = f"{type(exc).__name__}: {exc}"[:300], self.failures + 1
+            raise
+        self.last_error, self.failures = None, 0
+        return applied
+
+    def _catch_up(self) -> int:
         applied = 0
         with self._applying:
             position = self.models.tracked(self.key) or 0

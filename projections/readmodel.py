@@ -138,13 +138,29 @@ class ReadModels:
 
     def customer_states(self, tenant: str, customer_id: str, as_of: datetime) -> list[dict[str, Any]]:
         """States of the customer's licenses that existed at `as_of`, in the order granted."""
+        return self.customer_states_and_next_change(tenant, customer_id, as_of)[0]
+
+    def customer_states_and_next_change(self, tenant: str, customer_id: str, as_of: datetime
+                                        ) -> tuple[list[dict[str, Any]], datetime | None]:
+        """`customer_states` and `next_change(..., after=as_of)` from one read: the states, and
+        the first moment a fact already recorded (a scheduled revocation, usage, a catalog
+        version) takes effect and may change them."""
         with self.db.reading() as cur:
-            ids = [r[0] for r in cur.execute(
-                "SELECT license_id FROM rm_licenses WHERE tenant = ? AND customer_id = ? "
-                "ORDER BY first_position, license_id", (tenant, customer_id)).fetchall()]
+            ids = self._customer_licenses(cur, tenant, customer_id)
             catalogs = self._catalogs(cur, tenant)
-            states = [self._state(cur, tenant, i, catalogs, as_of) for i in ids]
-        return [s for s in states if s is not None]
+            facts = {i: self._facts(cur, tenant, i) for i in ids}
+            states = [self._fold_state(cur, tenant, i, facts[i], catalogs, as_of) for i in ids]
+            change = self._next_change(cur, tenant, facts, catalogs, as_of)
+        return [s for s in states if s is not None], change
+
+    def next_change(self, tenant: str, customer_id: str, after: datetime) -> datetime | None:
+        """The earliest effective time strictly after `after` among the customer's license
+        facts, its licenses' usage and the tenant's catalog versions: until then, only the
+        clock (term ends, the usage month) can change the customer's states."""
+        with self.db.reading() as cur:
+            ids = self._customer_licenses(cur, tenant, customer_id)
+            facts = {i: self._facts(cur, tenant, i) for i in ids}
+            return self._next_change(cur, tenant, facts, self._catalogs(cur, tenant), after)
 
     def licenses(self, tenant: str) -> list[str]:
         with self.db.reading() as cur:
@@ -180,7 +196,12 @@ class ReadModels:
 
     def _state(self, cur: Cursor, tenant: str, license_id: str, catalogs: CatalogHistory,
                as_of: datetime) -> dict[str, Any] | None:
-        terms = fold(self._facts(cur, tenant, license_id), catalogs, as_of).terms
+        return self._fold_state(cur, tenant, license_id, self._facts(cur, tenant, license_id),
+                                catalogs, as_of)
+
+    def _fold_state(self, cur: Cursor, tenant: str, license_id: str, facts: list[Fact],
+                    catalogs: CatalogHistory, as_of: datetime) -> dict[str, Any] | None:
+        terms = fold(facts, catalogs, as_of).terms
         if terms is None:
             return None
         return license_state(terms, catalogs, usage.TotalsUsage.of(cur, tenant, license_id, as_of),
@@ -190,6 +211,20 @@ class ReadModels:
         row = cur.execute("SELECT facts FROM rm_licenses WHERE tenant = ? AND license_id = ?",
                           (tenant, license_id)).fetchone()
         return _load(row[0]) if row else []
+
+    def _customer_licenses(self, cur: Cursor, tenant: str, customer_id: str) -> list[str]:
+        return [r[0] for r in cur.execute(
+            "SELECT license_id FROM rm_licenses WHERE tenant = ? AND customer_id = ? "
+            "ORDER BY first_position, license_id", (tenant, customer_id)).fetchall()]
+
+    def _next_change(self, cur: Cursor, tenant: str, facts: dict[str, list[Fact]],
+                     catalogs: CatalogHistory, after: datetime) -> datetime | None:
+        """License and catalog facts are at hand (loaded for the fold); usage, kept out of them,
+        is one indexed MIN that reads only the usage still ahead."""
+        moments = [f.effective_at for f in (*catalogs.facts, *(f for fs in facts.values() for f in fs))
+                   if f.effective_at > after]
+        moments += usage.next_after(cur, tenant, sorted(facts), after)
+        return min(moments, default=None)
 
     def _catalogs(self, cur: Cursor, tenant: str) -> CatalogHistory:
         found = cur.execute("SELECT position, record FROM rm_catalogs WHERE tenant = ?",

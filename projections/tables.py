@@ -35,6 +35,8 @@ TABLES = (
         feature TEXT NOT NULL, month TEXT NOT NULL, effective_us BIGINT NOT NULL,
         sequence BIGINT NOT NULL, quantity BIGINT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS rm_usage_by_month ON rm_usage (tenant, license_id, feature, month)",
+    # the check's cache asks for the first usage still ahead: a seek, not a scan of the past
+    "CREATE INDEX IF NOT EXISTS rm_usage_by_time ON rm_usage (tenant, license_id, effective_us)",
     """CREATE TABLE IF NOT EXISTS rm_license_states (
         tenant TEXT NOT NULL, license_id TEXT NOT NULL, customer_id TEXT NOT NULL,
         status TEXT NOT NULL, as_of TEXT NOT NULL, state TEXT NOT NULL,

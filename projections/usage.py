@@ -28,6 +28,24 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
+def moment(us: int) -> datetime:
+    """The inverse of `micros`."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def next_after(cur: Cursor, tenant: str, license_ids: Sequence[str], after: datetime) -> list[datetime]:
+    """The earliest effective time of the licenses' usage strictly after `after`, if any (a
+    usage record scheduled ahead changes `used` when its time comes)."""
+    found = []
+    for chunk in tables.chunks(license_ids):
+        row = cur.execute("SELECT MIN(effective_us) FROM rm_usage WHERE tenant = ? AND license_id "
+                          f"IN ({tables.marks(chunk)}) AND effective_us > ?",
+                          (tenant, *chunk, micros(after))).fetchone()
+        if row and row[0] is not None:
+            found.append(moment(int(row[0])))
+    return found
+
+
 @dataclass(frozen=True)
 class Total:
     quantity: int

@@ -5,8 +5,11 @@ An entry is served while both hold:
   a change to any license drops every entry at once: coarse, but never wrong), and
 - the clock has not reached the entry's next boundary: the earliest `starts_at` or `ends_at`
   still ahead, the start of the next usage month for a metered feature, `recheck` from now
-  for a license in grace (its grace end is not in the state), and `max_age` at the latest.
-  Expiry is a matter of time, not of events, so time alone must be able to end an entry.
+  for a license in grace (its grace end is not in the state), the effective time of the
+  customer's next scheduled fact (a license event, usage or catalog version recorded with a
+  time still ahead: it changes the answer when that time comes, with no event projected
+  then), and `max_age` at the latest. Expiry is a matter of time, not of events, so time
+  alone must be able to end an entry.
 
 The watermark is read at most every `watermark_interval` seconds (0: on every call); after a
 write of its own the API calls `refresh()` so the next check reads it afresh.
@@ -28,7 +31,8 @@ States = list[dict[str, Any]]
 
 
 class CustomerStates(Protocol):
-    def customer_states(self, tenant: str, customer_id: str, as_of: datetime) -> States: ...
+    def customer_states_and_next_change(self, tenant: str, customer_id: str,
+                                        as_of: datetime) -> tuple[States, datetime | None]: ...
     def watermark(self) -> int: ...
 
 
@@ -103,10 +107,9 @@ class EntitlementCache:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry.states, True
-        states = self.models.customer_states(tenant, customer_id, now)
-        boundary = next_boundary(states, now, self.recheck)
-        limit = now + self.max_age
-        entry = _Entry(watermark, now, min(boundary, limit) if boundary else limit, states)
+        states, scheduled = self.models.customer_states_and_next_change(tenant, customer_id, now)
+        ends = [m for m in (next_boundary(states, now, self.recheck), scheduled) if m is not None]
+        entry = _Entry(watermark, now, min([*ends, now + self.max_age]), states)
         with self._lock:
             self.misses += 1
             self._entries[key] = entry

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from ledger.api.auth import Caller, check_access
+from ledger.api.auth import Caller, Guarded, check_access
 from ledger.api.errors import Answer, not_found, refuse_unknown_query
 from ledger.api.models import CustomerId, LicenseFile, PublicKeys
 from ledger.api.ports import PortsDep
@@ -17,7 +17,7 @@ from ledger.licensefile import KeyRing, issue_license_file
 from ledger.service import Ledger
 from ledger.store.eventstore import LedgerStore
 
-router = APIRouter(tags=["license files"])
+router = APIRouter(tags=["license files"], route_class=Guarded)
 
 
 def customer_license_file(ledger: Ledger, store: LedgerStore, keyring: KeyRing, tenant: str,
@@ -34,7 +34,7 @@ def customer_license_file(ledger: Ledger, store: LedgerStore, keyring: KeyRing, 
     return issue_license_file(keyring, tenant, customer_id, states, head.as_dict(), now, valid_for)
 
 
-@router.get("/v1/customers/{customer_id}/license-file", response_model=None,
+@router.get("/v1/customers/{customer_id:id}/license-file", response_model=None,
             responses={200: {"model": LicenseFile}, **problems(400, 401, 403, 404)})
 def license_file(customer_id: CustomerId, principal: Caller, ports: PortsDep) -> Answer:
     """A signed offline license file of the customer's licenses (404 `no_license` if none)."""

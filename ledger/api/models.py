@@ -7,14 +7,33 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 # Ids are the senders' own: any printable text. Control characters would only ever be a mistake.
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 Id = Annotated[str, Field(min_length=1, max_length=500, pattern=ID_PATTERN)]
 CustomerId = Annotated[str, Path(min_length=1, max_length=500, pattern=ID_PATTERN,
-                                 description="The customer id, as billing sends it.")]
+                                 description="The customer id, as billing sends it; a \"/\" in it as %2F.")]
 LicenseId = Annotated[str, Path(min_length=1, max_length=500, pattern=ID_PATTERN,
-                                description="The license id (the events' `subject`).")]
+                                description="The license id (the events' `subject`); a \"/\" in it as %2F.")]
+
+
+class IdConvertor(Convertor[str]):
+    """`{name:id}` in a route: any non-empty text, "/" included. Ids are the senders' own and
+    may hold "/", sent as %2F, which the server decodes before routing (Starlette's `path`
+    would do, but for a newline, which must reach ID_PATTERN to be refused as a bad request
+    rather than go unrouted)."""
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("id", IdConvertor())  # before any route that names it is declared
 
 
 def _whole_number(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from ledger.api.auth import may
+from ledger.api.auth import Guarded, may
 from ledger.api.errors import Answer, body, refuse_unknown_query
 from ledger.api.keys import Principal
 from ledger.api.metrics import CONTENT_TYPE, Metrics
@@ -16,7 +16,7 @@ from ledger.api.models import Health
 from ledger.api.ports import Ports, PortsDep, Probe
 from ledger.api.responses import problems
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=Guarded)
 
 
 def _probe(probe: Probe) -> dict[str, Any]:
@@ -26,10 +26,25 @@ def _probe(probe: Probe) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
+def _read_models(ports: Ports) -> dict[str, Any]:
+    """The read models answer; in the embedded mode also how far the follower lags the ledger,
+    and not ok while its rounds keep failing (it retries a failing batch forever)."""
+    check: dict[str, Any] = {"ok": True, "watermark": ports.models.watermark()}
+    follower = ports.follower
+    if follower is not None:
+        check["lag"] = follower.lag()
+        error = follower.last_error
+        if error is not None:
+            rounds = max(1, follower.failures)  # read after the error: a success may come between
+            check.update(ok=False, error=f"projecting the ledger failed {rounds} time"
+                         f"{'' if rounds == 1 else 's'} in a row; last: {error}")
+    return check
+
+
 def health(ports: Ports) -> dict[str, dict[str, Any]]:
     checks = {
         "event_store": _probe(lambda: {"ok": True, "position": ports.store.max_position()}),
-        "read_models": _probe(lambda: {"ok": True, "watermark": ports.models.watermark()}),
+        "read_models": _probe(lambda: _read_models(ports)),
     }
     if ports.kafka_probe is not None:
         checks["kafka"] = _probe(ports.kafka_probe)
@@ -82,7 +97,8 @@ class MeasureRequests:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            # the template as documented ("/v1/licenses/{license_id}"), without convertors
+            route = getattr(scope.get("route"), "path_format", None) or "unmatched"
             method = scope["method"] if scope["method"] in _METHODS else "other"
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)

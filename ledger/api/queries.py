@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from ledger.api.auth import Caller, check_access, may
+from ledger.api.auth import Caller, Guarded, check_access, may
 from ledger.api.errors import Answer, invalid_request, not_found
 from ledger.api.keys import Principal
 from ledger.api.models import CheckAnswer, CheckRequest, CustomerId, Entitlements, History, LicenseId
@@ -22,7 +22,7 @@ from ledger.api.responses import problems
 from ledger.domain.check import decide
 from schemas.times import ZonelessTimeError, format_time, parse_time
 
-router = APIRouter(tags=["questions"])
+router = APIRouter(tags=["questions"], route_class=Guarded)
 
 TIME_HELP = "RFC 3339 time with a zone, e.g. 2026-03-01T00:00:00Z."
 AsOf = Annotated[str | None, Query(description=f"The business moment asked about. {TIME_HELP}",
@@ -43,7 +43,7 @@ def check(request: CheckRequest, principal: Annotated[Principal, Depends(may("ch
     return Answer(decision.as_dict())
 
 
-@router.get("/v1/customers/{customer_id}/entitlements", response_model=None,
+@router.get("/v1/customers/{customer_id:id}/entitlements", response_model=None,
             responses={200: {"model": Entitlements}, **problems(400, 401, 403)})
 def entitlements(customer_id: CustomerId, principal: Caller, ports: PortsDep,
                  as_of: AsOf = None, known_at: KnownAt = None) -> Answer:
@@ -67,18 +67,9 @@ def entitlements(customer_id: CustomerId, principal: Caller, ports: PortsDep,
                    "known_at": format_time(known), "licenses": states})
 
 
-@router.get("/v1/licenses/{license_id}", response_model=None,
-            responses={200: {"model": LicenseStateModel}, **problems(400, 401, 403, 404)})
-def license_state(license_id: LicenseId, principal: Annotated[Principal, Depends(may("read_license"))],
-                  ports: PortsDep) -> Answer:
-    """The current state of one license (404 `unknown_license`)."""
-    state = ports.models.license_state(principal.tenant, license_id, ports.clock())
-    if state is None:
-        raise unknown_license(license_id)
-    return Answer(state)
-
-
-@router.get("/v1/licenses/{license_id}/history", response_model=None,
+# Ids may hold "/" (`models.IdConvertor`), so the route with the suffix must come first: the
+# bare one would take "lic-1/history" for an id.
+@router.get("/v1/licenses/{license_id:id}/history", response_model=None,
             responses={200: {"model": History}, **problems(400, 401, 403, 404)})
 def license_history(license_id: LicenseId,
                     principal: Annotated[Principal, Depends(may("read_history"))],
@@ -88,6 +79,17 @@ def license_history(license_id: LicenseId,
     if not events:
         raise unknown_license(license_id)
     return Answer({"license_id": license_id, "events": events})
+
+
+@router.get("/v1/licenses/{license_id:id}", response_model=None,
+            responses={200: {"model": LicenseStateModel}, **problems(400, 401, 403, 404)})
+def license_state(license_id: LicenseId, principal: Annotated[Principal, Depends(may("read_license"))],
+                  ports: PortsDep) -> Answer:
+    """The current state of one license (404 `unknown_license`)."""
+    state = ports.models.license_state(principal.tenant, license_id, ports.clock())
+    if state is None:
+        raise unknown_license(license_id)
+    return Answer(state)
 
 
 def unknown_license(license_id: str) -> Exception:

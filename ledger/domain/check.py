@@ -40,25 +40,37 @@ class Decision:
 
 
 def _verdict(state: dict[str, Any], feature: str, quantity: int) -> Decision:
+    """The license's own answer: allowed, or the earliest (in DENIALS) of the reasons that
+    apply to it. Plan and region are judged whatever the status, so that a suspended license on
+    a plan without the feature reads `feature_not_in_plan`, as the contract orders; the limit
+    only for a usable license, since "no room left" is about a license that could grant it."""
     license_id = state["license_id"]
-    if state["status"] not in USABLE:
-        return Decision(False, state["status"], MESSAGES[state["status"]], license_id)
     entry = state["features"].get(feature)
+    reasons: list[str] = []
+    limit = used = remaining = None
     if entry is None:
-        return Decision(False, "feature_not_in_plan", MESSAGES["feature_not_in_plan"], license_id)
-    if not entry["enabled"]:
-        return Decision(False, "region_blocked", MESSAGES["region_blocked"], license_id)
-    limit, used = entry.get("limit"), entry.get("used")
-    remaining = None if limit is None else limit - (used or 0)
-    if remaining is not None and quantity > remaining:
-        return Decision(False, "limit_exceeded", MESSAGES["limit_exceeded"], license_id,
-                        limit, used, remaining)
-    return Decision(True, "ok", MESSAGES["ok"], license_id, limit, used, remaining)
+        reasons.append("feature_not_in_plan")
+    else:
+        if "blocked_region" in entry:
+            reasons.append("region_blocked")
+        limit, used = entry.get("limit"), entry.get("used")
+        if limit is not None:
+            remaining = max(0, limit - (used or 0))  # usage past the limit leaves nothing, not less
+            if (used or 0) + quantity > limit and state["status"] in USABLE:
+                reasons.append("limit_exceeded")
+    if state["status"] not in USABLE:
+        reasons.append(state["status"])
+    if not reasons:
+        return Decision(True, "ok", MESSAGES["ok"], license_id, limit, used, remaining)
+    reason = min(reasons, key=DENIALS.index)
+    if reason == "limit_exceeded":
+        return Decision(False, reason, MESSAGES[reason], license_id, limit, used, remaining)
+    return Decision(False, reason, MESSAGES[reason], license_id)
 
 
 def decide(states: Sequence[dict[str, Any]], feature: str, quantity: int = 1) -> Decision:
-    """Allowed if any usable license grants the feature with room; else the first denial that
-    applies to one of the licenses, in the contract's order."""
+    """Allowed if any usable license grants the feature with room (naming the first such);
+    else the earliest reason, in the contract's order, among those that apply to any license."""
     if not states:
         return Decision(False, "no_license", MESSAGES["no_license"])
     verdicts = [_verdict(s, feature, quantity) for s in states]

@@ -91,6 +91,38 @@ def test_a_missing_or_unknown_key_is_unauthorized(api: Api, endpoint: str, heade
     assert answer.headers["www-authenticate"] == "Bearer"
 
 
+BAD_BODIES = [b"{bad", b"", b"42", b'{"customer_id": 7}', b'{"customer_id": "c", "quantity": 0}']
+
+
+@pytest.mark.parametrize("content", BAD_BODIES)
+@pytest.mark.parametrize("path", ["/v1/check", "/v1/events"])
+@pytest.mark.parametrize("header", ["", "Bearer ldg_not-a-key"])
+def test_without_a_valid_key_a_bad_body_is_unauthorized_before_it_is_judged(
+        api: Api, path: str, content: bytes, header: str) -> None:
+    client = httpx.Client(base_url=api.url, headers={"Authorization": header,
+                                                     "Content-Type": "application/json"})
+    answer = client.post(path, content=content)
+    assert (answer.status_code, answer.json()["code"]) == (401, "unauthorized"), answer.text
+    assert answer.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("content", BAD_BODIES)
+@pytest.mark.parametrize(("path", "role"), [("/v1/check", "billing"), ("/v1/check", "auditor"),
+                                            ("/v1/events", "service"), ("/v1/events", "customer")])
+def test_a_bad_body_from_a_role_that_may_not_is_forbidden_before_it_is_judged(
+        clients: dict[str, httpx.Client], path: str, role: str, content: bytes) -> None:
+    answer = clients[role].post(path, content=content, headers={"Content-Type": "application/json"})
+    assert (answer.status_code, answer.json()["code"]) == (403, "forbidden"), answer.text
+
+
+@pytest.mark.parametrize("content", [b"{bad", b'{"customer_id": 7}'])
+def test_a_bad_body_from_a_role_that_may_is_an_invalid_request(
+        clients: dict[str, httpx.Client], content: bytes) -> None:
+    answer = clients["service"].post("/v1/check", content=content,
+                                     headers={"Content-Type": "application/json"})
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_request"), answer.text
+
+
 def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
     issued = api.keys.create("acme", "service")
     client = api.client(issued.key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.builders import envelope, t
+from tests.builders import catalog_envelope, envelope, t
 from tests.integration.test_api_harness import Api, Clock, running_api, sqlite
 
 
@@ -62,6 +63,12 @@ def test_a_batch_is_answered_in_order_and_one_bad_envelope_fails_no_other(admin:
     assert results[1]["id"] == "x-1" and results[1]["code"] == "invalid_event"
     assert results[4]["code"] == "invalid_event"
     assert "code" not in results[0] and "code" not in results[3]
+
+
+def test_an_envelope_sent_as_a_json_string_inside_the_array_is_not_an_envelope(admin: httpx.Client) -> None:
+    result = admin.post("/v1/events", json=[json.dumps(grant())]).json()["results"][0]
+    assert (result["status"], result["code"]) == ("rejected", "invalid_event")
+    assert "JSON object" in result["message"]
 
 
 def test_a_rule_broken_is_rejected_with_its_code_and_a_sentence(admin: httpx.Client) -> None:
@@ -165,6 +172,47 @@ def test_expiry_follows_the_clock_even_for_a_cached_answer(tmp_path: Path) -> No
         assert service.post("/v1/check", json=ask).json()["reason"] == "expired"
 
 
+def test_a_scheduled_revocation_takes_effect_at_its_time_though_the_answer_was_cached(
+        tmp_path: Path) -> None:
+    clock = Clock(t("2026-03-10T12:00:00Z"))
+    with running_api(sqlite(tmp_path), clock=clock) as api:
+        api.with_catalog().record([grant(plan="basic")])
+        admin, service = api.as_role("admin"), api.as_role("service")
+        admin.post("/v1/events", json=envelope("license.revoked", "2026-03-10T12:00:04Z", "lic-1",
+                                               reason="contract_ended"))
+        ask = {"customer_id": "cust-7", "feature": "reports"}
+        assert service.post("/v1/check", json=ask).json()["allowed"] is True
+        assert service.post("/v1/check", json=ask).json()["allowed"] is True  # from the cache
+        clock.fixed = t("2026-03-10T12:00:06Z")
+        assert service.post("/v1/check", json=ask).json()["reason"] == "revoked"
+        licenses = admin.get("/v1/customers/cust-7/entitlements").json()["licenses"]
+        assert [s["status"] for s in licenses] == ["revoked"]
+        assert admin.get("/v1/licenses/lic-1").json()["status"] == "revoked"
+
+
+def test_usage_and_a_catalog_version_scheduled_ahead_change_a_cached_check_at_their_time(
+        tmp_path: Path) -> None:
+    clock = Clock(t("2026-03-10T12:00:00Z"))
+    fewer = {"version": "2026-03-later", "plans": {"basic": {"tier": 1, "features": {
+        "api_calls": {"limit": 1000, "period": "month"}}}}}
+    with running_api(sqlite(tmp_path), clock=clock) as api:
+        api.with_catalog().record([grant(plan="basic"), usage(1050, time="2026-03-10T12:00:04Z"),
+                                   catalog_envelope("2026-03-10T12:00:08Z", fewer)])
+        service = api.as_role("service")
+        calls = {"customer_id": "cust-7", "feature": "api_calls"}
+        reports = {"customer_id": "cust-7", "feature": "reports"}
+        assert service.post("/v1/check", json=calls).json()["remaining"] == 1000
+        assert service.post("/v1/check", json=reports).json()["allowed"] is True
+        clock.fixed = t("2026-03-10T12:00:05Z")
+        assert service.post("/v1/check", json=calls).json() == {
+            "allowed": False, "reason": "limit_exceeded", "license_id": "lic-1", "limit": 1000,
+            "used": 1050, "remaining": 0,
+            "message": "the usage limit for this period would be exceeded"}
+        assert service.post("/v1/check", json=reports).json()["allowed"] is True
+        clock.fixed = t("2026-03-10T12:00:08Z")
+        assert service.post("/v1/check", json=reports).json()["reason"] == "feature_not_in_plan"
+
+
 def test_usage_counts_only_the_current_month_when_the_month_turns(tmp_path: Path) -> None:
     clock = Clock(t("2026-03-31T23:00:00Z"))
     with running_api(sqlite(tmp_path), clock=clock) as api:
@@ -259,6 +307,26 @@ def test_history_lists_every_event_in_effective_order_with_superseded_ones(
     assert event["effective_at"] == "2026-02-01T00:00:00Z" and event["data"]["plan"] == "basic"
 
 
+def test_ids_holding_a_slash_are_reached_when_sent_percent_encoded(
+        api: Api, admin: httpx.Client) -> None:
+    api.record([grant("lic/1", customer="org/7"), envelope("license.upgraded", "2026-03-01",
+                                                            "lic/1", plan="enterprise")])
+    body = admin.get("/v1/customers/org%2F7/entitlements").json()
+    assert body["customer_id"] == "org/7"
+    assert [(s["license_id"], s["plan"]) for s in body["licenses"]] == [("lic/1", "enterprise")]
+    assert admin.get("/v1/licenses/lic%2F1").json()["customer_id"] == "org/7"
+    history = admin.get("/v1/licenses/lic%2F1/history").json()
+    assert history["license_id"] == "lic/1"
+    assert [e["type"] for e in history["events"]] == ["license.granted", "license.upgraded"]
+    document = admin.get("/v1/customers/org%2F7/license-file").json()["license"]
+    assert (document["customer_id"], document["licenses"][0]["license_id"]) == ("org/7", "lic/1")
+    own = api.as_role("customer", customer="org/7")
+    assert own.get("/v1/customers/org%2F7/entitlements").json()["licenses"][0]["license_id"] == "lic/1"
+    assert own.get("/v1/customers/org%2F8/entitlements").status_code == 403
+    problem(admin.get("/v1/licenses/lic%2F2"), 404, "unknown_license")
+    problem(admin.get("/v1/licenses/lic%2F2/history"), 404, "unknown_license")
+
+
 # -- operations and refusals -------------------------------------------------------------------
 
 def test_health_reports_the_event_store_and_the_read_models_without_a_key(api: Api) -> None:
@@ -266,6 +334,33 @@ def test_health_reports_the_event_store_and_the_read_models_without_a_key(api: A
     assert body["status"] == "ok"
     assert body["checks"]["event_store"]["ok"] and body["checks"]["read_models"]["ok"]
     assert "kafka" not in body["checks"]
+
+
+def test_health_degrades_while_the_follower_keeps_failing_and_reports_its_lag(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert api.client().get("/healthz").json()["checks"]["read_models"]["lag"] == 0
+    projected = api.wiring.store.max_position()
+
+    def full(*_: Any, **__: Any) -> int:
+        raise RuntimeError("the read database is full")
+
+    monkeypatch.setattr(api.models, "apply", full)
+    api.wiring.ledger.ingest([grant(), grant("lic-2")], "acme")
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            api.follower.catch_up()
+    answer = api.client().get("/healthz")
+    assert (answer.status_code, answer.json()["status"]) == (503, "degraded")
+    read_models = answer.json()["checks"]["read_models"]
+    assert read_models["ok"] is False
+    assert read_models["lag"] == api.wiring.store.max_position() - projected > 0
+    assert "2 times in a row" in read_models["error"]
+    assert "RuntimeError: the read database is full" in read_models["error"]
+    monkeypatch.undo()
+    api.follower.catch_up()
+    answer = api.client().get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json()["checks"]["read_models"] == {"ok": True, "watermark": 3, "lag": 0}
 
 
 def test_health_reports_kafka_when_configured_and_degrades_without_it(tmp_path: Path) -> None:

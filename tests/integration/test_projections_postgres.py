@@ -60,6 +60,21 @@ def test_states_from_read_models_equal_replay_of_the_ledger(wiring: Wiring,
     assert models.tracked("ledger") == wiring.store.max_position()
 
 
+def test_the_next_change_is_the_first_license_usage_or_catalog_fact_still_ahead(
+        wiring: Wiring, models: ReadModels) -> None:
+    facts = ingest(wiring, scenario())
+    models.apply(facts)
+    owner = {f.subject: f.data["customer_id"] for f in facts if "customer_id" in f.data}
+    for customer in ("cust-1", "cust-2", "nobody"):
+        for after in [START - 90 * DAY, *MOMENTS, *(f.effective_at for f in facts)]:
+            ahead = [f.effective_at for f in facts if f.effective_at > after and (
+                f.type == "catalog.published" or owner.get(f.subject) == customer)]
+            expected = min(ahead, default=None)
+            assert models.next_change(TENANT, customer, after) == expected, (customer, after)
+            assert models.customer_states_and_next_change(TENANT, customer, after) == (
+                models.customer_states(TENANT, customer, after), expected)
+
+
 def test_redelivering_facts_in_any_interleaving_changes_nothing(wiring: Wiring,
                                                                 models: ReadModels) -> None:
     ingest(wiring, scenario())

@@ -14,12 +14,15 @@ class FakeModels:
     def __init__(self) -> None:
         self.mark = 0
         self.states: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.scheduled: dict[tuple[str, str], list[datetime]] = {}  # facts' effective times ahead
         self.asked = 0
         self.marks_read = 0
 
-    def customer_states(self, tenant: str, customer_id: str, as_of: datetime) -> list[dict[str, Any]]:
+    def customer_states_and_next_change(self, tenant: str, customer_id: str, as_of: datetime
+                                        ) -> tuple[list[dict[str, Any]], datetime | None]:
         self.asked += 1
-        return self.states.get((tenant, customer_id), [])
+        ahead = [m for m in self.scheduled.get((tenant, customer_id), []) if m > as_of]
+        return self.states.get((tenant, customer_id), []), min(ahead, default=None)
 
     def watermark(self) -> int:
         self.marks_read += 1
@@ -82,6 +85,26 @@ def test_an_entry_is_not_served_past_its_boundary_or_before_it_was_computed() ->
     assert cache.states("acme", "c", NOW + timedelta(seconds=4))[1] is True
     assert cache.states("acme", "c", NOW + timedelta(seconds=5))[1] is False
     assert cache.states("acme", "c", NOW)[1] is False  # the clock went back
+
+
+def test_an_entry_ends_when_a_fact_scheduled_ahead_takes_effect() -> None:
+    models = FakeModels()
+    models.states[("acme", "c")] = [a_state()]
+    models.scheduled[("acme", "c")] = [NOW - timedelta(days=1), NOW + timedelta(seconds=4)]
+    cache = EntitlementCache(models)
+    cache.states("acme", "c", NOW)
+    assert cache.states("acme", "c", NOW + timedelta(seconds=3))[1] is True
+    assert cache.states("acme", "c", NOW + timedelta(seconds=4))[1] is False
+    assert models.asked == 2
+
+
+def test_the_earlier_of_a_scheduled_fact_and_a_term_end_ends_the_entry() -> None:
+    models = FakeModels()
+    models.states[("acme", "c")] = [a_state(ends_at="2026-03-10T12:00:05Z")]
+    models.scheduled[("acme", "c")] = [NOW + timedelta(seconds=30)]
+    cache = EntitlementCache(models)
+    cache.states("acme", "c", NOW)
+    assert cache.states("acme", "c", NOW + timedelta(seconds=5))[1] is False
 
 
 def test_no_entry_outlives_its_maximum_age() -> None:
