@@ -8,7 +8,8 @@
 #   scripts/kafka.sh status     exit 0 if it answers, 3 if not
 #   scripts/kafka.sh bootstrap  print the bootstrap servers
 #
-# Settings: LEDGER_KAFKA_PORT (default 59092), LEDGER_KAFKA_CONTROLLER_PORT (default 59093),
+# Settings: LEDGER_KAFKA_PORT (default 19092), LEDGER_KAFKA_CONTROLLER_PORT (default 19093) (both
+# below the kernel's ephemeral range, so no client socket can hold them when the broker starts),
 # LEDGER_KAFKA_TIMEOUT seconds (default 90), LEDGER_KAFKA_HEAP (default 512m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,8 @@ LOG4J_VERSION=2.24.3    # the log4j2 line Kafka 4.1 is built against (the POM le
 DEPENDENCY_PLUGIN_VERSION=3.8.1
 
 HOST=127.0.0.1
-PORT="${LEDGER_KAFKA_PORT:-59092}"
-CONTROLLER_PORT="${LEDGER_KAFKA_CONTROLLER_PORT:-59093}"
+PORT="${LEDGER_KAFKA_PORT:-19092}"
+CONTROLLER_PORT="${LEDGER_KAFKA_CONTROLLER_PORT:-19093}"
 TIMEOUT="${LEDGER_KAFKA_TIMEOUT:-90}"
 HEAP="${LEDGER_KAFKA_HEAP:-512m}"
 

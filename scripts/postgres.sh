@@ -6,13 +6,14 @@
 #   scripts/postgres.sh url     print the connection URL
 #   scripts/postgres.sh status  exit 0 if it answers, 3 if not
 #
-# Settings: LEDGER_PG_PORT (default 55432), LEDGER_PG_TIMEOUT seconds (default 60),
+# Settings: LEDGER_PG_PORT (default 15432, below the kernel's ephemeral range 32768-60999 so that
+# no client socket can hold it when the server starts), LEDGER_PG_TIMEOUT seconds (default 60),
 # LEDGER_PG_BINDIR (default: the newest /usr/lib/postgresql/*/bin).
 # The cluster is tuned for tests (fsync=off): never put data you care about in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PORT="${LEDGER_PG_PORT:-55432}"
+PORT="${LEDGER_PG_PORT:-15432}"
 TIMEOUT="${LEDGER_PG_TIMEOUT:-60}"
 HOST=127.0.0.1
 DB_USER=ledger
