@@ -36,8 +36,9 @@ STAMP="$LIBS/.complete-kafka_2.13-$KAFKA_VERSION-log4j-$LOG4J_VERSION"
 FORMATTED="$DATA/.formatted"
 PYTHON=".venv/bin/python"
 
-say() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
+NAME=kafka.sh
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 bootstrap() { printf '%s:%s\n' "$HOST" "$PORT"; }
 
@@ -347,14 +348,6 @@ cmd_status() {
   fi
   say "not running"
   return 3
-}
-
-# One `up`/`down` at a time per checkout (parallel test runs share the services).
-lock() {
-  mkdir -p "$ROOT"
-  command -v flock >/dev/null 2>&1 || return 0
-  exec 9>"$ROOT/.lock"
-  flock -w 600 9 || die "another '$0' still holds $ROOT/.lock after 600s"
 }
 
 case "${1:-}" in

@@ -30,8 +30,9 @@ if [ "${#SOCK}" -gt 90 ]; then
   SOCK="/tmp/ledger-pg-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
 fi
 
-say() { printf 'postgres.sh: %s\n' "$*" >&2; }
-die() { printf 'postgres.sh: error: %s\n' "$*" >&2; exit 1; }
+NAME=postgres.sh
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 url() { printf 'postgresql://%s:%s@%s:%s/%s\n' "$DB_USER" "$DB_PASSWORD" "$HOST" "$PORT" "$DB_NAME"; }
 
@@ -227,14 +228,6 @@ cmd_status() {
     say "not running"
   fi
   return 3
-}
-
-# One `up`/`down` at a time per checkout (parallel test runs share the services).
-lock() {
-  mkdir -p "$ROOT"
-  command -v flock >/dev/null 2>&1 || return 0
-  exec 9>"$ROOT/.lock"
-  flock -w 600 9 || die "another '$0' still holds $ROOT/.lock after 600s"
 }
 
 case "${1:-}" in
