@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
-
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import fold, history, judge
@@ -59,14 +57,13 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------------
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
-               tracking: Tracking | None = None, text: bool = True) -> list[Outcome]:
-        """Judge and record a batch; one bad envelope never fails the others. With `tracking`,
-        the consumer's position commits in the same transaction as the accepted facts. With
-        `text`, str and bytes items are JSON text; without, every item must be an object."""
+               text: bool = True) -> list[Outcome]:
+        """Judge and record a batch in one transaction; one bad envelope never fails the others.
+        With `text`, str and bytes items are JSON text; without, every item must be an object."""
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
         for attempt in range(ATTEMPTS):
             try:
-                return self._ingest_once(parsed, tracking)
+                return self._ingest_once(parsed)
             except ConcurrentAppendError:
                 # Another writer of the same tenant won; back off a little, at random, so
                 # that contending writers spread out instead of colliding again in lockstep.
@@ -86,7 +83,7 @@ class Ledger:
             return _rejected(item, "invalid_event", "field 'tenantid': required on this channel")
         return Inbound(item.id, item.source, item.type, item.time, item.subject, tenant, item.data)
 
-    def _ingest_once(self, parsed: list[Inbound | Outcome], tracking: Tracking | None) -> list[Outcome]:
+    def _ingest_once(self, parsed: list[Inbound | Outcome]) -> list[Outcome]:
         batch = _Judging(self.store, [p for p in parsed if isinstance(p, Inbound)])
         outcomes: list[Outcome] = []
         drafts: list[Fact] = []
@@ -99,11 +96,9 @@ class Ledger:
             if outcome.fact is not None:
                 drafts.append(outcome.fact)
         if drafts:
-            stored = iter(self.store.append(drafts, tracking=tracking, judged_against=batch.read))
+            stored = iter(self.store.append(drafts, judged_against=batch.read, heads=batch.heads))
             outcomes = [Outcome(o.id, o.source, o.status, fact=next(stored)) if o.fact else o
                         for o in outcomes]
-        elif tracking is not None:
-            self.store.recorder.insert_tracking(tracking)
         return outcomes
 
     # -- reading -------------------------------------------------------------------------------
@@ -162,6 +157,10 @@ class _Judging:
 
     def __init__(self, store: LedgerStore, items: Sequence[Inbound]):
         self.store = store
+        # The chain heads first: whatever the judgement reads next is at least this recent, and
+        # the append takes the sequences right after them, so any write to these tenants in
+        # between (a revocation, a catalog) makes it collide and the batch is judged again.
+        self.heads = {t: store.head(t) for t in {i.tenant or "" for i in items}}
         self.seen = store.receipts((i.tenant or "", i.source, i.id) for i in items)
         self.facts = store.license_facts_of(
             {(i.tenant or "", i.subject) for i in items if i.type != "catalog.published"})

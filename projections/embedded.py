@@ -41,6 +41,11 @@ class Follower:
         self.last_error: str | None = None  # of the latest round, while rounds keep failing
         self.failures = 0  # rounds failed in a row
 
+    def reached(self) -> int:
+        """The ledger position the read models are known to hold, from memory: it grows whenever
+        this follower (their only writer in the embedded mode) applies something."""
+        return self._reached
+
     def lag(self) -> int:
         """Ledger positions recorded but not yet known to be in the read models."""
         return max(0, self.store.max_position() - self._reached)

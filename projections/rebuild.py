@@ -1,9 +1,9 @@
 """Rebuild the read models from the ledger's log (`ledger project --rebuild` from the ledger).
 
 The read models are emptied and every fact is applied again from position 0, in batches that
-each commit with their tracking record ("ledger", position), so an interrupted rebuild resumes
-where it stopped when run as the embedded follower, or is simply started again. Readers see
-partial answers while it runs; the ledger itself is untouched.
+each commit with their tracking record ("ledger", position). An interrupted rebuild is simply
+started again (it empties the read models first). Readers see partial answers while it runs;
+the ledger itself is untouched.
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from schemas.events import DATA_MODELS, DATA_VERSION
+from schemas.events import DATA_MODELS, DATA_VERSION, PRINTABLE
 from schemas.times import Time, format_time
 from schemas.upcast import upcast
 
-Text = Field(min_length=1, max_length=500)
+Text = Field(min_length=1, max_length=500, pattern=PRINTABLE)
 
 
 class Envelope(BaseModel):
@@ -27,7 +27,7 @@ class Envelope(BaseModel):
     type: str
     time: Time
     subject: str = Text
-    tenantid: str | None = Field(default=None, min_length=1, max_length=200)
+    tenantid: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
     datacontenttype: Literal["application/json"] | None = None
     dataschema: str | None = None
     dataversion: int | None = Field(default=None, ge=0, le=DATA_VERSION)
@@ -77,6 +77,8 @@ def describe(error: ValidationError, prefix: str = "") -> str:
         message = item["msg"]
         if item["type"] == "timezone_aware":
             message = "time has no zone; add 'Z' or an offset like '+01:00'"
+        elif item["type"] == "string_pattern_mismatch" and item.get("ctx", {}).get("pattern") == PRINTABLE:
+            message = "must not contain control characters (tabs, new lines, NUL, ...)"
         parts.append(f"field '{where}': {message}" if where else message)
     return "; ".join(parts)
 

@@ -7,7 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from schemas.catalog import REGION_PATTERN, Catalog
 from schemas.times import Time
 
-NonEmpty = Field(min_length=1, max_length=200)
+# Ids and names are text without control characters: what a person can read, log and put
+# in a URL, and never a way to forge another id.
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+NonEmpty = Field(min_length=1, max_length=200, pattern=PRINTABLE)
 # Counts stay far below 2**53, so every JSON reader (JavaScript included) gets them exactly, and
 # sums of usage stay within 64-bit integers.
 MAX_SEATS = 1_000_000
@@ -36,7 +39,7 @@ class TrialStarted(_Data):
 
 
 class TrialConverted(_Data):
-    plan: str | None = Field(default=None, min_length=1, max_length=200)
+    plan: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
     ends_at: Time | None = None
 
 

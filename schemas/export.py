@@ -4,7 +4,6 @@ The committed copies in `schemas/json/` are kept equal to these by a test."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,3 @@ def documents() -> dict[str, dict[str, Any]]:
         schema["title"] = f"{event_type} data, version {DATA_VERSION}"
         docs[f"data/{event_type}.v{DATA_VERSION}.schema.json"] = schema
     return docs
-
-
-def write_all(directory: Path) -> list[Path]:
-    written = []
-    for name, doc in documents().items():
-        path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        written.append(path)
-    return written

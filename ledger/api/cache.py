@@ -52,8 +52,9 @@ def next_boundary(states: States, now: datetime, recheck: timedelta) -> datetime
             text = state.get(field)
             if isinstance(text, str) and (moment := parse_time(text)) > now:
                 moments.append(moment)
-        if state.get("status") == "grace":
-            moments.append(now + recheck)
+        ended = isinstance(state.get("ends_at"), str) and parse_time(state["ends_at"]) <= now
+        if state.get("status") == "grace" or (state.get("status") == "suspended" and ended):
+            moments.append(now + recheck)  # grace ends at a moment the state does not carry
         if any(isinstance(f, dict) and f.get("period") == "month"
                for f in state.get("features", {}).values()):
             moments.append(_next_month(now))
@@ -70,8 +71,12 @@ def _next_month(now: datetime) -> datetime:
 class EntitlementCache:
     def __init__(self, models: CustomerStates, *, max_entries: int = 100_000,
                  max_age: timedelta = timedelta(seconds=60), recheck: timedelta = timedelta(seconds=1),
-                 watermark_interval: float = 0.0, monotonic: Callable[[], float] = time.monotonic):
+                 watermark_interval: float = 0.0, monotonic: Callable[[], float] = time.monotonic,
+                 watermark: Callable[[], int] | None = None):
+        """`watermark` defaults to the read models' own (a database read); in the embedded mode
+        the follower's position in memory serves, as it is the read models' only writer."""
         self.models = models
+        self._read_watermark = watermark or models.watermark
         self.max_entries = max_entries
         self.max_age = max_age
         self.recheck = recheck
@@ -86,7 +91,7 @@ class EntitlementCache:
 
     def refresh(self) -> int:
         """Read the watermark now, whatever the interval: after a write this process made."""
-        watermark = self.models.watermark()
+        watermark = self._read_watermark()
         with self._lock:
             self._watermark, self._watermark_read = watermark, self._monotonic()
         return watermark

@@ -231,9 +231,12 @@ def schemas() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export(directory: Path) -> None:
     """Write the JSON Schemas to DIRECTORY."""
-    from schemas.export import write_all
+    from schemas.export import documents
 
-    for path in write_all(directory):
+    for name, document in documents().items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         say(f"wrote {path}")
 
 

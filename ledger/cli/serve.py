@@ -54,7 +54,8 @@ def _parts(settings: Settings, *,
     keys = ApiKeys.open(settings.read_url)
     follower = Follower(wiring.store, models) if embedded else None
     probe = kafka_probe(settings.kafka_bootstrap) if settings.kafka_bootstrap else None
-    cache = EntitlementCache(models, watermark_interval=0.0 if embedded else WATERMARK_INTERVAL)
+    cache = (EntitlementCache(models, watermark=follower.reached) if follower is not None
+             else EntitlementCache(models, watermark_interval=WATERMARK_INTERVAL))
     app = create_app(wiring, models, keyring_for(settings), keys=keys, follower=follower,
                      kafka_probe=probe, license_file_days=settings.license_file_days, cache=cache)
     try:
@@ -207,6 +208,19 @@ def license_file_issue(settings: Settings, customer_id: str, tenant: str | None,
     else:
         output.write_text(text, encoding="utf-8")
         say(f"wrote {output}")
+
+
+@license_file.command("rotate-key")
+@click.pass_obj
+def license_file_rotate_key(settings: Settings) -> None:
+    """Make a new signing key active in the data directory; earlier keys stay published, so
+    files they signed keep verifying. Servers sign with it from their next start."""
+    if settings.signing_key:
+        fail("the signing key comes from LEDGER_SIGNING_KEY: rotate it there")
+    new = KeyRing.load_or_create(settings.data_dir).rotate()
+    echo_json = json.dumps({"key_id": new.key_id, "algorithm": "Ed25519",
+                            "public_key": new.public_key_base64()})
+    click.echo(echo_json)
 
 
 @license_file.command("verify")

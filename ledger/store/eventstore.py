@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.chain import GENESIS, fact_hash
 from ledger.domain.facts import Fact
 from ledger.store import records, streams
 from ledger.store.codec import decode, encode, fact_record, to_fact
+from schemas.events import EVENT_TYPES
 from schemas.times import format_time, parse_time
 
 
@@ -78,9 +79,6 @@ class LedgerStore:
         if not last:
             return None
         return Head(last[0]["sequence"], last[0]["hash"], parse_time(last[0]["recorded_at"]))
-
-    def links(self, tenant: str) -> list[dict[str, Any]]:
-        return self._records(streams.chain_stream(tenant))
 
     def licenses_of_customer(self, tenant: str, customer_id: str) -> list[str]:
         ids = (r["license_id"] for r in self._records(streams.customer_stream(tenant, customer_id)))
@@ -164,17 +162,19 @@ class LedgerStore:
             start = found[-1].id
 
     # -- writing -------------------------------------------------------------------------------
-    def append(self, drafts: Sequence[Fact], tracking: Tracking | None = None,
-               judged_against: Mapping[UUID, int] | None = None) -> list[Fact]:
+    def append(self, drafts: Sequence[Fact], judged_against: Mapping[UUID, int] | None = None,
+               heads: Mapping[str, Head | None] | None = None) -> list[Fact]:
         """Record `drafts` (already judged) in one transaction, chained per tenant.
         `judged_against` gives, per stream, how many records the judge read: the new records
         take the versions right after them, so a fact written meanwhile makes this append
         collide instead of slipping past the rules. Returns the facts with sequence, hash,
-        recorded time and position filled in."""
-        writer = _Batch(self, judged_against or {})
+        recorded time and position filled in. `heads` are the tenants' chain heads the judgement
+        started from: the facts take the sequences right after them, so that any write to the
+        tenant since then collides."""
+        writer = _Batch(self, judged_against or {}, heads or {})
         chained = [writer.add(d) for d in drafts]
         try:
-            positions = self.recorder.insert_events(writer.records, tracking=tracking)
+            positions = self.recorder.insert_events(writer.records)
         except IntegrityError as exc:
             raise ConcurrentAppendError(str(exc)) from exc
         if positions:
@@ -185,22 +185,20 @@ class LedgerStore:
         return chained
 
 
-FACT_TOPICS = [streams.fact_topic(t) for t in (
-    "license.granted", "license.trial_started", "license.trial_converted", "license.upgraded",
-    "license.downgraded", "license.suspended", "license.reinstated", "license.revoked",
-    "license.renewed", "license.seats_changed", "seat.assigned", "seat.released",
-    "usage.recorded", "catalog.published")]
+FACT_TOPICS = [streams.fact_topic(t) for t in EVENT_TYPES]
 
 
 class _Batch:
     """Builds the records of one append: next versions are read once, then counted locally."""
 
-    def __init__(self, store: LedgerStore, judged_against: Mapping[UUID, int]):
+    def __init__(self, store: LedgerStore, judged_against: Mapping[UUID, int],
+                 heads: Mapping[str, Head | None]):
         self.store = store
         self.records: list[StoredEvent] = []
         self.keys: list[tuple[UUID, int]] = []
         self._next: dict[UUID, int] = {stream: n + 1 for stream, n in judged_against.items()}
-        self._heads: dict[str, tuple[int, str, datetime]] = {}
+        self._heads: dict[str, tuple[int, str, datetime]] = {
+            tenant: _as_link(head) for tenant, head in heads.items()}
 
     def _version(self, stream: UUID) -> int:
         if stream not in self._next:
@@ -219,9 +217,7 @@ class _Batch:
     def add(self, draft: Fact) -> Fact:
         tenant = draft.tenant
         if tenant not in self._heads:
-            head = self.store.head(tenant)
-            self._heads[tenant] = ((head.sequence, head.hash, head.recorded_at) if head
-                                   else (0, GENESIS, datetime.min.replace(tzinfo=UTC)))
+            self._heads[tenant] = _as_link(self.store.head(tenant))
         sequence, prev_hash, last_recorded = self._heads[tenant]
         recorded_at = max(self.store.clock(), last_recorded)  # the chain's clock never runs back
         fact = replace(draft, sequence=sequence + 1, prev_hash=prev_hash, recorded_at=recorded_at,
@@ -240,3 +236,9 @@ class _Batch:
         for index_stream, entry in records.index_entries(fact, opens_month=self._next[stream] == 2):
             self._put(index_stream, streams.INDEX, entry)
         return fact
+
+
+def _as_link(head: Head | None) -> tuple[int, str, datetime]:
+    if head is None:
+        return (0, GENESIS, datetime.min.replace(tzinfo=UTC))
+    return (head.sequence, head.hash, head.recorded_at)

@@ -3,6 +3,7 @@ license never means scanning a tenant, and a busy meter grows one month's stream
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from uuid import UUID, uuid5
 
@@ -16,7 +17,7 @@ INDEX = "index"  # which licenses a customer has, which a tenant has, which mont
 
 @lru_cache(maxsize=65536)
 def _id(*parts: str) -> UUID:
-    return uuid5(_NAMESPACE, "\x1f".join(parts))
+    return uuid5(_NAMESPACE, json.dumps(parts))  # unambiguous whatever the parts contain
 
 
 def license_stream(tenant: str, license_id: str) -> UUID:

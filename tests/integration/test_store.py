@@ -6,11 +6,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+import pytest
 
 from ledger.bootstrap import Wiring
 from ledger.integrity import verify
+from ledger.service import _Judging
 from ledger.store import streams
+from ledger.store.eventstore import ConcurrentAppendError
+from schemas.envelope import parse_envelope
 from tests.builders import CATALOG, catalog_envelope, envelope, t
 from tests.integration import tampering
 
@@ -117,12 +120,21 @@ def test_concurrent_seat_assignments_never_exceed_the_seat_count(wiring_factory:
     assert statuses.count("no_free_seat") == 23
 
 
-def test_the_consumers_position_commits_with_the_batch(wiring_factory: Make, database_url: str) -> None:
-    wiring = wiring_factory(database_url)
-    wiring.ledger.ingest([catalog_envelope(tenant="acme")], None, tracking=Tracking("billing.events:0", 7))
-    wiring.ledger.ingest([{"not": "an envelope"}], None, tracking=Tracking("billing.events:0", 8))
-    assert wiring.store.recorder.max_tracking_id("billing.events:0") == 8
-    assert len(wiring.store.facts_after(0)) == 1
+def test_a_write_to_the_tenant_after_the_judgement_makes_the_append_collide(wiring_factory: Make,
+                                                                           database_url: str) -> None:
+    wiring = seeded(wiring_factory, database_url)
+    usage = parse_envelope(envelope("usage.recorded", "2026-03-10", "lic-1", tenant="acme",
+                                    feature="api_calls", quantity=5))
+    judging = _Judging(wiring.store, [usage])
+    judged = judging.consider(usage)
+    assert judged.status == "accepted"
+    other = wiring_factory(database_url)  # meanwhile, another writer records an earlier revocation
+    revocation = envelope("license.revoked", "2026-03-01", "lic-1", reason="chargeback")
+    assert other.ledger.ingest([revocation], "acme")[0].status == "accepted"
+    with pytest.raises(ConcurrentAppendError):
+        wiring.store.append([judged.fact], judged_against=judging.read, heads=judging.heads)  # type: ignore[list-item]
+    assert wiring.ledger.ingest([envelope("usage.recorded", "2026-03-10", "lic-1", feature="api_calls",
+                                          quantity=5)], "acme")[0].code == "revoked"
 
 
 def test_verify_names_an_event_altered_in_the_database(wiring_factory: Make, database_url: str) -> None:

@@ -53,6 +53,19 @@ def test_a_trial_gets_no_grace() -> None:
     assert state_at(facts, "2026-03-15")["status"] == "expired"
 
 
+def test_each_status_comes_before_the_next_in_the_contracts_order() -> None:
+    suspended_in_grace = [grant(ends_at="2026-04-01T00:00:00Z"),
+                          f.make("license.suspended", "2026-03-15", reason="payment_failed")]
+    assert state_at(suspended_in_grace, "2026-04-03")["status"] == "suspended"  # over grace
+    assert state_at(suspended_in_grace, "2026-04-09")["status"] == "expired"  # over suspended
+    pending_then_ended = [grant(starts_at="2026-05-01T00:00:00Z", ends_at="2026-06-01T00:00:00Z")]
+    assert state_at(pending_then_ended, "2026-04-15")["status"] == "pending"
+    suspended_trial = [f.make("license.trial_started", "2026-03-01", customer_id="c", plan="pro",
+                              ends_at="2026-04-01T00:00:00Z"),
+                       f.make("license.suspended", "2026-03-05", reason="x")]
+    assert state_at(suspended_trial, "2026-03-10")["status"] == "suspended"  # over trial
+
+
 def test_revoked_comes_before_every_other_status() -> None:
     facts = [grant(starts_at="2026-06-01T00:00:00Z"), f.make("license.revoked", "2026-04-01", reason="x")]
     assert state_at(facts, "2026-04-02")["status"] == "revoked"
