@@ -59,17 +59,8 @@ TABLES = (
 NAMES = ("rm_tenants", "rm_licenses", "rm_catalogs", "rm_usage_totals", "rm_usage",
          "rm_license_states", "rm_seats", "rm_features", "rm_applied", "rm_tracking")
 
-# Any constant: serialises CREATE TABLE IF NOT EXISTS between workers starting together, which
-# PostgreSQL otherwise lets collide on its catalog.
-_DDL_LOCK = 7_342_001
-
-
 def create(db: Database) -> None:
-    with db.transaction() as cur:
-        if db.postgres:
-            cur.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
-        for statement in TABLES:
-            cur.execute(statement)
+    db.create_tables(TABLES)
 
 
 _PARAMS = 1000  # per statement; far below SQLite's and PostgreSQL's limits

@@ -17,7 +17,6 @@ from ledger.store.sql import Database
 
 ROLES = ("admin", "billing", "service", "auditor", "customer")
 PREFIX = "ldg_"
-_DDL_LOCK = 7_342_004  # any constant of our own
 
 SCHEMA = ["""
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -68,11 +67,7 @@ class ApiKeys:
 
     def __init__(self, db: Database):
         self.db = db
-        with db.transaction() as cur:
-            if db.postgres:  # serialise CREATE TABLE IF NOT EXISTS between processes starting together
-                cur.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
-            for statement in SCHEMA:
-                cur.execute(statement)
+        db.create_tables(SCHEMA)
 
     @classmethod
     def open(cls, url: str) -> ApiKeys:

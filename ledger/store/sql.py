@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 from ledger.store.database import library_settings
 
+_DDL_LOCK = 7_342_001  # any constant of our own
+
 
 class Database:
     """One connection per thread for SQLite (WAL), a pool for PostgreSQL."""
@@ -82,8 +84,12 @@ class Database:
             raise
         conn.execute("COMMIT")
 
-    def execute_script(self, statements: Sequence[str]) -> None:
+    def create_tables(self, statements: Sequence[str]) -> None:
+        """Run CREATE ... IF NOT EXISTS statements. PostgreSQL lets those collide when several
+        processes start together on an empty database, so there they take one advisory lock."""
         with self.transaction() as cur:
+            if self.postgres:
+                cur.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
             for statement in statements:
                 cur.execute(statement)
 
