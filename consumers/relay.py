@@ -27,12 +27,13 @@ from typing import Any
 
 import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
+from kafka.errors import KafkaError
 
 from consumers.outbound import encode_fact
 from ledger.store.eventstore import LedgerStore
 
 log = structlog.get_logger()
-SEND_TIMEOUT = 60.0
+SEND_TIMEOUT = 30.0
 
 
 class Relay:
@@ -76,8 +77,21 @@ class Relay:
         stop = stop or threading.Event()
         log.info("relay.start", topic=self.topic, position=self.position())
         last_seen = time.monotonic()
+        backoff = 1.0
         while not stop.is_set():
-            if self.publish_next():
+            try:
+                published = self.publish_next()
+            except KafkaError as exc:
+                # The broker is away: nothing was recorded, so the same page goes out again when
+                # it is back (consumers dedupe by position). Wait rather than die.
+                log.warning("relay.broker_unavailable", error=str(exc), retry_in=backoff,
+                            position=self.position(),
+                            hint="check the broker at LEDGER_KAFKA_BOOTSTRAP; retrying")
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            if published:
                 last_seen = time.monotonic()
                 continue
             if max_idle is not None and time.monotonic() - last_seen >= max_idle:

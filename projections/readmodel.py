@@ -190,6 +190,13 @@ class ReadModels:
             row = cur.execute("SELECT COALESCE(SUM(changes), 0) FROM rm_tracking").fetchone()
         return int(row[0]) if row else 0
 
+    def newest_applied(self) -> int:
+        """The highest ledger position applied (0: none); with Kafka, lower ones may still be
+        on their way through other partitions."""
+        with self.db.reading() as cur:
+            row = cur.execute("SELECT MAX(position) FROM rm_applied").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
     def applied_positions(self) -> set[int]:
         with self.db.reading() as cur:
             return {int(r[0]) for r in cur.execute("SELECT position FROM rm_applied").fetchall()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
@@ -26,12 +27,24 @@ def _probe(probe: Probe) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
+LAG_PROBE = 1000  # facts looked at beyond the newest applied one
+STALE_AFTER = timedelta(seconds=60)  # an event not projected by then means a worker is missing
+
+
 def _read_models(ports: Ports) -> dict[str, Any]:
     """The read models answer; in the embedded mode also how far the follower lags the ledger,
     and not ok while its rounds keep failing (it retries a failing batch forever)."""
     check: dict[str, Any] = {"ok": True, "watermark": ports.models.watermark()}
     follower = ports.follower
-    if follower is not None:
+    if follower is None:  # Kafka mode: are the relay and the projection workers keeping up?
+        pending = ports.store.facts_after(ports.models.newest_applied(), LAG_PROBE)
+        check["lag"] = len(pending)
+        if pending and ports.clock() - pending[0].recorded_at > STALE_AFTER:
+            check.update(ok=False, error=(
+                f"{len(pending)}{'+' if len(pending) == LAG_PROBE else ''} ledger events are not "
+                f"in the read models, the oldest recorded {pending[0].recorded_at:%Y-%m-%dT%H:%M:%SZ}"
+                ": are `ledger relay` and `ledger project` running and reaching Kafka?"))
+    else:
         check["lag"] = follower.lag()
         error = follower.last_error
         if error is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -453,3 +454,19 @@ def test_a_body_over_ten_megabytes_is_refused_without_being_read(admin: httpx.Cl
     streamed = admin.post("/v1/events", content=chunks(), headers={"Content-Type": "application/json"})
     assert 400 <= streamed.status_code < 500
     assert streamed.json()["code"] == "invalid_request"
+
+
+def test_health_in_kafka_mode_is_degraded_when_events_stay_out_of_the_read_models(tmp_path: Path) -> None:
+    clock = Clock()
+    with running_api(f"sqlite:///{tmp_path / 'k.db'}", clock=clock,
+                     configure=lambda options: options.update(follower=None)) as api:
+        api.wiring.ledger.ingest([catalog_envelope("2026-01-01")], "acme")  # no relay, no project
+        fresh = httpx.get(f"{api.url}/healthz").json()["checks"]["read_models"]
+        assert fresh["ok"] is True and fresh["lag"] == 1
+        clock.fixed = datetime.now(UTC) + timedelta(minutes=5)
+        answer = httpx.get(f"{api.url}/healthz")
+        stale = answer.json()["checks"]["read_models"]
+        assert answer.status_code == 503 and stale["ok"] is False and "ledger relay" in stale["error"]
+        api.models.apply(api.wiring.store.facts_after(0))
+        assert httpx.get(f"{api.url}/healthz").json()["checks"]["read_models"] == {
+            "ok": True, "watermark": api.models.watermark(), "lag": 0}

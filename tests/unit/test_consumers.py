@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import KafkaTimeoutError
 
 from consumers.inbound import InboundConsumer, original_value
 from consumers.outbound import decode_fact, encode_fact, fact_of
@@ -191,6 +193,25 @@ def test_the_relay_resumes_after_the_last_acknowledged_position(wiring: Wiring) 
     producer = FakeProducer()
     Relay(wiring.store, producer, "out").publish_next()
     assert [m["type"] for m in producer.values()] == ["license.suspended"]
+
+
+def test_the_relay_waits_out_a_broker_outage_instead_of_exiting(wiring: Wiring) -> None:
+    wiring.ledger.ingest([catalog_envelope(), envelope("license.granted", "2026-03-01",
+                                                       customer_id="c", plan="pro")], "acme")
+    outage = iter([True, True])
+
+    def flush() -> None:
+        if next(outage, False):
+            raise KafkaTimeoutError("Timeout waiting for future")
+
+    producer = FakeProducer(on_flush=flush)
+    relay = Relay(wiring.store, producer, "out")
+    stop = threading.Event()
+    threading.Timer(10, stop.set).start()  # a bound, should the relay never finish
+    relay.run(stop=stop, max_idle=0.3, wait=0.05)
+    stop.set()
+    assert relay.position() == wiring.store.facts_after(0)[-1].position
+    assert relay.published == 2 and len(producer.sent) == 6  # the page went out three times
 
 
 class FakeModels:
