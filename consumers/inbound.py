@@ -26,6 +26,7 @@ tracking record back: it only advances (the store refuses otherwise, and we re-s
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -55,6 +56,14 @@ def original_value(value: bytes | None) -> Any:
         return text
 
 
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def rejection_message(original: Any, outcome: Outcome, record: Any) -> bytes:
     """The original, the reason and where it came from; an original too big to fit in a record
     is cut to its first characters (`envelope_truncated`), the source offset still points to it."""
@@ -63,6 +72,9 @@ def rejection_message(original: Any, outcome: Outcome, record: Any) -> bytes:
         "id": outcome.id, "source": outcome.source,
         "topic": record.topic, "partition": record.partition, "offset": record.offset,
     }
+    if record.value is not None and not _is_utf8(record.value):
+        # the text above lost bytes to replacement characters: keep the exact original too
+        body["envelope_base64"] = base64.b64encode(record.value).decode("ascii")
     encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     if len(encoded) <= MAX_REJECTION_BYTES:
         return encoded
@@ -88,7 +100,7 @@ class InboundConsumer:
         originals = [original_value(r.value) for r in records]
         # A dict is judged as an envelope; anything else as the text that was sent, so the
         # reason says "not JSON" or "must be a JSON object" in the sender's terms.
-        raws = [o if isinstance(o, dict) else (r.value or b"").decode("utf-8", errors="replace")
+        raws = [o if isinstance(o, dict) else (r.value or b"")
                 for o, r in zip(originals, records, strict=True)]
         outcomes = self.ledger.ingest(raws, None)  # 1. facts durable
         self._publish_rejections(records, originals, outcomes)  # 2. rejections durable

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
 
 class _Server(uvicorn.Server):
@@ -36,11 +35,8 @@ def _stop(signum: int, frame: Any) -> None:
 def serve_forever(app: Any, host: str, port: int, *, log_level: str = "info",
                   ready: Callable[[int], None] = lambda port: None) -> None:
     """Serve until SIGINT or SIGTERM, then return normally so the caller closes its parts.
-    Logs, the access log too, go to standard error."""
-    logging = {**LOGGING_CONFIG, "handlers": {
-        name: {**handler, "stream": "ext://sys.stderr"}
-        for name, handler in LOGGING_CONFIG["handlers"].items()}}
-    config = uvicorn.Config(app, host=host, port=port, log_config=logging,
+    uvicorn's logs go through ours (`ledger.logs`), to standard error."""
+    config = uvicorn.Config(app, host=host, port=port, log_config=None,
                             log_level=log_level.lower(), server_header=False,
                             access_log=log_level.lower() == "debug")
     # uvicorn shuts down gracefully, then re-raises the signal to the handler it found.
@@ -67,3 +63,17 @@ def kafka_probe(bootstrap_servers: str) -> Callable[[], dict[str, Any]]:
         return {"ok": False, "bootstrap": bootstrap_servers, "error": "no bootstrap server answers"}
 
     return probe
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on (host, port) now: asked before anything starts, so a
+    busy port is one clear sentence rather than a traceback in the middle of the logs."""
+    if port == 0:
+        return True
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

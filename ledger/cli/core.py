@@ -219,6 +219,8 @@ def head(settings: Settings, tenant: str | None) -> None:
     wiring = bootstrap(settings)
     found = wiring.store.head(tenant or settings.tenant)
     wiring.close()
+    if found is None:
+        say(f"tenant {tenant or settings.tenant!r} has no events yet (a typo in --tenant?)")
     emit_json(found.as_dict() if found else {"sequence": 0, "hash": GENESIS})
 
 

@@ -42,8 +42,25 @@ class LedgerGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence is a clear reason
-            click.echo(f"ledger: {type(exc).__name__}: {exc}", err=True)
+            click.echo(f"ledger: {reason(exc)}", err=True)
             sys.exit(1)
+
+
+# What to do next, by where the failure came from.
+HINTS = {
+    "kafka": "check LEDGER_KAFKA_BOOTSTRAP and that the broker is up",
+    "psycopg": "check LEDGER_DATABASE_URL / LEDGER_READ_DATABASE_URL and that PostgreSQL is up",
+    "sqlite3": "check LEDGER_DATABASE_URL and the file's permissions",
+    "eventsourcing": "check LEDGER_DATABASE_URL and that the database is up",
+}
+
+
+def reason(exc: BaseException) -> str:
+    """One line: what failed (without repeating the exception's name) and what to do next."""
+    name, text = type(exc).__name__, " ".join(str(exc).split())
+    line = text if text.startswith(name) else f"{name}: {text}" if text else name
+    hint = HINTS.get(type(exc).__module__.split(".")[0])
+    return f"{line} ({hint})" if hint else line
 
 
 @click.group(cls=LedgerGroup)

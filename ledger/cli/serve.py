@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from ledger.api import ApiKeyError, ApiKeys, create_app
 from ledger.api.cache import EntitlementCache
 from ledger.api.license_files import customer_license_file
-from ledger.api.server import kafka_probe, serve_forever
+from ledger.api.server import kafka_probe, port_free, serve_forever
 from ledger.bootstrap import Wiring, bootstrap
 from ledger.cli.core import tenant_option
 from ledger.cli.output import emit_json, fail, say
@@ -41,6 +41,9 @@ def keyring_for(settings: Settings) -> KeyRing:
     """The signing key from settings, else the keys kept in the data directory."""
     if settings.signing_key:
         return KeyRing.from_private_key(settings.signing_key)
+    if not (settings.data_dir / "license-keys.json").exists():
+        say(f"no license-file signing key in {settings.data_dir.resolve()} (LEDGER_DATA_DIR): "
+            "making one; products verify with the public keys of GET /v1/license-files/keys")
     return KeyRing.load_or_create(settings.data_dir)
 
 
@@ -75,6 +78,7 @@ def _parts(settings: Settings, *,
 def serve(settings: Settings, host: str, port: int) -> None:
     """The HTTP API: reads the read models, writes through the ledger. Without Kafka it also
     keeps the read models up to date itself (in-process fan-out)."""
+    _refuse_busy(host, port)
     with _parts(settings, embedded=not settings.kafka_bootstrap) as (_, _, app, follower):
         if follower is not None:
             follower.start()
@@ -93,6 +97,7 @@ def up(settings: Settings, host: str, port: int) -> None:
     if settings.kafka_bootstrap:
         say("ledger up runs embedded; LEDGER_KAFKA_BOOTSTRAP is ignored (use serve + consume)")
         settings = settings.model_copy(update={"kafka_bootstrap": None})
+    _refuse_busy(host, port)
     with _parts(settings, embedded=True) as (wiring, keys, app, follower):
         assert follower is not None
         if wiring.store.max_position() == 0:
@@ -103,6 +108,11 @@ def up(settings: Settings, host: str, port: int) -> None:
         key = _demo_admin_key(keys, settings.data_dir / "demo-admin.key")
         serve_forever(app, host, port, log_level=settings.log_level,
                       ready=lambda bound: click.echo(demo.banner(f"http://{host}:{bound}", key)))
+
+
+def _refuse_busy(host: str, port: int) -> None:
+    if not port_free(host, port):
+        fail(f"{host}:{port} is already in use: stop what listens there, or pass --port")
 
 
 def _demo_admin_key(keys: ApiKeys, path: Path) -> str:
@@ -183,7 +193,7 @@ def license_file() -> None:
     checks one as a product would."""
 
 
-@license_file.command("issue", hidden=True)
+@license_file.command("issue")
 @click.argument("customer_id")
 @tenant_option
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -109,6 +110,14 @@ def test_each_rejection_carries_the_original_the_reason_and_where_it_came_from(
     assert "not JSON" in not_json["message"] and not_json["offset"] == 3
     assert no_tenant["code"] == "invalid_event" and "tenantid" in no_tenant["message"]
     assert worker.counts == {"accepted": 2, "rejected": 3}
+
+
+def test_a_record_that_is_not_utf8_keeps_its_exact_bytes_in_the_rejection(wiring: Wiring) -> None:
+    producer = FakeProducer()
+    InboundConsumer(wiring.ledger, producer, "rejected").take(KEY, records(b"\xff\xfe{x"))
+    (rejection,) = producer.values()
+    assert rejection["code"] == "invalid_event" and "UTF-8" in rejection["message"]
+    assert base64.b64decode(rejection["envelope_base64"]) == b"\xff\xfe{x"
 
 
 def test_a_batch_read_again_after_a_crash_records_nothing_twice_and_loses_no_rejection(
