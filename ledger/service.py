@@ -7,6 +7,7 @@ are recorded in one transaction. Reads fold the same facts with the same fold.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -61,6 +62,7 @@ class Ledger:
         """Judge and record a batch in one transaction; one bad envelope never fails the others.
         With `text`, str and bytes items are JSON text; without, every item must be an object."""
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
+        parsed = self._resent_copies_are_duplicates(parsed, raws, default_tenant)
         for attempt in range(ATTEMPTS):
             try:
                 return self._ingest_once(parsed)
@@ -69,6 +71,22 @@ class Ledger:
                 # that contending writers spread out instead of colliding again in lockstep.
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
         raise ConcurrentAppendError(f"gave up after {ATTEMPTS} attempts: heavy write contention")
+
+    def _resent_copies_are_duplicates(self, parsed: list[Inbound | Outcome], raws: Sequence[Any],
+                                      default_tenant: str | None) -> list[Inbound | Outcome]:
+        """An accepted (tenant, source, id) delivered again is a duplicate, not an error, even
+        if this copy came garbled: the event it names is already in the ledger."""
+        keys: dict[int, tuple[str, str, str]] = {}
+        for n, item in enumerate(parsed):
+            if isinstance(item, Outcome) and item.code == "invalid_event" and item.id and item.source:
+                tenant = _claimed_tenant(raws[n]) or default_tenant
+                if tenant:
+                    keys[n] = (tenant, item.source, item.id)
+        if not keys:
+            return parsed
+        seen = self.store.receipts(keys.values())
+        return [Outcome(p.id, p.source, "duplicate") if n in keys and keys[n] in seen else p
+                for n, p in enumerate(parsed)]
 
     def _parse(self, raw: Any, default_tenant: str | None, enforce: bool, text: bool) -> Inbound | Outcome:
         try:
@@ -144,6 +162,16 @@ class Ledger:
             "position": positions.get(f.sequence), "sequence": f.sequence, "data": f.data,
             "status": status,
         } for f, status in history(facts, usage, self.store.catalogs(tenant))]
+
+
+def _claimed_tenant(raw: Any) -> str | None:
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    found = raw.get("tenantid") if isinstance(raw, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _counts_totals(catalogs: CatalogHistory, plan: str, as_of: datetime, known_at: datetime) -> bool:

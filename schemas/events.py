@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from schemas.catalog import REGION_PATTERN, Catalog
 from schemas.times import Time
@@ -19,6 +21,20 @@ MAX_QUANTITY = 1_000_000_000
 
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        """An optional field sent as null means "not given": its default applies."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+    @field_validator("region", mode="before", check_fields=False)
+    @classmethod
+    def _region_upper(cls, value: Any) -> Any:
+        """ISO 3166 codes are upper case; 'de' is taken as 'DE'."""
+        return value.upper() if isinstance(value, str) else value
 
 
 class LicenseGranted(_Data):

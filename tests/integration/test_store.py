@@ -60,6 +60,16 @@ def test_the_same_source_and_id_is_a_duplicate_across_restarts(wiring_factory: M
     assert again.ledger.ingest([event], "other-tenant")[0].code == "unknown_license"
 
 
+def test_an_accepted_event_sent_again_garbled_is_still_a_duplicate(wiring_factory: Make, database_url: str) -> None:
+    wiring = seeded(wiring_factory, database_url)
+    event = envelope("license.suspended", "2026-04-01", "lic-2", id="stripe-7", reason="payment_failed")
+    assert wiring.ledger.ingest([event], "acme")[0].status == "accepted"
+    garbled = {**event, "time": "2026-04-01T00:00:00", "data": {}}
+    assert wiring.ledger.ingest([garbled], "acme")[0].status == "duplicate"
+    never_seen = {**garbled, "id": "stripe-8"}
+    assert wiring.ledger.ingest([never_seen], "acme")[0].code == "invalid_event"
+
+
 def test_a_rejected_event_may_be_sent_again_and_is_judged_afresh(wiring_factory: Make, database_url: str) -> None:
     wiring = wiring_factory(database_url)
     event = grant("lic-9", id="early")

@@ -84,3 +84,9 @@ def test_a_number_is_not_accepted_as_a_time() -> None:
 def test_ids_with_control_characters_are_refused_so_that_no_two_events_can_share_a_key() -> None:
     message = error_of({**envelope("license.reinstated", "2026-03-01"), "id": "a\x1fb"})
     assert "field 'id'" in message and "control characters" in message
+
+
+def test_an_optional_field_sent_as_null_takes_its_default_and_regions_are_upper_case() -> None:
+    data = parse_envelope(envelope("license.granted", "2026-03-01", customer_id="c", plan="pro",
+                                   seats=None, region="de")).data
+    assert data["seats"] == 1 and data["region"] == "DE"
