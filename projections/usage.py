@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ledger.domain.facts import Fact
+from ledger.domain.fold import usage_window
 from ledger.domain.terms import Terms
 from ledger.domain.usage import month_key
 from ledger.store.sql import Cursor
@@ -107,9 +108,10 @@ class TotalsUsage:
         return cls(cur, tenant, license_id, load(cur, tenant, [license_id], until)[license_id])
 
     def used(self, terms: Terms, feature: str, since: datetime | None, until: datetime) -> int:
-        low = micros(max(since, terms.granted_at) if since else terms.granted_at)
+        start, end = usage_window(terms)
+        low = micros(max(since, start) if since else start)
         high = micros(until)
-        revoked = (micros(terms.revoked_at[0]), terms.revoked_at[1]) if terms.revoked_at else None
+        revoked = (micros(end[0]), end[1]) if end else None
         first_month = month_key(since) if since else ""
         count = 0
         for month, total in self.totals.get(feature, {}).items():

@@ -86,8 +86,6 @@ class EntitlementCache:
         self._lock = threading.Lock()
         self._watermark = -1
         self._watermark_read = float("-inf")
-        self.hits = 0
-        self.misses = 0
 
     def refresh(self) -> int:
         """Read the watermark now, whatever the interval: after a write this process made."""
@@ -110,13 +108,11 @@ class EntitlementCache:
             if (entry is not None and entry.watermark == watermark
                     and entry.computed_at <= now < entry.valid_until):
                 self._entries.move_to_end(key)
-                self.hits += 1
                 return entry.states, True
         states, scheduled = self.models.customer_states_and_next_change(tenant, customer_id, now)
         ends = [m for m in (next_boundary(states, now, self.recheck), scheduled) if m is not None]
         entry = _Entry(watermark, now, min([*ends, now + self.max_age]), states)
         with self._lock:
-            self.misses += 1
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:

@@ -52,11 +52,17 @@ def judge(facts: Sequence[Fact], catalogs: CatalogHistory, new: Fact) -> Terms:
     return apply(before.terms, new, catalogs)
 
 
+def usage_window(terms: Terms) -> tuple[datetime, tuple[datetime, int] | None]:
+    """When usage counts: from the grant on, and before the revocation if there is one (in
+    effective order, ties in recorded order). Replay and the projections' totals both use it."""
+    return terms.granted_at, terms.revoked_at
+
+
 def usage_applies(terms: Terms | None, usage: Fact) -> bool:
-    """Usage counts while the license exists and until it is revoked (in effective order)."""
-    if terms is None or usage.effective_at < terms.granted_at:
+    if terms is None:
         return False
-    return terms.revoked_at is None or usage.order < terms.revoked_at
+    start, end = usage_window(terms)
+    return usage.effective_at >= start and (end is None or usage.order < end)
 
 
 def history(facts: Iterable[Fact], usage: Iterable[Fact],

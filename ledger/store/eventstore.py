@@ -1,9 +1,10 @@
 """The ledger's event store, on the eventsourcing library's recorders (SQLite or PostgreSQL).
 
 One append is one transaction: the facts, their links in each tenant's chain, their idempotency
-receipts and the index entries all commit together or not at all. Two writers racing for the
-same chain sequence or the same receipt collide on the library's unique (stream, version) key;
-the loser gets ConcurrentAppendError and judges its batch again.
+receipts and the index entries all commit together or not at all. A batch takes the chain
+sequences right after the head its judgement started from, so two writers of one tenant (or
+of one receipt) collide on the library's unique (stream, version) key; the loser gets
+ConcurrentAppendError and judges its batch again.
 """
 
 from __future__ import annotations
@@ -69,10 +70,6 @@ class LedgerStore:
 
     def catalogs(self, tenant: str) -> CatalogHistory:
         return CatalogHistory.of(to_fact(r) for r in self._records(streams.catalog_stream(tenant)))
-
-    def receipt(self, tenant: str, source: str, event_id: str) -> dict[str, Any] | None:
-        found = self._records(streams.receipt_stream(tenant, source, event_id), limit=1)
-        return found[0] if found else None
 
     def head(self, tenant: str) -> Head | None:
         last = self._records(streams.chain_stream(tenant), desc=True, limit=1)
