@@ -144,9 +144,19 @@ def _garbled_keys(parsed: Sequence[Inbound | Outcome], raws: Sequence[Any],
     for n, item in enumerate(parsed):
         if isinstance(item, Outcome) and item.code == "invalid_event" and item.id and item.source:
             tenant = _claimed_tenant(raws[n]) or default_tenant
-            if tenant:
+            if tenant and _storable(tenant, item.source, item.id):
                 keys[n] = (tenant, item.source, item.id)
     return keys
+
+
+def _storable(*parts: str) -> bool:
+    """Text that is not valid Unicode (a lone surrogate) can name no accepted event."""
+    try:
+        for part in parts:
+            part.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _claimed_tenant(raw: Any) -> str | None:
