@@ -92,13 +92,29 @@ def verify(store: LedgerStore, tenant: str | None = None, head: tuple[int, str] 
             if progress and checked % 1000 == 0:
                 progress(checked)
         index.finish()
+        _check_streams(store, chains, tenant)
         if head is not None and head != (0, GENESIS) and not (
                 tenant and chains.get(tenant, _Chain()).head_seen):
             raise ChainBrokenError(f"head {head[0]}:{head[1]} is no longer in the chain of tenant "
                                    f"{tenant!r}: events were cut off or rewritten")
     except ChainBrokenError as exc:
         return Verdict(False, checked, str(exc))
+    except (ValueError, TypeError, UnicodeError) as exc:  # a stored column the library cannot read
+        return Verdict(False, checked, f"a stored record after event {checked} cannot be read at all "
+                       f"(altered): {exc}")
     return Verdict(True, checked, None, {t: c.expected - 1 for t, c in chains.items()})
+
+
+def _check_streams(store: LedgerStore, chains: dict[str, _Chain], tenant: str | None) -> None:
+    """The library reads a chain by its exact stored stream id: every fact must be found there."""
+    lengths = store.chain_lengths()
+    for name, chain in chains.items():
+        if lengths.pop(store.chain_id(name), 0) != chain.expected - 1:
+            raise ChainBrokenError(f"tenant {name!r}: some of its events are not stored under its "
+                                   "chain's stream id (altered), so the ledger would not find them")
+    if tenant is None and lengths:
+        raise ChainBrokenError(f"events are stored under stream ids of no tenant's chain: "
+                               f"{sorted(lengths)[:3]} (altered)")
 
 
 def _readable(position: int, stream: Any, version: int, raw: bytes) -> dict[str, Any]:

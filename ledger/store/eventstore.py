@@ -184,6 +184,15 @@ class LedgerStore:
                        decode(n) if decoded else n.state)
             start = found[-1].id
 
+    def chain_lengths(self) -> dict[str, int]:
+        """How many facts each stream id holds exactly as stored, keyed like `chain_id`."""
+        found: dict[str, int] = self.recorder.stream_lengths()
+        return found
+
+    def chain_id(self, tenant: str) -> str:
+        """The stored id of the tenant's chain stream, as `chain_lengths` keys it."""
+        return str(self.recorder.stored_id(streams.chain_stream(tenant)))
+
     def index_rows(self, page: int = 1000) -> Iterator[IndexRow]:
         """Every index row in ledger order (what `ledger verify` compares to the facts)."""
         after = 0

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
@@ -51,7 +52,7 @@ def _ddl(table: str, bigint: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_subject ON {table} (tenant, subject, kind, month)",
         f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_customer ON {table} (tenant, customer) "
         "WHERE customer IS NOT NULL",
-        f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_position ON {table} (position)",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {FACTS_TABLE}_position ON {table} (position)",
     ]
 
 
@@ -63,6 +64,10 @@ class _FactIndex:
     position_column: str
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def stored_id(self, stream: UUID) -> str:
+        """A stream id as this backend stores it."""
         raise NotImplementedError
 
     def any_of(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
@@ -128,6 +133,12 @@ class _FactIndex:
         rows = self.query(self._join("f.tenant = ? AND f.sequence = ?"), [tenant, sequence])
         return (rows[0][1], bytes(rows[0][2])) if rows else None
 
+    def stream_lengths(self) -> dict[str, int]:
+        """Facts per stream id exactly as stored (a stream id the library would not find again,
+        e.g. in other letter case, is its own stream here)."""
+        return {str(r[0]): r[1] for r in self.query(
+            f"SELECT originator_id, COUNT(*) FROM {self.events_table} GROUP BY originator_id")}
+
     def index_rows(self, after: int = 0, limit: int = 1000) -> list[IndexRow]:
         """Index rows in ledger order, for `ledger verify`."""
         return [IndexRow(*r) for r in self.query(
@@ -147,6 +158,9 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, _FactIndex):
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *_ddl(FACTS_TABLE, "INTEGER")]
+
+    def stored_id(self, stream: UUID) -> str:
+        return stream.hex
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
@@ -226,6 +240,9 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, _FactIndex):
         self.insert_index_statement = (
             f"INSERT INTO {self.facts_table} ({', '.join(COLUMNS)}) SELECT * FROM unnest("
             + ", ".join(f"%s::{t}[]" for t in types) + ")")
+
+    def stored_id(self, stream: UUID) -> str:
+        return str(stream)
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as curs:

@@ -6,8 +6,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from ledger.bootstrap import Wiring
 from ledger.integrity import verify
 from ledger.store import streams
