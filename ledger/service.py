@@ -15,7 +15,7 @@ from typing import Any
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
-from ledger.domain.fold import fold, history, judge
+from ledger.domain.fold import Timeline, fold, history, judge
 from ledger.domain.state import license_state
 from ledger.domain.usage import CountedUsage, month_key
 from ledger.store.eventstore import LedgerStore
@@ -187,6 +187,7 @@ class _Judging:
             {(i.tenant or "", i.subject) for i in items if i.type != "catalog.published"})
         self.catalogs: dict[str, CatalogHistory] = {}
         self.keys: set[tuple[str, str, str]] = set()
+        self.folds: dict[tuple[str, str, int, int, int], Timeline] = {}
         self.now = datetime.now(UTC)
 
     def resent(self, outcome: Outcome, key: tuple[str, str, str] | None) -> Outcome:
@@ -211,13 +212,22 @@ class _Judging:
                 self.catalogs[tenant] = catalogs.with_fact(draft)
             else:
                 facts = self._facts(tenant, item.subject)
-                judge(facts, catalogs, draft)
+                judge(facts, catalogs, draft, self._before(facts, catalogs, draft))
                 if item.type != "usage.recorded":
                     facts.append(draft)
         except RuleBrokenError as exc:
             return _rejected(item, exc.code, exc.message)
         self.keys.add(key)
         return Outcome(item.id, item.source, "accepted", fact=draft)
+
+    def _before(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact) -> Timeline:
+        """The license's fold at the draft's moment, once per distinct set of facts it covers:
+        usage and the other events that leave the facts as they are reuse it."""
+        covered = sum(1 for f in facts if f.effective_at <= draft.effective_at)
+        key = (draft.tenant, draft.subject, len(facts), covered, len(catalogs.facts))
+        if key not in self.folds:
+            self.folds[key] = fold(facts, catalogs, as_of=draft.effective_at)
+        return self.folds[key]
 
     def _same_catalog_exists(self, catalogs: CatalogHistory, draft: Fact) -> bool:
         if draft.data.get("version") != draft.subject:

@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.catalogs import CatalogHistory
-from ledger.domain.chain import GENESIS, fact_hash
+from ledger.domain.chain import GENESIS, content, digest, fact_hash
 from ledger.domain.facts import Fact
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, decode, encode, fact_record, seal, to_fact
@@ -210,10 +210,7 @@ class LedgerStore:
                 drafts = judge()
                 if not drafts:
                     return []
-                facts = self._chained(drafts)
-                stored = [StoredEvent(streams.chain_stream(f.tenant), f.sequence,
-                                      streams.fact_topic(f.type), encode(fact_record(f)))
-                          for f in facts]
+                facts, stored = self._chained(drafts)
                 positions = writer.insert(stored, [index_row(f, 0) for f in facts])
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
@@ -223,22 +220,29 @@ class LedgerStore:
         """Record already judged drafts (tests and tools; ingest judges under the lock)."""
         return self.write({d.tenant for d in drafts}, lambda: drafts)
 
-    def _chained(self, drafts: Sequence[Fact]) -> list[Fact]:
+    def _chained(self, drafts: Sequence[Fact]) -> tuple[list[Fact], list[StoredEvent]]:
+        """The drafts with their places in their tenants' chains, and their stored records.
+        A batch is recorded at one moment (it commits at once), never before its chain's head."""
         heads: dict[str, tuple[int, str, datetime]] = {}
-        chained = []
+        now = self.clock()
+        facts, stored = [], []
         for draft in drafts:
-            if draft.tenant not in heads:
-                head = self.head(draft.tenant)
-                heads[draft.tenant] = ((0, GENESIS, datetime.min.replace(tzinfo=UTC)) if head is None
-                                       else (head.sequence, head.hash, head.recorded_at))
-            sequence, prev_hash, last_recorded = heads[draft.tenant]
-            recorded_at = max(self.clock(), last_recorded)  # the chain's clock never runs back
-            fact = replace(draft, sequence=sequence + 1, prev_hash=prev_hash,
-                           recorded_at=recorded_at, hash="")
-            fact = replace(fact, hash=fact_hash(fact))
-            heads[draft.tenant] = (fact.sequence, fact.hash, recorded_at)
-            chained.append(fact)
-        return chained
+            tenant = draft.tenant
+            if tenant not in heads:
+                head = self.head(tenant)
+                heads[tenant] = ((0, GENESIS, now) if head is None
+                                 else (head.sequence, head.hash, max(now, head.recorded_at)))
+            sequence, prev_hash, recorded_at = heads[tenant]
+            fields = {**draft.__dict__, "sequence": sequence + 1, "prev_hash": prev_hash,
+                      "recorded_at": recorded_at, "position": None}
+            body = content(Fact(**{**fields, "hash": ""}))
+            fact = Fact(**{**fields, "hash": digest(body)})
+            heads[tenant] = (fact.sequence, fact.hash, recorded_at)
+            facts.append(fact)
+            stored.append(StoredEvent(streams.chain_stream(tenant), fact.sequence,
+                                      streams.fact_topic(fact.type),
+                                      encode(fact_record(fact, body=body))))
+        return facts, stored
 
 
 def _month(fact: Fact) -> str:
