@@ -105,14 +105,20 @@ def library(url: str, payloads: list[bytes], batch: int) -> float:
         factory.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """What every figure of these benchmarks is measured with (shared by bench.project)."""
+    parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--database-url", default=None, help="postgresql://... (default: SQLite)")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--profile", default=None, help="write a cProfile of the measured path here")
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__)
     parser.add_argument("--workload", choices=[*WORKLOADS, "both"], default="both")
-    parser.add_argument("--profile", default=None, help="write a cProfile of our ingest here")
     args = parser.parse_args()
     names = list(WORKLOADS) if args.workload == "both" else [args.workload]
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")

@@ -7,7 +7,6 @@ Usage: python -m bench.project [--database-url URL] [--events N] [--rounds R] [-
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import os
 import platform
@@ -15,7 +14,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.ingest import fresh_url, usage_heavy
+from bench.ingest import arguments, fresh_url, usage_heavy
 from ledger.bootstrap import bootstrap
 from ledger.settings import Settings
 from projections.readmodel import ReadModels
@@ -41,13 +40,7 @@ def applied(store: Any, url: str, batch: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default=None, help="postgresql://... (default: SQLite)")
-    parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--profile", default=None)
-    args = parser.parse_args()
+    args = arguments(__doc__).parse_args()
     url = fresh_url(args.database_url)
     wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
     events = usage_heavy(args.events)
