@@ -54,8 +54,11 @@ def main() -> None:
     per_tenant = args.events // args.tenants
     events: list[dict[str, Any]] = [e for n in range(args.tenants)
                                     for e in usage_heavy(per_tenant, tenant=f"tenant-{n}")]
+    # The catalogs are the tenants' setup, recorded first: on 4 partitions a grant could
+    # otherwise overtake its catalog and the benchmark would measure rejections.
+    wiring.ledger.ingest([e for e in events if e["type"] == "catalog.published"], None)
     producer = KafkaProducer(bootstrap_servers=args.bootstrap, linger_ms=20, batch_size=256_000)
-    for event in events:
+    for event in (e for e in events if e["type"] != "catalog.published"):
         producer.send(topics["LEDGER_INBOUND_TOPIC"], key=event["subject"].encode(),
                       value=json.dumps(event).encode())
     producer.flush()
@@ -73,7 +76,7 @@ def main() -> None:
                  for role, name in roles]
     reached: dict[str, float] = {}
     try:
-        while len(reached) < 2 and time.monotonic() - started < 1800:
+        while len(reached) < 2 and any(p.poll() is None for p in processes):
             time.sleep(0.5)
             if "ledger" not in reached and wiring.store.max_position() >= len(events):
                 reached["ledger"] = time.monotonic() - started
