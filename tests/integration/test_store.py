@@ -240,3 +240,29 @@ def test_history_lists_positions_and_applied_or_superseded(wiring_factory: Make,
         ("usage.recorded", "superseded")]
     positions = {f.source_event_id: f.position for f in wiring.store.facts_after(0)}
     assert all(e["position"] == positions[e["id"]] for e in events)
+
+
+def test_a_tenants_hashes_facts_and_sequences_are_found_by_sequence_and_by_id(
+        wiring_factory: Make, database_url: str) -> None:
+    wiring = seeded(wiring_factory, database_url)
+    facts = wiring.store.facts_after(0)
+    assert wiring.store.event_hashes("acme") == [f.hash for f in facts]
+    assert wiring.store.event_hashes("acme", upto=2) == [f.hash for f in facts[:2]]
+    assert wiring.store.event_hashes("nobody") == []
+    assert wiring.store.fact_at_sequence("acme", 3) == facts[2]
+    assert wiring.store.fact_at_sequence("acme", 99) is None
+    assert wiring.store.sequence_of("acme", facts[3].source, facts[3].source_event_id) == 4
+    assert wiring.store.sequence_of("other", facts[3].source, facts[3].source_event_id) is None
+
+
+def test_every_envelope_gets_the_same_outcome_in_one_batch_or_one_at_a_time(
+        wiring_factory: Make, database_url: str) -> None:
+    wiring = seeded(wiring_factory, database_url)
+    assert {o.status for o in wiring.ledger.ingest([catalog_envelope(), grant("lic-2")], "globex")} \
+        == {"accepted"}
+    event = envelope("license.suspended", "2026-04-01", "lic-2", id="stripe-9", reason="payment_failed")
+    garbled = {**event, "time": "2026-04-01T00:00:00", "data": {}}
+    stream = [garbled, event, garbled]
+    together = [o.code or o.status for o in wiring.ledger.ingest(stream, "acme")]
+    apart = [wiring.ledger.ingest([e], "globex")[0] for e in stream]
+    assert together == [o.code or o.status for o in apart] == ["invalid_event", "accepted", "duplicate"]
