@@ -21,6 +21,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.chain import GENESIS, content, digest, fact_hash
 from ledger.domain.facts import Fact
+from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, decode, encode, fact_record, seal, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
@@ -86,7 +87,7 @@ class LedgerStore:
         wanted = self.usage_months(tenant, license_id) if months is None else list(months)
         by_month: dict[str, list[Fact]] = {m: [] for m in wanted}
         for _, fact in self._facts(tenant, USAGE, [license_id], list(by_month)):
-            by_month[_month(fact)].append(fact)
+            by_month[month_key(fact.effective_at)].append(fact)
         return [f for m in by_month for f in by_month[m]]
 
     def catalogs(self, tenant: str) -> CatalogHistory:
@@ -95,14 +96,15 @@ class LedgerStore:
     def head(self, tenant: str) -> Head | None:
         """The newest fact of the tenant's chain, checked: the chain is never built on a head
         whose content no longer matches its hash."""
-        found = self.recorder.select_events(streams.chain_stream(tenant), desc=True, limit=1)
-        if not found:
+        found = self.recorder.newest(streams.chain_stream(tenant))
+        if found is None:
             return None
-        what = f"the newest stored event of tenant {tenant!r} (sequence {found[0].originator_version})"
+        version, state = found
+        what = f"the newest stored event of tenant {tenant!r} (sequence {version})"
         try:
-            record = json.loads(found[0].state)
+            record = json.loads(state)
             fact = to_fact(record, upcasting=False)
-            intact = (fact_hash(fact) == fact.hash and fact.sequence == found[0].originator_version
+            intact = (fact_hash(fact) == fact.hash and fact.sequence == version
                       and record.get("seal") == seal(record.get("v"), record.get("data_version"),
                                                      fact.hash)
                       and record.get("v") == STORAGE_VERSION)
@@ -243,7 +245,3 @@ class LedgerStore:
                                       streams.fact_topic(fact.type),
                                       encode(fact_record(fact, body=body))))
         return facts, stored
-
-
-def _month(fact: Fact) -> str:
-    return index_row(fact, 0).month or ""

@@ -16,6 +16,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,7 @@ from ledger.settings import Settings
 from projections.readmodel import ReadModels
 from tests.builders import CATALOG
 from tests.conftest import unique
-from tests.e2e.test_pipeline import TENANT, Billing, Pipeline, at, ingested, rejected
+from tests.e2e.test_pipeline import LEDGER, TENANT, Billing, Pipeline, at, ingested, rejected
 from tests.faults.services import ROOT, OwnServices
 from tests.integration.kafka_topics import read_all
 
@@ -72,6 +73,11 @@ class Supervised(Pipeline):
             if process.poll() is not None:
                 self.crashes += 1
                 self.start(name, *WORKERS[name])
+
+    def verify(self) -> subprocess.CompletedProcess[str]:
+        """`ledger projections verify`, given the time a long run's replay of every license takes."""
+        return subprocess.run([str(LEDGER), "projections", "verify"], env=self.env, cwd=self.logs,
+                              capture_output=True, text=True, timeout=300 + LICENSES / 10)
 
     def kill(self, name: str) -> None:
         self.processes[name].send_signal(signal.SIGKILL)
