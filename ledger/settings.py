@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "info"
     license_file_days: int = Field(default=30, ge=1)
+    ingest_max_line_bytes: int = Field(default=4 * 2**20, ge=1)  # `ledger ingest` refuses longer lines
     signing_key: str | None = None  # base64 Ed25519 private key; generated in data_dir if unset
     inbound_topic: str = "billing.events"
     rejected_topic: str = "billing.events.rejected"
