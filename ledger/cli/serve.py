@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from ledger.api import ApiKeyError, ApiKeys, create_app
 from ledger.api.cache import EntitlementCache
+from ledger.api.connections import ConnectionLimits
 from ledger.api.license_files import customer_license_file
 from ledger.api.server import kafka_probe, port_free, serve_forever
 from ledger.bootstrap import Wiring, bootstrap
@@ -33,6 +34,27 @@ from projections.readmodel import ReadModels
 
 HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 PORT = click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+def connection_options(fn: Any) -> Any:
+    """Bounds on slow and idle clients; each flag overrides its setting (docs/api.md)."""
+    for flag, kind, help_text in reversed([
+            ("--header-timeout", SECONDS, "Seconds a client has to send a request's headers "
+             "(default 10, LEDGER_HTTP_HEADER_TIMEOUT)."),
+            ("--keepalive-timeout", SECONDS, "Seconds an idle kept-alive connection stays open "
+             "(default 5, LEDGER_HTTP_KEEPALIVE_TIMEOUT)."),
+            ("--max-connections", click.IntRange(min=1), "Connections open at once; more are "
+             "answered 503 busy (default 1000, LEDGER_HTTP_MAX_CONNECTIONS).")]):
+        fn = click.option(flag, type=kind, default=None, help=help_text)(fn)
+    return fn
+
+
+def connection_limits(settings: Settings, header_timeout: float | None,
+                      keepalive_timeout: float | None, max_connections: int | None) -> ConnectionLimits:
+    return ConnectionLimits(header_timeout=header_timeout or settings.http_header_timeout,
+                            keepalive_timeout=keepalive_timeout or settings.http_keepalive_timeout,
+                            max_connections=max_connections or settings.http_max_connections)
 # Kafka mode: another process projects, so a check may lag it by this much more (docs/api.md).
 WATERMARK_INTERVAL = 0.1
 
@@ -74,25 +96,30 @@ def _parts(settings: Settings, *,
 @click.command()
 @HOST
 @PORT
+@connection_options
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, **bounds: Any) -> None:
     """The HTTP API: reads the read models, writes through the ledger. Without Kafka it also
     keeps the read models up to date itself (in-process fan-out)."""
+    limits = connection_limits(settings, **bounds)
     _refuse_busy(host, port)
     with _parts(settings, embedded=not settings.kafka_bootstrap) as (_, _, app, follower):
         if follower is not None:
             follower.start()
-        serve_forever(app, host, port, log_level=settings.log_level,
+        serve_forever(app, host, port, log_level=settings.log_level, limits=limits,
                       ready=lambda bound: say(f"ledger API on http://{host}:{bound}"))
 
 
 @click.command()
 @HOST
 @PORT
+@connection_options
 @click.pass_obj
-def up(settings: Settings, host: str, port: int) -> None:
+def up(settings: Settings, host: str, port: int, **bounds: Any) -> None:
     """Everything in one process on the embedded default, with a demo tenant on first start."""
     from ledger import demo
+
+    limits = connection_limits(settings, **bounds)
 
     if settings.kafka_bootstrap:
         say("ledger up runs embedded; LEDGER_KAFKA_BOOTSTRAP is ignored (use serve + consume)")
@@ -106,7 +133,7 @@ def up(settings: Settings, host: str, port: int) -> None:
         follower.catch_up()
         follower.start()
         key = _demo_admin_key(keys, settings.data_dir / "demo-admin.key")
-        serve_forever(app, host, port, log_level=settings.log_level,
+        serve_forever(app, host, port, log_level=settings.log_level, limits=limits,
                       ready=lambda bound: click.echo(demo.banner(f"http://{host}:{bound}", key)))
 
 
