@@ -3,24 +3,10 @@ system or a slow client against the API served as in production, over real HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
 
-from tests.integration.test_api_harness import Api, running_api, sqlite
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    with running_api(sqlite(tmp_path)) as served:
-        yield served.with_catalog()
-
-
-@pytest.fixture
-def admin(api: Api) -> httpx.Client:
-    return api.as_role("admin")
+# The API with a catalog, and an admin client of it: the fixtures of the endpoint tests.
+from tests.integration.test_api_endpoints import admin, api  # noqa: F401
 
 
 def problem(answer: httpx.Response, status: int, code: str = "invalid_request") -> str:
