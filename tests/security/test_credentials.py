@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,15 +28,22 @@ class RecordingKeys:
         return getattr(self.keys, name)
 
 
-@pytest.fixture
-def recorded(tmp_path: Path) -> Iterator[tuple[Api, RecordingKeys]]:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, RecordingKeys]]:
     holder: dict[str, RecordingKeys] = {}
 
     def configure(options: dict[str, Any]) -> None:
         holder["keys"] = options["keys"] = RecordingKeys(options["keys"])
 
-    with running_api(sqlite(tmp_path), configure=configure) as api:
+    with running_api(sqlite(tmp_path_factory.mktemp("credentials")), configure=configure) as api:
         yield api, holder["keys"]
+
+
+@pytest.fixture
+def recorded(served: tuple[Api, RecordingKeys]) -> tuple[Api, RecordingKeys]:
+    """The served API, its record of lookups emptied for this test."""
+    served[1].looked_up.clear()
+    return served
 
 
 LENIENT = ["Bearer {key}", "bearer {key}", "BEARER {key}", "Bearer  {key}", "Bearer {key}  ",
