@@ -16,11 +16,11 @@ from fastapi import FastAPI
 
 from ledger.api import ApiKeyError, ApiKeys, create_app
 from ledger.api.cache import EntitlementCache
-from ledger.api.connections import ConnectionLimits
 from ledger.api.license_files import customer_license_file
 from ledger.api.server import kafka_probe, port_free, serve_forever
 from ledger.bootstrap import Wiring, bootstrap
 from ledger.cli.core import tenant_option
+from ledger.cli.limits import connection_limits, connection_options
 from ledger.cli.output import emit_json, fail, say
 from ledger.licensefile import (
     KeyRing,
@@ -34,27 +34,6 @@ from projections.readmodel import ReadModels
 
 HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 PORT = click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-SECONDS = click.FloatRange(min=0, min_open=True)
-
-
-def connection_options(fn: Any) -> Any:
-    """Bounds on slow and idle clients; each flag overrides its setting (docs/api.md)."""
-    for flag, kind, help_text in reversed([
-            ("--header-timeout", SECONDS, "Seconds a client has to send a request's headers "
-             "(default 10, LEDGER_HTTP_HEADER_TIMEOUT)."),
-            ("--keepalive-timeout", SECONDS, "Seconds an idle kept-alive connection stays open "
-             "(default 5, LEDGER_HTTP_KEEPALIVE_TIMEOUT)."),
-            ("--max-connections", click.IntRange(min=1), "Connections open at once; more are "
-             "answered 503 busy (default 1000, LEDGER_HTTP_MAX_CONNECTIONS).")]):
-        fn = click.option(flag, type=kind, default=None, help=help_text)(fn)
-    return fn
-
-
-def connection_limits(settings: Settings, header_timeout: float | None,
-                      keepalive_timeout: float | None, max_connections: int | None) -> ConnectionLimits:
-    return ConnectionLimits(header_timeout=header_timeout or settings.http_header_timeout,
-                            keepalive_timeout=keepalive_timeout or settings.http_keepalive_timeout,
-                            max_connections=max_connections or settings.http_max_connections)
 # Kafka mode: another process projects, so a check may lag it by this much more (docs/api.md).
 WATERMARK_INTERVAL = 0.1
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ledger.api.connections import ConnectionLimits
-from ledger.cli.serve import connection_limits
+from ledger.cli.limits import connection_limits
 from ledger.settings import Settings
 from tests.integration.test_api_serve import Serve, environment, serve  # noqa: F401
 
