@@ -42,6 +42,8 @@ class TimeParam(click.ParamType):
             return parse_time(value)
         except ZonelessTimeError as exc:
             self.fail(str(exc), param, ctx)
+        except OverflowError:
+            self.fail(f"{value!r} lies out of range once converted to UTC", param, ctx)
         except ValueError:
             self.fail(f"{value!r} is not an RFC 3339 time like 2026-03-01T00:00:00Z", param, ctx)
 

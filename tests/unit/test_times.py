@@ -87,8 +87,10 @@ def test_no_digit_string_is_a_time(digits: str) -> None:
     ["replay", "--all", "--as-of", "1764547200"],
     ["replay", "--all", "--as-of", "2026-03-01T00:00:00Z", "--known-at", "20271201"],
     ["catalog", "publish", "--effective-at", "1798761600000", "pyproject.toml"],
+    ["replay", "--all", "--as-of", "0001-01-01T00:00:00+01:00"],
 ])
 def test_cli_time_flags_refuse_digit_strings_naming_the_flag(args: list[str]) -> None:
     result = CliRunner().invoke(cli, args)
     flag = [a for a in args if a in ("--as-of", "--known-at", "--effective-at")][-1]
-    assert result.exit_code == 2 and flag in result.output and "RFC 3339" in result.output
+    assert result.exit_code == 2 and flag in result.output
+    assert "RFC 3339" in result.output or "out of range" in result.output
