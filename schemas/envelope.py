@@ -94,15 +94,23 @@ def load_json(text: str | bytes) -> Any:
     an integer, nesting deeper than the interpreter's recursion limit) is a ValueError too."""
     try:
         return json.loads(text)
-    except RecursionError:
-        raise ValueError("nested too deeply (an envelope needs only a few levels)") from None
     except json.JSONDecodeError:
         raise
-    except ValueError as exc:
-        if "digits" in str(exc):
-            raise ValueError(f"an integer has more than {sys.get_int_max_str_digits()} "
-                             "digits") from None
-        raise
+    except (RecursionError, ValueError) as exc:
+        reason = unbuildable(exc)
+        if reason is None:
+            raise
+        raise ValueError(reason) from None
+
+
+def unbuildable(exc: BaseException) -> str | None:
+    """Why well-formed JSON could not be built into values, in a sender's words; None if
+    `exc` is not such a reason."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply (far deeper than any envelope or request)"
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return f"an integer has more than {sys.get_int_max_str_digits()} digits"
+    return None
 
 
 def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:

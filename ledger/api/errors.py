@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.envelope import unbuildable
+
 log = structlog.get_logger()
 
 JSON = "application/json"
@@ -152,6 +154,9 @@ def install(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500
                                else "internal_error")
         message = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
+        reason = unbuildable(exc.__cause__) if exc.__cause__ is not None else None
+        if exc.status_code == 400 and reason is not None:  # FastAPI's "error parsing the body"
+            message = f"the body is JSON this API cannot read: {reason}"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path!r} (the routes are in /docs)"
         return Answer(body(code, message), exc.status_code, headers=exc.headers)

@@ -141,3 +141,11 @@ def test_a_query_time_that_is_not_rfc3339_is_refused_naming_the_parameter(
         admin: httpx.Client, name: str, value: str) -> None:
     message = problem(admin.get("/v1/customers/cust-7/entitlements", params={name: value}), 400)
     assert name in message and "RFC 3339" in message
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('{"customer_id": "c", "feature": "f", "quantity": ' + "9" * 5000 + "}", "digits"),
+    ('{"customer_id": ' + DEEP + ', "feature": "f"}', "nested too deeply")])
+def test_a_check_json_cannot_build_is_an_invalid_request_that_says_why(admin: httpx.Client,
+                                                                      text: str, reason: str) -> None:
+    assert reason in problem(admin.post("/v1/check", content=text, headers=JSON), 400)
