@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from schemas.envelope import InvalidEventError, parse_envelope
 from tests.builders import catalog_envelope
 from tests.integration.test_api_harness import built_api, sqlite
-from tests.security.envelopes import KNOWN_CODES, Billing
+from tests.security.envelopes import KNOWN_CODES, UNREADABLE, Billing
 
 with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx is what we have
     warnings.simplefilter("ignore")
@@ -48,6 +48,8 @@ def raw_envelopes(draw: st.DrawFn) -> Any:
         return json.dumps(envelope).encode("utf-8")
     if form == 3:
         return draw(json_values | st.text(max_size=100) | st.binary(max_size=100))
+    if form == 4 and draw(st.booleans()):
+        return draw(st.sampled_from(UNREADABLE))  # what JSON cannot build, as a line or record
     return envelope
 
 
