@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint bench bench-ingest soak pg-up pg-down kafka-up kafka-down services-up services-down clean
+.PHONY: install run test test-unit test-security lint bench bench-ingest soak pg-up pg-down kafka-up kafka-down services-up services-down clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
+
+## make test-security: the attacks of tests/security alone (needs the services, as `make test` starts them)
+test-security: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/security
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -56,7 +56,7 @@ def original_value(value: bytes | None) -> Any:
     text = value.decode("utf-8", errors="replace")
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # JSON too deep or long to build: kept as text
         return text
 
 

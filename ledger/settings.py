@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "info"
     license_file_days: int = Field(default=30, ge=1)
+    ingest_max_line_bytes: int = Field(default=4 * 2**20, ge=1)  # `ledger ingest` refuses longer lines
+    # Slow clients (ledger.api.connections): seconds to send a request's headers, seconds an
+    # idle kept-alive connection stays open, connections open at once.
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    http_keepalive_timeout: float = Field(default=5.0, gt=0)
+    http_max_connections: int = Field(default=1000, ge=1)
     signing_key: str | None = None  # base64 Ed25519 private key; generated in data_dir if unset
     inbound_topic: str = "billing.events"
     rejected_topic: str = "billing.events.rejected"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -83,17 +84,48 @@ def describe(error: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+class EnvelopeText(bytes):
+    """The JSON text of one envelope, cut out of a posted array that could not be read whole
+    (an integer of 5,000 digits, nesting 3,000 deep): parsed, and refused, on its own."""
+
+
+def load_json(text: str | bytes) -> Any:
+    """JSON text to values; a value Python's reader will not build (more than 4300 digits in
+    an integer, nesting deeper than the interpreter's recursion limit) is a ValueError too."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as exc:
+        reason = unbuildable(exc)
+        if reason is None:
+            raise
+        raise ValueError(reason) from None
+
+
+def unbuildable(exc: BaseException) -> str | None:
+    """Why well-formed JSON could not be built into values, in a sender's words; None if
+    `exc` is not such a reason."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply (far deeper than any envelope or request)"
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return f"an integer has more than {sys.get_int_max_str_digits()} digits"
+    return None
+
+
 def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:
     """Validate one envelope or raise InvalidEventError naming the field. With `text`, a str or
-    bytes is JSON text (a line of a file, a Kafka record); without, only an object will do."""
-    if text and isinstance(raw, bytes):
+    bytes is JSON text (a line of a file, a Kafka record); without, only an object will do
+    (or an `EnvelopeText`)."""
+    if (text or isinstance(raw, EnvelopeText)) and isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidEventError(f"not UTF-8 text: {exc}") from None
+        text = True
     if text and isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = load_json(raw)
         except ValueError as exc:
             raise InvalidEventError(f"not JSON: {exc}") from None
     if not isinstance(raw, dict):

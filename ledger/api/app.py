@@ -25,7 +25,8 @@ DESCRIPTION = ("Licenses, plans, seats and usage as immutable, hash-chained even
 
 def application() -> FastAPI:
     """The routes, error handlers and OpenAPI document, without any parts wired in."""
-    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
+    # No trailing-slash redirects: Starlette builds their location from the Host header.
+    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, redirect_slashes=False,
                   docs_url="/docs", redoc_url=None, default_response_class=errors.Answer)
     errors.install(app)
     for module in (events, queries, license_files, operations):

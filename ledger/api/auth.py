@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from ledger.api.credentials import bearer_key
 from ledger.api.errors import forbidden, refuse_unknown_query, unauthorized
 from ledger.api.keys import Principal
 
@@ -47,11 +48,11 @@ bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger 
 
 async def authenticate(request: Request) -> Principal:
     """The principal of a valid, unrevoked key, or 401 (one indexed read, nothing cached)."""
-    credentials = await bearer(request)
-    if credentials is None or not credentials.credentials:
+    key = bearer_key(request.headers.getlist("authorization"))
+    if key is None:
         raise unauthorized()
     found: Principal | None = await run_in_threadpool(request.app.state.ports.keys.authenticate,
-                                                      credentials.credentials)
+                                                      key)
     if found is None:
         raise unauthorized("the API key is unknown or revoked")
     return found

@@ -4,6 +4,8 @@ machines and a sentence for people. Bad input is a 4xx, never a 500."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from email.message import Message
 from typing import Any
 
 import structlog
@@ -12,7 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.envelope import unbuildable
+
 log = structlog.get_logger()
+
+JSON = "application/json"
 
 # Starlette's own refusals (unknown route, wrong method, ...) in our words.
 _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -59,13 +65,19 @@ def not_found(code: str, message: str) -> ApiError:
 
 
 def refuse_unknown_query(request: Request) -> None:
-    """A typo is not silence: `?asof=` must not quietly answer about now instead."""
+    """A typo is not silence: `?asof=` must not quietly answer about now instead; nor may
+    `?as_of=A&as_of=B` quietly answer about one of them."""
     dependant = getattr(request.scope.get("route"), "dependant", None)
     known = _query_names(dependant) if dependant is not None else set()
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         expected = ", ".join(sorted(known)) or "none"
         raise invalid_request(f"unknown query parameter {unknown[0]!r}; expected: {expected}")
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = sorted(name for name, count in given.items() if count > 1)
+    if repeated:
+        raise invalid_request(f"query parameter {repeated[0]!r} is given {given[repeated[0]]} "
+                              "times; give it once")
 
 
 def _query_names(dependant: Any) -> set[str]:
@@ -73,6 +85,35 @@ def _query_names(dependant: Any) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def media_type(request: Request) -> tuple[str | None, str | None]:
+    """The body's media type in lower case, and its charset if one is named."""
+    header = request.headers.get("content-type")
+    if header is None:
+        return None, None
+    message = Message()
+    message["content-type"] = header
+    charset = message.get_param("charset")
+    return message.get_content_type(), charset.lower() if isinstance(charset, str) else None
+
+
+def unsupported_media_type(request: Request, accepted: tuple[str, ...] = (JSON,)) -> ApiError | None:
+    """415 naming what was sent and what is taken, or None for a JSON body in UTF-8."""
+    sent, charset = media_type(request)
+    if request.headers.get("content-type") is None:
+        said = "no Content-Type"
+    elif sent not in accepted:
+        said = f"Content-Type {request.headers['content-type']!r}"
+    elif charset not in (None, "utf-8", "utf8"):
+        return ApiError(415, "invalid_request", f"the body must be UTF-8 JSON; it says "
+                        f"charset={charset}")
+    else:
+        return None
+    wanted = f"'Content-Type: {accepted[0]}'" + (
+        f" (or {', '.join(accepted[1:])})" if len(accepted) > 1 else "")
+    return ApiError(415, "invalid_request",
+                    f"the body must be JSON sent with {wanted}; this request has {said}")
 
 
 def body(code: str, message: str) -> dict[str, str]:
@@ -99,14 +140,25 @@ def install(app: FastAPI) -> None:
         return Answer(body(exc.code, exc.message), exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> Answer:
-        return Answer(body("invalid_request", describe_validation(exc.errors())), 400)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Answer:
+        errors = exc.errors()
+        # FastAPI reads a body as JSON only when it says so; say that, not "not a dict".
+        refusal = unsupported_media_type(request) if any(
+            tuple(item.get("loc", ()))[:1] == ("body",) for item in errors) else None
+        if refusal is not None:
+            return Answer(body(refusal.code, refusal.message), refusal.status)
+        return Answer(body("invalid_request", describe_validation(errors)), 400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Answer:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Answer:
         code = _HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500
                                else "internal_error")
         message = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
+        reason = unbuildable(exc.__cause__) if exc.__cause__ is not None else None
+        if exc.status_code == 400 and reason is not None:  # FastAPI's "error parsing the body"
+            message = f"the body is JSON this API cannot read: {reason}"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path!r} (the routes are in /docs)"
         return Answer(body(code, message), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends
 
 from ledger.api.auth import Guarded, may
+from ledger.api.bodies import EVENT_MEDIA_TYPES, posted_envelopes
 from ledger.api.errors import Answer, ApiError, invalid_request
 from ledger.api.keys import Principal
 from ledger.api.models import EventResults
@@ -25,15 +26,18 @@ log = structlog.get_logger()
 router = APIRouter(tags=["events"], route_class=Guarded)
 MAX_ENVELOPES = 1000
 
-@router.post("/v1/events", response_model=None,
+# The body is read by `posted_envelopes` (see `bodies.py`); the document describes it here.
+BODY = {"required": True, "content": {media: {} for media in EVENT_MEDIA_TYPES}}
+
+
+@router.post("/v1/events", response_model=None, openapi_extra={"requestBody": BODY},
              responses={200: {"model": EventResults, "description": "One result per envelope, in order."},
-                        **problems(400, 401, 403, 413, 503)})
-def post_events(payload: Annotated[dict[str, Any] | list[Any], Body()],
-                principal: Annotated[Principal, Depends(may("post_events"))],
+                        **problems(400, 401, 403, 413, 415, 503)})
+def post_events(principal: Annotated[Principal, Depends(may("post_events"))],
+                envelopes: Annotated[list[Any], Depends(posted_envelopes)],
                 ports: PortsDep) -> Answer:
     """Record one envelope or a JSON array of them: each is accepted, a duplicate, or rejected
     with a stable code and a sentence."""
-    envelopes = payload if isinstance(payload, list) else [payload]
     if len(envelopes) > MAX_ENVELOPES:
         raise invalid_request(f"at most {MAX_ENVELOPES} envelopes per request; "
                               f"this one has {len(envelopes)}")

@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from ledger.api.bodies import CLOUDEVENT, CLOUDEVENTS_BATCH, JSON
 from ledger.api.events import MAX_ENVELOPES
+from ledger.api.responses import MEANING
 from schemas.envelope import Envelope
 from schemas.events import EVENT_TYPES
 
@@ -34,12 +36,17 @@ def document(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault("400", {
                     "description": "Malformed request (`invalid_request`).",
                     "content": {"application/json": {"schema": PROBLEM}}})
+            if operation.get("requestBody"):  # bodies.py: JSON only, said by Content-Type
+                responses.setdefault("415", {"description": MEANING[415],
+                                             "content": {"application/json": {"schema": PROBLEM}}})
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas["EventEnvelope"] = envelope_schema()
-    body = doc["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
-    body["schema"] = {"oneOf": [{"$ref": "#/components/schemas/EventEnvelope"},
-                                {"type": "array", "maxItems": MAX_ENVELOPES,
-                                 "items": {"$ref": "#/components/schemas/EventEnvelope"}}]}
+    one = {"$ref": "#/components/schemas/EventEnvelope"}
+    batch = {"type": "array", "maxItems": MAX_ENVELOPES, "items": one}
+    content = doc["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    content[JSON] = {"schema": {"oneOf": [one, batch]}}
+    content[CLOUDEVENT] = {"schema": one}
+    content[CLOUDEVENTS_BATCH] = {"schema": batch}
     return doc

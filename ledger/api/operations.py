@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
+from starlette.exceptions import HTTPException
 
 from ledger.api.auth import Guarded, may
 from ledger.api.errors import Answer, body, refuse_unknown_query
@@ -121,8 +122,8 @@ MAX_BODY = 10 * 2**20
 
 
 class LimitBody:
-    """ASGI middleware: refuse a request body over MAX_BODY bytes (413) before reading it when
-    its length is declared, and stop reading it (400) when it is not."""
+    """ASGI middleware: refuse a request body over MAX_BODY bytes (413): before reading it when
+    its length is declared, and as soon as it passes the limit when it is sent in chunks."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]):
         self.app = app
@@ -142,8 +143,8 @@ class LimitBody:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > MAX_BODY:
-                raise ValueError(f"the body exceeds {MAX_BODY} bytes")
+            if seen > MAX_BODY:  # an HTTPException: FastAPI passes it on, as a 413
+                raise HTTPException(413, f"the body exceeds {MAX_BODY} bytes")
             return message
 
         await self.app(scope, receiving, send)

@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from ledger.api.connections import ConnectionLimits, bounded_protocol
+
 
 class _Server(uvicorn.Server):
     """Calls `ready(port)` once the socket listens, so what it prints can be used at once."""
@@ -32,13 +34,22 @@ def _stop(signum: int, frame: Any) -> None:
     raise _Stopped
 
 
+def server_config(app: Any, host: str, port: int, *, log_level: str = "info",
+                  limits: ConnectionLimits | None = None) -> uvicorn.Config:
+    """How the API is served: our logs, no server header, connections bounded by `limits`."""
+    limits = limits or ConnectionLimits()
+    return uvicorn.Config(app, host=host, port=port, log_config=None,
+                          log_level=log_level.lower(), server_header=False,
+                          access_log=log_level.lower() == "debug", http=bounded_protocol(limits),
+                          timeout_keep_alive=limits.keepalive_timeout)  # type: ignore[arg-type]
+
+
 def serve_forever(app: Any, host: str, port: int, *, log_level: str = "info",
+                  limits: ConnectionLimits | None = None,
                   ready: Callable[[int], None] = lambda port: None) -> None:
     """Serve until SIGINT or SIGTERM, then return normally so the caller closes its parts.
     uvicorn's logs go through ours (`ledger.logs`), to standard error."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None,
-                            log_level=log_level.lower(), server_header=False,
-                            access_log=log_level.lower() == "debug")
+    config = server_config(app, host, port, log_level=log_level, limits=limits)
     # uvicorn shuts down gracefully, then re-raises the signal to the handler it found.
     previous = signal.signal(signal.SIGTERM, _stop)
     try:

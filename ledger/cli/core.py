@@ -14,6 +14,7 @@ import click
 import structlog
 
 from ledger.bootstrap import bootstrap
+from ledger.cli.lines import read_lines
 from ledger.cli.output import echo, emit_json, fail, say, table
 from ledger.domain.chain import GENESIS, canonical
 from ledger.integrity import verify as verify_chains
@@ -41,6 +42,8 @@ class TimeParam(click.ParamType):
             return parse_time(value)
         except ZonelessTimeError as exc:
             self.fail(str(exc), param, ctx)
+        except OverflowError:
+            self.fail(f"{value!r} lies out of range once converted to UTC", param, ctx)
         except ValueError:
             self.fail(f"{value!r} is not an RFC 3339 time like 2026-03-01T00:00:00Z", param, ctx)
 
@@ -52,9 +55,13 @@ TIME = TimeParam()
 @click.argument("file", type=click.File("rb"))
 @tenant_option
 @FORMAT
+@click.option("--max-line-bytes", type=click.IntRange(min=1), default=None,
+              help="Reject longer lines, by number (default: LEDGER_INGEST_MAX_LINE_BYTES, 4 MiB).")
 @click.pass_obj
-def ingest(settings: Settings, file: Any, tenant: str | None, fmt: str) -> None:
+def ingest(settings: Settings, file: Any, tenant: str | None, fmt: str,
+           max_line_bytes: int | None) -> None:
     """Ingest JSON Lines envelopes from FILE ('-' for standard input)."""
+    limit = max_line_bytes or settings.ingest_max_line_bytes
     wiring = bootstrap(settings)
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     rejections: list[dict[str, Any]] = []
@@ -68,8 +75,13 @@ def ingest(settings: Settings, file: Any, tenant: str | None, fmt: str) -> None:
                 rejections.append({"line": line, **outcome.as_dict()})
         batch.clear()
 
-    for number, text in enumerate(file, start=1):
-        if text.strip():
+    for number, text in read_lines(file, limit):
+        if text is None:
+            counts["rejected"] += 1
+            rejections.append({"line": number, "id": None, "source": None, "status": "rejected",
+                               "code": "invalid_event", "message": f"the line is longer than "
+                               f"{limit} bytes (--max-line-bytes, LEDGER_INGEST_MAX_LINE_BYTES)"})
+        elif text.strip():
             batch.append((number, text))
         if len(batch) >= BATCH:
             flush()
@@ -77,6 +89,7 @@ def ingest(settings: Settings, file: Any, tenant: str | None, fmt: str) -> None:
     if batch:
         flush()
     wiring.close()
+    rejections.sort(key=lambda r: r["line"])
     if fmt == "json":
         emit_json({**counts, "rejections": rejections})
     else:

@@ -20,6 +20,7 @@ from ledger.api.license_files import customer_license_file
 from ledger.api.server import kafka_probe, port_free, serve_forever
 from ledger.bootstrap import Wiring, bootstrap
 from ledger.cli.core import tenant_option
+from ledger.cli.limits import connection_limits, connection_options
 from ledger.cli.output import emit_json, fail, say
 from ledger.licensefile import (
     KeyRing,
@@ -74,25 +75,30 @@ def _parts(settings: Settings, *,
 @click.command()
 @HOST
 @PORT
+@connection_options
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, **bounds: Any) -> None:
     """The HTTP API: reads the read models, writes through the ledger. Without Kafka it also
     keeps the read models up to date itself (in-process fan-out)."""
+    limits = connection_limits(settings, **bounds)
     _refuse_busy(host, port)
     with _parts(settings, embedded=not settings.kafka_bootstrap) as (_, _, app, follower):
         if follower is not None:
             follower.start()
-        serve_forever(app, host, port, log_level=settings.log_level,
+        serve_forever(app, host, port, log_level=settings.log_level, limits=limits,
                       ready=lambda bound: say(f"ledger API on http://{host}:{bound}"))
 
 
 @click.command()
 @HOST
 @PORT
+@connection_options
 @click.pass_obj
-def up(settings: Settings, host: str, port: int) -> None:
+def up(settings: Settings, host: str, port: int, **bounds: Any) -> None:
     """Everything in one process on the embedded default, with a demo tenant on first start."""
     from ledger import demo
+
+    limits = connection_limits(settings, **bounds)
 
     if settings.kafka_bootstrap:
         say("ledger up runs embedded; LEDGER_KAFKA_BOOTSTRAP is ignored (use serve + consume)")
@@ -106,7 +112,7 @@ def up(settings: Settings, host: str, port: int) -> None:
         follower.catch_up()
         follower.start()
         key = _demo_admin_key(keys, settings.data_dir / "demo-admin.key")
-        serve_forever(app, host, port, log_level=settings.log_level,
+        serve_forever(app, host, port, log_level=settings.log_level, limits=limits,
                       ready=lambda bound: click.echo(demo.banner(f"http://{host}:{bound}", key)))
 
 

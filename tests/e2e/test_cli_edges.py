@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from ledger.domain.chain import GENESIS
 from tests.builders import CATALOG, envelope
-from tests.e2e.cli import run, run_json
+from tests.e2e.cli import LEDGER, run, run_json
 
 
 def test_a_usage_error_is_one_line_on_standard_error(tmp_path: Path) -> None:
@@ -63,3 +65,31 @@ def test_the_head_of_an_empty_tenant_verifies(tmp_path: Path) -> None:
     head = json.loads(run(tmp_path, "head", "--tenant", "nobody").stdout)
     assert head == {"sequence": 0, "hash": GENESIS}
     assert run(tmp_path, "verify", "--tenant", "nobody", "--head", f"0:{GENESIS}").returncode == 0
+
+
+def test_a_line_over_the_cap_is_rejected_by_number_and_the_others_are_applied(tmp_path: Path) -> None:
+    (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
+    run(tmp_path, "catalog", "publish", "catalog.json", "--effective-at", "2026-01-01T00:00:00Z")
+    good = [json.dumps(envelope("license.granted", "2026-03-01", f"lic-{n}", customer_id="c",
+                                plan="pro")) for n in (1, 2)]
+    (tmp_path / "events.jsonl").write_text(f'{good[0]}\n{{"x": "{"a" * 5000}"}}\n{good[1]}\n')
+    result = run(tmp_path, "ingest", "events.jsonl", "--max-line-bytes", "2000", "--format", "json",
+                 check=False)
+    answer = json.loads(result.stdout)
+    assert result.returncode == 1 and (answer["accepted"], answer["rejected"]) == (2, 1)
+    [rejection] = answer["rejections"]
+    assert rejection["line"] == 2 and rejection["code"] == "invalid_event"
+    assert "longer than 2000 bytes" in rejection["message"]
+
+
+def test_a_quarter_gigabyte_line_is_refused_without_being_held_in_memory(tmp_path: Path) -> None:
+    line = b"a" * (256 * 2**20)
+    (tmp_path / "events.jsonl").write_bytes(b'{"x": "' + line + b'"}\n')
+    del line
+    measure = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True);"
+               " print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", measure, LEDGER, "ingest", "events.jsonl"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120).stdout.split()
+    status, peak_kib = int(out[0]), int(out[1])
+    assert status == 1  # the line is rejected
+    assert peak_kib < 200 * 1024, f"ingest peaked at {peak_kib // 1024} MiB for a 256 MiB line"

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,9 +83,11 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
 
 
 @contextmanager
-def running_api(url: str, *, clock: Clock | None = None,
-                configure: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Api]:
-    """A ledger, its read models, keys and signing key on `url`, and the API over them."""
+def built_api(url: str, *, clock: Clock | None = None,
+              configure: Callable[[dict[str, Any]], None] | None = None,
+              ) -> Iterator[tuple[Any, Api]]:
+    """A ledger, its read models, keys and signing key on `url`, and the app over them, not
+    served: for in-process tests (`starlette.testclient.TestClient(app)`)."""
     wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
     models = ReadModels.open(url)
     follower = Follower(wiring.store, models)  # no thread: wait_for catches up synchronously
@@ -96,19 +98,29 @@ def running_api(url: str, *, clock: Clock | None = None,
     options: dict[str, Any] = {"keys": keys, "follower": follower, "clock": clock}
     if configure is not None:
         configure(options)
-    app = create_app(wiring, models, keyring, **options)
-    server, thread, port = _serve(app)
-    api = Api(f"http://127.0.0.1:{port}", wiring, models, follower, keys, keyring, clock)
     try:
-        yield api
+        yield (create_app(wiring, models, keyring, **options),
+               Api("http://testserver", wiring, models, follower, keys, keyring, clock))
     finally:
-        for client in api.clients:
-            client.close()
-        server.should_exit = True
-        thread.join(10)
         keys.close()
         models.close()
         wiring.close()
+
+
+@contextmanager
+def running_api(url: str, *, clock: Clock | None = None,
+                configure: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Api]:
+    """A ledger, its read models, keys and signing key on `url`, and the API over them."""
+    with built_api(url, clock=clock, configure=configure) as (app, built):
+        server, thread, port = _serve(app)
+        api = replace(built, url=f"http://127.0.0.1:{port}")
+        try:
+            yield api
+        finally:
+            for client in api.clients:
+                client.close()
+            server.should_exit = True
+            thread.join(10)
 
 
 def sqlite(tmp_path: Path) -> str:

@@ -90,3 +90,12 @@ def test_an_optional_field_sent_as_null_takes_its_default_and_regions_are_upper_
     data = parse_envelope(envelope("license.granted", "2026-03-01", customer_id="c", plan="pro",
                                    seats=None, region="de")).data
     assert data["seats"] == 1 and data["region"] == "DE"
+
+
+@pytest.mark.parametrize("text", ['{"id": "big", "data": {"seats": ' + "9" * 5000 + "}}",
+                                  "[" * 3000 + "]" * 3000, '{"a": ' * 3000 + "1" + "}" * 3000],
+                         ids=["5000-digit integer", "3000-level array", "3000-level object"])
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_json_the_reader_cannot_build_is_an_invalid_event_not_a_crash(text: str, as_bytes: bool) -> None:
+    # A Kafka record or an ingest line like this once raised RecursionError out of the parser.
+    assert "not JSON" in error_of(text.encode() if as_bytes else text)
