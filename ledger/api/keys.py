@@ -142,13 +142,21 @@ class ApiKeys:
             return None
         hashed = digest(key)
         generation = self._generation
-        with self.db.reading() as cur:
-            if self._monotonic() - self._counted >= self.recheck:
-                generation = self._count_revoked(cur)
+        try:
+            with self.db.reading() as cur:
+                if self._monotonic() - self._counted >= self.recheck:
+                    generation = self._count_revoked(cur)
+                if (known := self._known.get(hashed)) is not None:
+                    return known
+                row = cur.execute("SELECT key_id, tenant, role, customer_id FROM api_keys "
+                                  "WHERE key_hash = ? AND revoked_at IS NULL",
+                                  (hashed,)).fetchone()
+        except Exception:
+            # The table cannot be read, so no revocation can be written to it either: a key
+            # known valid stays valid from memory; any other is an error as before.
             if (known := self._known.get(hashed)) is not None:
                 return known
-            row = cur.execute("SELECT key_id, tenant, role, customer_id FROM api_keys "
-                              "WHERE key_hash = ? AND revoked_at IS NULL", (hashed,)).fetchone()
+            raise
         if row is None:
             return None
         principal = Principal(*row)
