@@ -1,0 +1,132 @@
+"""`make bench-check`: the check at scale, measured with wrk (Debian's `wrk`, a Lua script for
+the POST body and the key) beside the framework's ceiling (`bench.ceiling`) in the same run,
+A/B alternated, medians; then the cache's hit rate for checked customers while 1,000 usage
+events/s for other customers flow through Kafka. Loopback only; every run is bounded.
+
+Usage: python -m bench.check [--seconds S] [--rounds N] [--no-kafka]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.http import free_port, start
+
+SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+local customers = {{{customers}}}
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{{"customer_id":"' .. customers[n % #customers + 1] .. '","feature":"{feature}"}}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def lua(key: str, customers: list[str], feature: str) -> str:
+    path = Path(tempfile.mkdtemp(prefix="bench-wrk-")) / "check.lua"
+    path.write_text(SCRIPT.format(key=key, feature=feature,
+                                  customers=", ".join(f'"{c}"' for c in customers)))
+    return str(path)
+
+
+def wrk(url: str, script: str, connections: int, seconds: float) -> dict[str, float]:
+    """Requests/s and latency percentiles (ms) of one bounded wrk run; refuses non-2xx."""
+    out = subprocess.run(["wrk", f"-t{min(connections, 2)}", f"-c{connections}",
+                          f"-d{max(1, round(seconds))}s", "--latency", "-s", script, f"{url}/v1/check"],
+                         capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    found = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        found[f"p{pct}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return found
+
+
+def serve_ceiling() -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.ceiling", str(port)], text=True,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    _wait(base, lambda: httpx.post(f"{base}/v1/check", timeout=1).status_code == 200)
+    return proc, base
+
+
+def _wait(base: str, ready: object, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if ready():  # type: ignore[operator]
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{base} did not come up")
+
+
+def throughput(seconds: float, rounds: int) -> list[tuple[str, str]]:
+    """POST /v1/check on `ledger up` (a cache hit: the demo customer) beside the ceiling."""
+    ledger, base, key = start()
+    ceiling, ceiling_base = serve_ceiling()
+    rows = []
+    try:
+        script = lua(key, ["cust-acme"], "api_calls")
+        for connections in (1, 16, 64):
+            runs: dict[str, list[dict[str, float]]] = {"ceiling": [], "check": []}
+            for _ in range(rounds):  # A/B alternated so drift on a shared machine hits both
+                runs["ceiling"].append(wrk(ceiling_base, script, connections, seconds))
+                runs["check"].append(wrk(base, script, connections, seconds))
+            med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+                   for name, rs in runs.items()}
+            rows.append((f"{connections} connection{'s' if connections > 1 else ''}",
+                         f"{med['check']['rps']:,.0f} req/s, p50 {med['check']['p50']:.2f} ms, "
+                         f"p99 {med['check']['p99']:.2f} ms",
+                         f"{med['ceiling']['rps']:,.0f} req/s, p50 {med['ceiling']['p50']:.2f} ms, "
+                         f"p99 {med['ceiling']['p99']:.2f} ms",
+                         f"{med['check']['rps'] / med['ceiling']['rps']:.2f}"))
+    finally:
+        for proc in (ledger, ceiling):
+            proc.terminate()
+            proc.wait(timeout=30)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per connection count")
+    parser.add_argument("--no-kafka", action="store_true", help="skip the hit-rate run")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"wrk: {args.rounds} alternated rounds of {args.seconds:g} s per cell, medians\n")
+    print("| POST /v1/check | ledger (cache hit) | constant-JSON FastAPI | ratio |\n|---|---|---|---|")
+    for row in throughput(args.seconds, args.rounds):
+        print("| " + " | ".join(row) + " |")
+    if not args.no_kafka:
+        from bench.hitrate import run as hit_rate
+
+        print()
+        print(json.dumps(hit_rate(args.seconds * 3), indent=2))
+
+
+if __name__ == "__main__":
+    main()
