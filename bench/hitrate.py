@@ -1,5 +1,6 @@
 """The cache's hit rate for the customers being checked while usage for *other* customers
-flows at up to 1,000 events/s (in batches of 500) through Kafka: the ledger appends it (as `ledger consume` would),
+flows at up to 1,000 events/s (batches of 500) through Kafka: the ledger appends it (as
+`ledger consume` would),
 `ledger relay` publishes it to a topic of this run, `ledger project` applies it to the read
 models, and `ledger serve` (Kafka mode) follows the read models' change feed. The checks come
 from wrk at 16 connections over 50 customers. Bounded: one run of `seconds`."""
