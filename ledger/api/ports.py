@@ -3,8 +3,9 @@ real parts, tests may pass their own."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol
 
@@ -67,6 +68,7 @@ class Ports:
     follower: Follower | None = None
     kafka_probe: Probe | None = None
     write_wait: float = 5.0
+    stopping: threading.Event = field(default_factory=threading.Event)  # set at shutdown
 
 
 async def ports(request: Request) -> Ports:

@@ -7,10 +7,15 @@ cache, see `cache.py`); as-of and known-at answers replay the ledger itself.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.auth import Caller, Guarded, check_access, may
@@ -86,6 +91,50 @@ def entitlements(customer_id: CustomerId, principal: Caller, ports: PortsDep,
                                   "cannot be computed; ask about an earlier moment") from None
     return Answer({"customer_id": customer_id, "as_of": format_time(moment),
                    "known_at": format_time(known), "licenses": states})
+
+
+STREAM_POLL = 0.2  # seconds between looks at the cache (in memory unless the customer moved)
+STREAM_KEEPALIVE = 15.0
+STREAM_LIFETIME = 3600.0  # a stream ends after an hour: the client reconnects, as SSE does
+
+
+@router.get("/v1/customers/{customer_id:id}/changes", response_model=None,
+            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                             "description": "Server-sent events: `entitlements`, each the "
+                             "current entitlements document."}, **problems(400, 401, 403)})
+async def customer_changes(customer_id: CustomerId, principal: Caller, ports: PortsDep,
+                           request: Request) -> StreamingResponse:
+    """The customer's current entitlements now, then again each time they change (an event
+    projected for the customer, or time alone: an expiry, the end of grace, a new month)."""
+    check_access(principal, "read_current", customer_id)
+    tenant = principal.tenant
+
+    async def events() -> AsyncIterator[str]:
+        sent: list[dict[str, Any]] | None = None
+        started = quiet = time.monotonic()
+        while (time.monotonic() - started < STREAM_LIFETIME and not ports.stopping.is_set()
+               and not await request.is_disconnected()):
+            now = ports.clock()
+            try:
+                found = ports.cache.lookup(tenant, customer_id, now) or await run_in_threadpool(
+                    ports.cache.states, tenant, customer_id, now)
+            except ReadModelsUnavailableError:
+                found = None
+            if found is not None and found.stale_for is None:
+                licenses = [s.as_dict() for s in found.states]
+                if licenses != sent:
+                    sent, quiet = licenses, time.monotonic()
+                    yield "event: entitlements\ndata: " + json.dumps(
+                        {"customer_id": customer_id, "as_of": format_time(now),
+                         "known_at": format_time(now), "licenses": licenses},
+                        separators=(",", ":")) + "\n\n"
+            if time.monotonic() - quiet >= STREAM_KEEPALIVE:
+                quiet = time.monotonic()
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(STREAM_POLL)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 # Ids may hold "/" (`models.IdConvertor`), so the route with the suffix must come first: the

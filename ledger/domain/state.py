@@ -15,7 +15,7 @@ from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE
 from ledger.domain.terms import Terms
 from ledger.domain.usage import UsageCounter, period_start
-from schemas.times import format_time
+from schemas.times import format_time, parse_time
 
 USABLE = ("trial", "active", "grace")
 
@@ -69,6 +69,23 @@ class LicenseState:
     @property
     def usable(self) -> bool:
         return self.status in USABLE
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any], as_of: datetime) -> LicenseState:
+        """The typed state back from the contract's document (an API answer or a license
+        file), for deciding where the fold's inputs are not at hand (`ledger.client`)."""
+        features = {name: FeatureState(bool(f["enabled"]), f.get("blocked_region"),
+                                       f.get("limit"), f.get("period"), f.get("used"))
+                    for name, f in state["features"].items()}
+        return cls(
+            license_id=state["license_id"], tenant=state["tenant"],
+            customer_id=state["customer_id"], plan=state["plan"], status=state["status"],
+            seats=state["seats"], seats_assigned=tuple(state["seats_assigned"]),
+            starts_at=parse_time(state["starts_at"]),
+            ends_at=parse_time(state["ends_at"]) if state.get("ends_at") else None,
+            region=state.get("region"), features=features,
+            catalog_version=state.get("catalog_version"),
+            last_event_id=state.get("last_event_id") or "", as_of=as_of)
 
     def as_dict(self) -> dict[str, Any]:
         """The contract's state document, exactly as section 3 writes it."""
