@@ -81,31 +81,43 @@ def _wait(base: str, ready: object, seconds: float = 90) -> None:
     raise RuntimeError(f"{base} did not come up")
 
 
-def throughput(seconds: float, rounds: int) -> list[tuple[str, str]]:
-    """POST /v1/check on `ledger up` (a cache hit: the demo customer) beside the ceiling."""
-    ledger, base, key = start()
+def baseline_env(source: str | None) -> dict[str, str] | None:
+    """The environment that runs the `ledger` of another checkout (e.g. `git archive` of main)."""
+    return None if source is None else {**os.environ, "PYTHONPATH": source}
+
+
+def throughput(seconds: float, rounds: int, baseline: str | None) -> list[tuple[str, ...]]:
+    """POST /v1/check on `ledger up` (a cache hit: the demo customer) beside the ceiling and,
+    with `baseline`, the same on the baseline's `ledger up`: A/B(/C) alternated, medians."""
+    servers = {"check": start()}
+    if baseline is not None:
+        servers["baseline"] = start(baseline_env(baseline))
     ceiling, ceiling_base = serve_ceiling()
+    bases = {name: base for name, (_, base, _) in servers.items()} | {"ceiling": ceiling_base}
+    scripts = {name: lua(key, ["cust-acme"], "api_calls") for name, (_, _, key) in servers.items()}
+    scripts["ceiling"] = scripts["check"]
     rows = []
     try:
-        script = lua(key, ["cust-acme"], "api_calls")
         for connections in (1, 16, 64):
-            runs: dict[str, list[dict[str, float]]] = {"ceiling": [], "check": []}
-            for _ in range(rounds):  # A/B alternated so drift on a shared machine hits both
-                runs["ceiling"].append(wrk(ceiling_base, script, connections, seconds))
-                runs["check"].append(wrk(base, script, connections, seconds))
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in bases}
+            for _ in range(rounds):  # alternated so drift on a shared machine hits all alike
+                for name, base in bases.items():
+                    runs[name].append(wrk(base, scripts[name], connections, seconds))
             med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
                    for name, rs in runs.items()}
+
             rows.append((f"{connections} connection{'s' if connections > 1 else ''}",
-                         f"{med['check']['rps']:,.0f} req/s, p50 {med['check']['p50']:.2f} ms, "
-                         f"p99 {med['check']['p99']:.2f} ms",
-                         f"{med['ceiling']['rps']:,.0f} req/s, p50 {med['ceiling']['p50']:.2f} ms, "
-                         f"p99 {med['ceiling']['p99']:.2f} ms",
+                         *(_cell(med[name]) for name in bases),
                          f"{med['check']['rps'] / med['ceiling']['rps']:.2f}"))
     finally:
-        for proc in (ledger, ceiling):
+        for proc in [ceiling, *(p for p, _, _ in servers.values())]:
             proc.terminate()
             proc.wait(timeout=30)
     return rows
+
+
+def _cell(m: dict[str, float]) -> str:
+    return f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms"
 
 
 def main() -> None:
@@ -113,19 +125,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per connection count")
     parser.add_argument("--no-kafka", action="store_true", help="skip the hit-rate run")
+    parser.add_argument("--baseline", default=None, metavar="DIR",
+                        help="a checkout to compare with, e.g. `git archive main | tar -x -C DIR`")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"wrk: {args.rounds} alternated rounds of {args.seconds:g} s per cell, medians\n")
-    print("| POST /v1/check | ledger (cache hit) | constant-JSON FastAPI | ratio |\n|---|---|---|---|")
-    for row in throughput(args.seconds, args.rounds):
-        print("| " + " | ".join(row) + " |")
+    columns = ["ledger (cache hit)", *(["baseline"] if args.baseline else []),
+               "constant-JSON FastAPI", "ratio to the ceiling"]
+    print("| POST /v1/check | " + " | ".join(columns) + " |\n" + "|---" * (len(columns) + 1) + "|")
+    for row in throughput(args.seconds, args.rounds, args.baseline):
+        print("| " + " | ".join(row) + " |", flush=True)
     if not args.no_kafka:
         from bench.hitrate import run as hit_rate
 
         print()
-        print(json.dumps(hit_rate(args.seconds * 3), indent=2))
+        print("ledger:", json.dumps(hit_rate(args.seconds * 3)), flush=True)
+        if args.baseline:
+            print("baseline:", json.dumps(hit_rate(args.seconds * 3, env=baseline_env(args.baseline))))
 
 
 if __name__ == "__main__":

@@ -47,12 +47,14 @@ def _usage(n: int) -> dict[str, Any]:
                     id=f"use-{secrets.token_hex(6)}-{n}", feature="api_calls", quantity=1)
 
 
-def run(seconds: float, kafka: str | None = None) -> dict[str, Any]:
+def run(seconds: float, kafka: str | None = None, env: dict[str, str] | None = None
+        ) -> dict[str, Any]:
+    """One bounded run; `env` runs the processes of another checkout (a baseline)."""
     kafka = kafka or os.environ.get("LEDGER_KAFKA_BOOTSTRAP") or \
         os.environ.get("LEDGER_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     run_id = secrets.token_hex(4)
     url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-hit-')) / 'ledger.db'}"
-    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_KAFKA_BOOTSTRAP": kafka,
+    env = {**(env or os.environ), "LEDGER_DATABASE_URL": url, "LEDGER_KAFKA_BOOTSTRAP": kafka,
            "LEDGER_OUTBOUND_TOPIC": f"bench-{run_id}.entitlements",
            "LEDGER_PROJECTION_GROUP": f"bench-{run_id}", "LEDGER_LOG_LEVEL": "warning",
            "LEDGER_TENANT": "bench"}
