@@ -9,7 +9,8 @@ Order: on PostgreSQL, concurrent projectors take one advisory lock just before n
 rows, held until they commit, so rows become visible in `seq` order and a reader that has seen
 `seq` n has seen everything below it. SQLite admits one writer at a time anyway. The feed is
 pruned to its newest `KEEP` rows; a reader that fell further behind is told so (`Changes.lost`)
-and must forget everything it holds, as it must after the read models were cleared.
+and must forget everything it holds. Clearing the read models keeps the feed (its numbering
+goes on): a rebuild then names every customer it writes, as any projection does.
 """
 
 from __future__ import annotations
@@ -80,9 +81,11 @@ def since(db: Database, cursor: int, limit: int = 10_000) -> Changes:
         rows = cur.execute("SELECT seq, tenant, customer_id FROM rm_changes WHERE seq > ? "
                            "ORDER BY seq LIMIT ?", (cursor, limit + 1)).fetchall()
         if not rows:
+            # a second statement may see rows committed since the first (READ COMMITTED):
+            # only a feed that restarted below the cursor is news here
             newest = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM rm_changes").fetchone()
             end = int(newest[0]) if newest else 0
-            return Changes(end, (), lost=end < cursor)
+            return Changes(end, (), lost=True) if end < cursor else Changes(cursor, ())
         if int(rows[0][0]) != cursor + 1 or len(rows) > limit:
             newest = cur.execute("SELECT MAX(seq) FROM rm_changes").fetchone()
             return Changes(int(newest[0]) if newest else 0, (), lost=True)
