@@ -74,11 +74,19 @@ def _parts(settings: Settings, *,
 @click.command()
 @HOST
 @PORT
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="API processes on the one port, each with its own check cache.")
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """The HTTP API: reads the read models, writes through the ledger. Without Kafka it also
     keeps the read models up to date itself (in-process fan-out)."""
     _refuse_busy(host, port)
+    if workers > 1:
+        from ledger.cli.processes import serve_processes
+
+        say(f"ledger API on http://{host}:{port} ({workers} processes)")
+        serve_processes(settings, host, port, workers)
+        return
     with _parts(settings, embedded=not settings.kafka_bootstrap) as (_, _, app, follower):
         if follower is not None:
             follower.start()
