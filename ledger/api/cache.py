@@ -76,6 +76,13 @@ def valid_until(states: States, scheduled: datetime | None, now: datetime,
     return min([m for m in moments if m > now] + [now + max_age])
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether an error says the read database cannot be used (the driver's own errors, or the
+    network's), as opposed to something about one request."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
+        "sqlite3", "psycopg", "psycopg_pool")
+
+
 class EntitlementCache:
     def __init__(self, models: CustomerStates, *, max_entries: int = 100_000,
                  max_age: timedelta = timedelta(seconds=60), poll_interval: float = 0.0,
@@ -216,7 +223,9 @@ class EntitlementCache:
         cursor = self._cursor
         try:
             states, scheduled = self.models.customer_states_and_next_change(*key, now)
-        except Exception as exc:  # noqa: BLE001 - degrade: answer from memory, say so
+        except Exception as exc:
+            if not unreachable(exc):
+                raise  # about this request, not the read models: no reason to degrade
             self._failed(exc)
             return self._stale(key)
         if self.failing_since is not None:

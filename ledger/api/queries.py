@@ -99,9 +99,13 @@ STREAM_LIFETIME = 3600.0  # a stream ends after an hour: the client reconnects, 
 
 
 @router.get("/v1/customers/{customer_id:id}/changes", response_model=None,
-            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                             "description": "Server-sent events: `entitlements`, each the "
-                             "current entitlements document."}, **problems(400, 401, 403)})
+            responses={200: {"content": {"text/event-stream": {"schema": {
+                "type": "object", "required": ["event", "data"],
+                "properties": {"event": {"type": "string", "enum": ["entitlements"]},
+                               "data": {"type": "string", "description": "The JSON of the "
+                                        "current entitlements document (`Entitlements`)."}}}}},
+                "description": "Server-sent events: `entitlements`, each the current "
+                               "entitlements document."}, **problems(400, 401, 403)})
 async def customer_changes(customer_id: CustomerId, principal: Caller, ports: PortsDep,
                            request: Request) -> StreamingResponse:
     """The customer's current entitlements now, then again each time they change (an event

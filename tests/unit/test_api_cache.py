@@ -221,3 +221,15 @@ def test_unreachable_read_models_give_stale_answers_then_a_refusal_past_the_boun
     models.failing = None
     ticks[0] = 32.0
     assert cache.states("acme", "c", NOW).stale_for is None and cache.stale_for() is None
+
+
+def test_an_error_about_one_request_is_raised_and_degrades_nothing() -> None:
+    models = FakeModels()
+    cache = cache_over(models)
+    cache.states("acme", "c", NOW)
+    models.failing = ValueError("a bug, or an id the driver cannot take")
+    models.feed.append(("acme", "c"))
+    models.changes_since = lambda cursor: Changes(1, (("acme", "c"),))  # type: ignore[method-assign]
+    with pytest.raises(ValueError):
+        cache.states("acme", "c", NOW)
+    assert cache.stale_for() is None
