@@ -116,6 +116,49 @@ def throughput(seconds: float, rounds: int, baseline: str | None) -> list[tuple[
     return rows
 
 
+def workers(seconds: float, rounds: int, counts: tuple[int, ...] = (1, 2)) -> list[tuple[str, ...]]:
+    """`ledger serve --workers N` (embedded, SQLite) at 16 and 64 connections, N alternated."""
+    from ledger.api.keys import ApiKeys
+    from ledger.bootstrap import bootstrap
+    from ledger.settings import Settings
+    from tests.builders import catalog_envelope, envelope
+
+    directory = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+    url = f"sqlite:///{directory / 'ledger.db'}"
+    wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    wiring.ledger.ingest([catalog_envelope(), envelope("license.granted", "2026-02-01", "lic-1",
+                                                       customer_id="c1", plan="pro")], "acme")
+    wiring.close()
+    key = ApiKeys.open(url).create("acme", "service").key
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env.update(LEDGER_DATABASE_URL=url, LEDGER_LOG_LEVEL="warning")
+    servers = {}
+    for n in counts:
+        port = free_port()
+        servers[n] = (subprocess.Popen([str(Path(sys.executable).parent / "ledger"), "serve",
+                                        "--port", str(port), "--workers", str(n)], env=env,
+                                       cwd=directory, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL), f"http://127.0.0.1:{port}")
+    script = lua(key, ["c1"], "sso")
+    rows = []
+    try:
+        for _, base in servers.values():
+            _wait(base, lambda base=base: httpx.get(f"{base}/healthz", timeout=1).status_code == 200)
+        for connections in (16, 64):
+            runs: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
+            for _ in range(rounds):
+                for n, (_, base) in servers.items():
+                    runs[n].append(wrk(base, script, connections, seconds))
+            rows.append((f"{connections} connections", *(_cell(
+                {k: statistics.median(r[k] for r in runs[n]) for k in ("rps", "p50", "p99")})
+                for n in counts)))
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+    return rows
+
+
 def _cell(m: dict[str, float]) -> str:
     return f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms"
 
@@ -125,6 +168,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per connection count")
     parser.add_argument("--no-kafka", action="store_true", help="skip the hit-rate run")
+    parser.add_argument("--workers", action="store_true",
+                        help="also compare `ledger serve --workers 1` and `--workers 2`")
+    parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
+                        help="the check beside the ceiling (default on)")
     parser.add_argument("--baseline", default=None, metavar="DIR",
                         help="a checkout to compare with, e.g. `git archive main | tar -x -C DIR`")
     args = parser.parse_args()
@@ -135,8 +182,12 @@ def main() -> None:
     columns = ["ledger (cache hit)", *(["baseline"] if args.baseline else []),
                "constant-JSON FastAPI", "ratio to the ceiling"]
     print("| POST /v1/check | " + " | ".join(columns) + " |\n" + "|---" * (len(columns) + 1) + "|")
-    for row in throughput(args.seconds, args.rounds, args.baseline):
+    for row in throughput(args.seconds, args.rounds, args.baseline) if args.throughput else ():
         print("| " + " | ".join(row) + " |", flush=True)
+    if args.workers:
+        print("\n| ledger serve | --workers 1 | --workers 2 |\n|---|---|---|")
+        for row in workers(args.seconds, args.rounds):
+            print("| " + " | ".join(row) + " |", flush=True)
     if not args.no_kafka:
         from bench.hitrate import run as hit_rate
 
