@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -87,13 +87,17 @@ class EntitlementCache:
     def __init__(self, models: CustomerStates, *, max_entries: int = 100_000,
                  max_age: timedelta = timedelta(seconds=60), poll_interval: float = 0.0,
                  max_stale: float = 60.0, monotonic: Callable[[], float] = time.monotonic,
-                 hint: Callable[[], int] | None = None, remember: int = 10_000):
+                 hint: Callable[[], int] | None = None, remember: int = 10_000,
+                 behind: Callable[[], float | None] | None = None):
         """`hint`: a number in memory that moves whenever the feed may have grown (the embedded
-        follower's position): the feed is then read only when it moved, never on a timer."""
+        follower's position): the feed is then read only when it moved, never on a timer.
+        `behind`: for how many seconds the read models have been failing to follow the ledger
+        (the embedded follower's rounds failing), None while they follow: answers are then
+        marked stale with that age, and refused past `max_stale`, like unreadable ones."""
         self.models = models
         self.max_entries, self.max_age, self.max_stale = max_entries, max_age, max_stale
         self.poll_interval = poll_interval
-        self._monotonic, self._hint = monotonic, hint
+        self._monotonic, self._hint, self._behind = monotonic, hint, behind
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._polling = threading.Lock()
@@ -170,8 +174,14 @@ class EntitlementCache:
         self._last_ok = self._monotonic()
 
     def stale_for(self) -> float | None:
-        """Seconds since the read models were last read, while they are failing."""
-        return None if self.failing_since is None else self._monotonic() - self._last_ok
+        """Seconds since the read models were last read (or last followed the ledger), while
+        they are failing."""
+        ages = [a for a in (None if self.failing_since is None else
+                            self._monotonic() - self._last_ok, self._lag()) if a is not None]
+        return max(ages, default=None)
+
+    def _lag(self) -> float | None:
+        return self._behind() if self._behind is not None else None
 
     # -- answering ------------------------------------------------------------------------------
     def _valid(self, key: Key, now: datetime) -> _Entry | None:
@@ -184,7 +194,7 @@ class EntitlementCache:
     def lookup(self, tenant: str, customer_id: str, now: datetime) -> Lookup | None:
         """From memory only (no I/O, for the event loop), or None if the feed is due or the
         entry missing: then `states` does the rest on a worker thread."""
-        if self.failing_since is not None or self._due():
+        if self.failing_since is not None or self._due() or self._lag() is not None:
             return None
         with self._lock:
             entry = self._valid((tenant, customer_id), now)
@@ -198,6 +208,9 @@ class EntitlementCache:
             finally:
                 self._polling.release()
         key = (tenant, customer_id)
+        lag = self._lag()
+        if lag is not None and self.failing_since is None:
+            return self._behind_by(lag, self._readable(key, now))
         while True:
             with self._lock:
                 if self.failing_since is not None:
@@ -218,6 +231,19 @@ class EntitlementCache:
                     flight.set()
             flight.wait(5.0)  # another thread reads this customer: share its answer, if any
         return self._stale(key)
+
+    def _readable(self, key: Key, now: datetime) -> Lookup:
+        """From memory or the read models, which can be read but are behind the ledger."""
+        with self._lock:
+            entry = self._valid(key, now)
+        return Lookup(entry.states, True) if entry is not None else self._compute(key, now)
+
+    def _behind_by(self, lag: float, found: Lookup) -> Lookup:
+        if lag > self.max_stale:
+            raise ReadModelsUnavailableError(
+                f"the read models have not followed the ledger for {lag:.0f} s (more than "
+                f"{self.max_stale:.0f} s)")
+        return replace(found, stale_for=round(max(lag, found.stale_for or 0.0), 3))
 
     def _compute(self, key: Key, now: datetime) -> Lookup:
         cursor = self._cursor

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ledger.api.cache import EntitlementCache
 from projections.embedded import Follower
 from projections.readmodel import ReadModels
@@ -56,3 +58,28 @@ def test_a_check_answers_stale_from_memory_then_refuses_past_the_bound_and_recov
         again = client.post("/v1/check", json=body).json()
         assert again["allowed"] is True and "stale" not in again
         assert client.get("/healthz").json()["checks"]["check_cache"]["ok"] is True
+
+
+def test_in_the_embedded_mode_a_failing_follower_makes_the_answers_stale(tmp_path: Path) -> None:
+    read = tmp_path / "read"
+    read.mkdir()
+
+    def cache(models: ReadModels, follower: Follower) -> EntitlementCache:
+        return EntitlementCache(models, hint=follower.reached, behind=follower.behind)  # as serve
+
+    with running_api(sqlite(tmp_path), read_url=f"sqlite:///{read / 'read.db'}",
+                     cache=cache) as api:
+        api.with_catalog().record([envelope("license.granted", "2026-02-01", "lic-1",
+                                            customer_id="c1", plan="pro")])
+        client = api.as_role("service")
+        body = {"customer_id": "c1", "feature": "sso"}
+        assert "stale" not in client.post("/v1/check", json=body).json()
+        for path in list(read.iterdir()):
+            path.write_bytes(b"\0not a database" * 512)
+        api.wiring.ledger.ingest([envelope("license.suspended", "2026-02-05", "lic-1",
+                                           reason="payment_failed")], "acme")
+        with pytest.raises(Exception, match="not a database"):
+            api.follower.catch_up()  # the suspension cannot reach the read models
+        answer = client.post("/v1/check", json=body).json()
+        assert (answer["allowed"], answer["stale"]) == (True, True)
+        assert 0 <= answer["stale_seconds"] < 60

@@ -233,3 +233,19 @@ def test_an_error_about_one_request_is_raised_and_degrades_nothing() -> None:
     with pytest.raises(ValueError):
         cache.states("acme", "c", NOW)
     assert cache.stale_for() is None
+
+
+def test_read_models_behind_the_ledger_give_stale_answers_then_a_refusal_past_the_bound() -> None:
+    models, lag = FakeModels(), [None]
+    models.states[("acme", "c")] = [a_state()]
+    cache = cache_over(models, max_stale=30.0, behind=lambda: lag[0])
+    assert cache.states("acme", "c", NOW).stale_for is None
+    lag[0] = 4.0  # the embedded follower's rounds have failed for 4 s
+    assert cache.lookup("acme", "c", NOW) is None  # memory alone may not vouch for it
+    assert (cache.states("acme", "c", NOW).stale_for, cache.stale_for()) == (4.0, 4.0)
+    assert cache.states("acme", "d", NOW).stale_for == 4.0  # readable, if behind: read it
+    lag[0] = 31.0
+    with pytest.raises(ReadModelsUnavailableError, match="followed the ledger"):
+        cache.states("acme", "c", NOW)
+    lag[0] = None
+    assert cache.states("acme", "c", NOW).stale_for is None
