@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "info"
     license_file_days: int = Field(default=30, ge=1)
+    # the oldest data a check may answer from while the read models fail (docs/api.md)
+    check_max_stale: float = Field(default=60.0, ge=0)
     signing_key: str | None = None  # base64 Ed25519 private key; generated in data_dir if unset
     inbound_topic: str = "billing.events"
     rejected_topic: str = "billing.events.rejected"

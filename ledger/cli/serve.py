@@ -57,9 +57,10 @@ def _parts(settings: Settings, *,
     keys = ApiKeys.open(settings.read_url)
     follower = Follower(wiring.store, models) if embedded else None
     probe = kafka_probe(settings.kafka_bootstrap) if settings.kafka_bootstrap else None
-    cache = (EntitlementCache(models, hint=follower.reached, behind=follower.behind)
-             if follower is not None
-             else EntitlementCache(models, poll_interval=WATERMARK_INTERVAL))
+    bound = settings.check_max_stale
+    cache = (EntitlementCache(models, hint=follower.reached, behind=follower.behind,
+                              max_stale=bound) if follower is not None
+             else EntitlementCache(models, poll_interval=WATERMARK_INTERVAL, max_stale=bound))
     app = create_app(wiring, models, keyring_for(settings), keys=keys, follower=follower,
                      kafka_probe=probe, license_file_days=settings.license_file_days, cache=cache)
     try:
