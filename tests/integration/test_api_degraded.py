@@ -83,3 +83,14 @@ def test_in_the_embedded_mode_a_failing_follower_makes_the_answers_stale(tmp_pat
         answer = client.post("/v1/check", json=body).json()
         assert (answer["allowed"], answer["stale"]) == (True, True)
         assert 0 <= answer["stale_seconds"] < 60
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_the_bound_of_stale_answers_is_the_setting(tmp_path: Path, embedded: bool) -> None:
+    from ledger.cli.serve import _parts
+    from ledger.settings import Settings
+
+    settings = Settings(database_url=sqlite(tmp_path), check_max_stale=5,  # type: ignore[call-arg]
+                        data_dir=tmp_path / ".ledger", _env_file=None)
+    with _parts(settings, embedded=embedded) as (_, _, app, _):
+        assert app.state.ports.cache.max_stale == 5.0
