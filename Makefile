@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-security lint bench bench-ingest soak pg-up pg-down kafka-up kafka-down services-up services-down clean
+.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check soak pg-up pg-down kafka-up kafka-down services-up services-down clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench-ingest: $(STAMP)
 soak: $(STAMP)
 	LEDGER_FAULT_LICENSES=$${LEDGER_FAULT_LICENSES:-13000} LEDGER_FAULT_KILLS=$${LEDGER_FAULT_KILLS:-24} \
 	  $(BIN)/pytest -q -s -p no:cacheprovider tests/faults
+## make bench-check: the check under wrk beside a constant-JSON FastAPI app, and the cache's
+## hit rate with usage for other customers flowing through Kafka (needs wrk and a broker:
+## LEDGER_KAFKA_BOOTSTRAP; BENCH_CHECK_FLAGS=--no-kafka skips that part)
+bench-check: $(STAMP)
+	$(BIN)/python -m bench.check $(BENCH_CHECK_FLAGS)
 
 pg-up:
 	bash scripts/postgres.sh up

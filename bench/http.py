@@ -28,10 +28,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start() -> tuple[subprocess.Popen[str], str, str]:
+def start(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str, str]:
+    """`ledger up` on a free port (with `env`, e.g. PYTHONPATH of another checkout for a
+    baseline); its process, base URL and the admin key it printed."""
     port = free_port()
     cwd = tempfile.mkdtemp(prefix="bench-up-")
-    proc = subprocess.Popen([LEDGER, "up", "--port", str(port)], cwd=cwd, text=True,
+    proc = subprocess.Popen([LEDGER, "up", "--port", str(port)], cwd=cwd, text=True, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     deadline = time.monotonic() + 90

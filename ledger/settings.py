@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     http_header_timeout: float = Field(default=10.0, gt=0)
     http_keepalive_timeout: float = Field(default=5.0, gt=0)
     http_max_connections: int = Field(default=1000, ge=1)
+    # the oldest data a check may answer from while the read models fail (docs/api.md)
+    check_max_stale: float = Field(default=60.0, ge=0)
     signing_key: str | None = None  # base64 Ed25519 private key; generated in data_dir if unset
     inbound_topic: str = "billing.events"
     rejected_topic: str = "billing.events.rejected"

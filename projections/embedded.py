@@ -14,6 +14,7 @@ far the read models are behind the ledger (both feed /healthz).
 from __future__ import annotations
 
 import threading
+import time
 
 import structlog
 
@@ -40,6 +41,7 @@ class Follower:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None  # of the latest round, while rounds keep failing
         self.failures = 0  # rounds failed in a row
+        self._succeeded_at = time.monotonic()
 
     def reached(self) -> int:
         """The ledger position the read models are known to hold, from memory: it grows whenever
@@ -58,7 +60,13 @@ class Follower:
             self.last_error, self.failures = f"{type(exc).__name__}: {exc}"[:300], self.failures + 1
             raise
         self.last_error, self.failures = None, 0
+        self._succeeded_at = time.monotonic()
         return applied
+
+    def behind(self) -> float | None:
+        """Seconds since the last round that succeeded, while rounds keep failing (None while
+        the read models follow the ledger): how old what they hold may be."""
+        return None if self.failures == 0 else time.monotonic() - self._succeeded_at
 
     def _catch_up(self) -> int:
         applied = 0

@@ -24,10 +24,10 @@ from typing import Any
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import Fact
 from ledger.domain.fold import fold
-from ledger.domain.state import license_state
+from ledger.domain.state import LicenseState, state_at
 from ledger.store.codec import fact_record, to_fact
 from ledger.store.sql import Cursor, Database
-from projections import rows, tables, usage
+from projections import changes, rows, tables, usage
 from schemas.times import parse_time
 
 CATALOG, USAGE = "catalog.published", "usage.recorded"
@@ -37,6 +37,9 @@ class ReadModels:
     def __init__(self, db: Database, clock: Callable[[], datetime] | None = None):
         self.db = db
         self.clock = clock or (lambda: datetime.now(UTC))
+        # tenant -> (catalog positions, their parsed history): rows are insert-only, so the same
+        # positions mean the same versions and the pydantic parse is done once per version set
+        self._parsed: dict[str, tuple[tuple[int, ...], CatalogHistory]] = {}
 
     @classmethod
     def open(cls, url: str, clock: Callable[[], datetime] | None = None) -> ReadModels:
@@ -81,6 +84,7 @@ class ReadModels:
                                                         licensed[(tenant, license_id)])
                         stored[license_id] = (facts, customer)
                 rows.refresh(cur, tenant, stored, self._catalogs(cur, tenant), now)
+            changes.record(cur, self.db.postgres, touched, {f.tenant for f in catalogs})
             if tracking is not None or new:
                 key, value = tracking if tracking is not None else ("", 0)
                 cur.execute(
@@ -134,23 +138,25 @@ class ReadModels:
     def license_state(self, tenant: str, license_id: str, as_of: datetime) -> dict[str, Any] | None:
         """The contract's state of one license at `as_of`, or None if it did not exist then."""
         with self.db.reading() as cur:
-            return self._state(cur, tenant, license_id, self._catalogs(cur, tenant), as_of)
+            state = self._state(cur, tenant, license_id, self._catalogs(cur, tenant), as_of)
+        return state.as_dict() if state else None
 
     def customer_states(self, tenant: str, customer_id: str, as_of: datetime) -> list[dict[str, Any]]:
         """States of the customer's licenses that existed at `as_of`, in the order granted."""
-        return self.customer_states_and_next_change(tenant, customer_id, as_of)[0]
+        return [s.as_dict() for s in self.customer_states_and_next_change(tenant, customer_id, as_of)[0]]
 
     def customer_states_and_next_change(self, tenant: str, customer_id: str, as_of: datetime
-                                        ) -> tuple[list[dict[str, Any]], datetime | None]:
-        """`customer_states` and `next_change(..., after=as_of)` from one read: the states, and
-        the first moment a fact already recorded (a scheduled revocation, usage, a catalog
-        version) takes effect and may change them."""
+                                        ) -> tuple[list[LicenseState], datetime | None]:
+        """The typed states of `customer_states` and `next_change(..., after=as_of)` from one
+        read: the first moment a fact already recorded (a scheduled revocation, usage, a catalog
+        version) takes effect and may change them, folded into each state's `changes_at`."""
         with self.db.reading() as cur:
             ids = self._customer_licenses(cur, tenant, customer_id)
             catalogs = self._catalogs(cur, tenant)
             facts = {i: self._facts(cur, tenant, i) for i in ids}
-            states = [self._fold_state(cur, tenant, i, facts[i], catalogs, as_of) for i in ids]
             change = self._next_change(cur, tenant, facts, catalogs, as_of)
+            states = [self._fold_state(cur, tenant, i, facts[i], catalogs, as_of, change)
+                      for i in ids]
         return [s for s in states if s is not None], change
 
     def next_change(self, tenant: str, customer_id: str, after: datetime) -> datetime | None:
@@ -190,6 +196,13 @@ class ReadModels:
             row = cur.execute("SELECT COALESCE(SUM(changes), 0) FROM rm_tracking").fetchone()
         return int(row[0]) if row else 0
 
+    def changes_since(self, cursor: int) -> changes.Changes:
+        """The change feed after `cursor`: whose answers moved (see `projections.changes`)."""
+        return changes.since(self.db, cursor)
+
+    def changes_end(self) -> int:
+        return changes.newest(self.db)
+
     def newest_applied(self) -> int:
         """The highest ledger position applied (0: none); with Kafka, lower ones may still be
         on their way through other partitions."""
@@ -202,17 +215,18 @@ class ReadModels:
             return {int(r[0]) for r in cur.execute("SELECT position FROM rm_applied").fetchall()}
 
     def _state(self, cur: Cursor, tenant: str, license_id: str, catalogs: CatalogHistory,
-               as_of: datetime) -> dict[str, Any] | None:
+               as_of: datetime) -> LicenseState | None:
         return self._fold_state(cur, tenant, license_id, self._facts(cur, tenant, license_id),
                                 catalogs, as_of)
 
     def _fold_state(self, cur: Cursor, tenant: str, license_id: str, facts: list[Fact],
-                    catalogs: CatalogHistory, as_of: datetime) -> dict[str, Any] | None:
+                    catalogs: CatalogHistory, as_of: datetime,
+                    scheduled: datetime | None = None) -> LicenseState | None:
         terms = fold(facts, catalogs, as_of).terms
         if terms is None:
             return None
-        return license_state(terms, catalogs, usage.TotalsUsage.of(cur, tenant, license_id, as_of),
-                             as_of)
+        return state_at(terms, catalogs, usage.TotalsUsage.of(cur, tenant, license_id, as_of),
+                        as_of, scheduled=scheduled)
 
     def _facts(self, cur: Cursor, tenant: str, license_id: str) -> list[Fact]:
         row = cur.execute("SELECT facts FROM rm_licenses WHERE tenant = ? AND license_id = ?",
@@ -234,9 +248,18 @@ class ReadModels:
         return min(moments, default=None)
 
     def _catalogs(self, cur: Cursor, tenant: str) -> CatalogHistory:
+        positions = tuple(sorted(int(r[0]) for r in cur.execute(
+            "SELECT position FROM rm_catalogs WHERE tenant = ?", (tenant,)).fetchall()))
+        known = self._parsed.get(tenant)
+        if known is not None and known[0] == positions:
+            return known[1]
         found = cur.execute("SELECT position, record FROM rm_catalogs WHERE tenant = ?",
                             (tenant,)).fetchall()
-        return CatalogHistory.of(to_fact(json.loads(record), position) for position, record in found)
+        history = CatalogHistory.of(to_fact(json.loads(record), position)
+                                    for position, record in found)
+        if tuple(sorted(int(p) for p, _ in found)) == positions:  # no version landed in between
+            self._parsed[tenant] = (positions, history)
+        return history
 
     def _licenses(self, cur: Cursor, tenant: str) -> list[str]:
         return [r[0] for r in cur.execute(

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import Fact
 from ledger.domain.fold import fold
-from ledger.domain.state import license_state
+from ledger.domain.state import state_at
 from ledger.store.sql import Cursor
 from projections import tables, usage
 from schemas.times import format_time
@@ -37,14 +36,14 @@ def refresh(cur: Cursor, tenant: str, licenses: dict[str, tuple[list[Fact], str 
         if terms is None:
             continue
         counter = usage.TotalsUsage(cur, tenant, license_id, totals[license_id])
-        state: dict[str, Any] = license_state(terms, catalogs, counter, now)
-        key = (tenant, license_id)
-        states.append((*key, state["customer_id"], state["status"], format_time(now),
-                       json.dumps(state, sort_keys=True, separators=(",", ":"),
+        state = state_at(terms, catalogs, counter, now)
+        key, customer = (tenant, license_id), state.customer_id
+        states.append((*key, customer, state.status, format_time(now),
+                       json.dumps(state.as_dict(), sort_keys=True, separators=(",", ":"),
                                   ensure_ascii=False)))
-        seats += [(*key, user, state["customer_id"]) for user in state["seats_assigned"]]
-        features += [(*key, name, state["customer_id"], int(entry["enabled"]))
-                     for name, entry in state["features"].items()]
+        seats += [(*key, user, customer) for user in state.seats_assigned]
+        features += [(*key, name, customer, int(entry.enabled))
+                     for name, entry in state.features.items()]
     for table in ("rm_license_states", "rm_seats", "rm_features"):
         for chunk in tables.chunks(ids):
             cur.execute(f"DELETE FROM {table} WHERE tenant = ? AND license_id IN "

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ledger.store.sql import Cursor, Database
+from projections import changes
 
 TABLES = (
     # one row per tenant: the lock a catalog change takes to exclude license writers
@@ -54,10 +55,13 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS rm_applied (position BIGINT PRIMARY KEY)",
     """CREATE TABLE IF NOT EXISTS rm_tracking (
         tracking_key TEXT PRIMARY KEY, value BIGINT NOT NULL, changes BIGINT NOT NULL)""",
+    *changes.TABLES,
 )
 
 NAMES = ("rm_tenants", "rm_licenses", "rm_catalogs", "rm_usage_totals", "rm_usage",
          "rm_license_states", "rm_seats", "rm_features", "rm_applied", "rm_tracking")
+# not rm_changes: `clear` keeps the feed, so its numbering goes on and a reader never mistakes
+# the rows of a rebuild for the ones it has already seen
 
 def create(db: Database) -> None:
     db.create_tables(TABLES)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import Fact
+from ledger.domain.state import FeatureState, LicenseState
 from schemas.envelope import parse_envelope
 from schemas.times import parse_time
 
@@ -69,3 +70,20 @@ class Facts:
         published = catalogs or (("2026-01-01", CATALOG),)
         return CatalogHistory.of(
             self.make("catalog.published", time, body["version"], **body) for time, body in published)
+
+
+def a_state(license_id: str = "lic-1", status: str = "active",
+            features: dict[str, dict[str, Any]] | None = None, **fields: Any) -> LicenseState:
+    """A typed license state from the contract's feature entries (metered ones name `used`)."""
+    typed = {name: FeatureState(entry["enabled"], entry.get("blocked_region"), entry.get("limit"),
+                                entry.get("period", "month") if "used" in entry else None,
+                                entry.get("used"))
+             for name, entry in (features if features is not None else
+                                 {"sso": {"enabled": True}}).items()}
+    start = t("2026-01-01T00:00:00Z")
+    base: dict[str, Any] = {
+        "license_id": license_id, "tenant": "acme", "customer_id": "c", "plan": "pro",
+        "status": status, "seats": 1, "seats_assigned": (), "starts_at": start, "ends_at": None,
+        "region": None, "features": typed, "catalog_version": "2026-03", "last_event_id": "e-1",
+        "as_of": start}
+    return LicenseState(**{**base, **fields})

@@ -50,7 +50,7 @@ def create_app(wiring: LedgerWiring, models: ReadModels, keyring: KeyRing, *, ke
     answers once its events are projected; `kafka_probe` adds Kafka to /healthz."""
     metrics = Metrics()
     ports = Ports(ledger=wiring.ledger, store=wiring.store, models=models, keyring=keyring,
-                  keys=keys, cache=cache or EntitlementCache(models), metrics=metrics,
+                  keys=keys, cache=cache if cache is not None else EntitlementCache(models), metrics=metrics,
                   clock=clock or (lambda: datetime.now(UTC)),
                   license_validity=timedelta(days=license_file_days), follower=follower,
                   kafka_probe=kafka_probe, write_wait=write_wait)

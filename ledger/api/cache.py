@@ -1,123 +1,290 @@
-"""The check's cache: each (tenant, customer)'s license states, kept in memory.
+"""The check's cache: each (tenant, customer)'s typed license states, kept in memory.
 
-An entry is served while both hold:
-- the read models' watermark is the one it was computed at (any projected event moves it, so
-  a change to any license drops every entry at once: coarse, but never wrong), and
-- the clock has not reached the entry's next boundary: the earliest `starts_at` or `ends_at`
-  still ahead, the start of the next usage month for a metered feature, `recheck` from now
-  for a license in grace (its grace end is not in the state), the effective time of the
-  customer's next scheduled fact (a license event, usage or catalog version recorded with a
-  time still ahead: it changes the answer when that time comes, with no event projected
-  then), and `max_age` at the latest. Expiry is a matter of time, not of events, so time
-  alone must be able to end an entry.
+An entry is served until the first of:
+- a change to that customer (or to its tenant's catalog) is projected: the read models'
+  change feed (`projections.changes`) names it, and the cache follows that feed, so another
+  customer's usage never drops it;
+- the clock reaches the states' `changes_at` (a term start or end, the end of grace, the
+  next usage month, the next fact already recorded with a later effective time): expiry is
+  a matter of time, not of events;
+- `max_age`, at the latest.
 
-The watermark is read at most every `watermark_interval` seconds (0: on every call); after a
-write of its own the API calls `refresh()` so the next check reads it afresh.
+The feed is read when `hint()` (the embedded follower's position, in memory) moves, or else
+at most every `poll_interval` seconds; after a write of its own the API calls `refresh()` so
+the next check sees it. Concurrent misses for one customer compute once (single flight).
+
+When the read models cannot be read, the cache answers from what it holds, marked stale with
+the seconds since it last read them; past `max_stale` it refuses (ReadModelsUnavailableError).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from schemas.times import parse_time
+import structlog
 
-States = list[dict[str, Any]]
+from ledger.domain.state import LicenseState
+from projections.changes import Changes
+
+log = structlog.get_logger(__name__)
+
+States = list[LicenseState]
+Key = tuple[str, str]
 
 
 class CustomerStates(Protocol):
     def customer_states_and_next_change(self, tenant: str, customer_id: str,
                                         as_of: datetime) -> tuple[States, datetime | None]: ...
-    def watermark(self) -> int: ...
+    def changes_since(self, cursor: int) -> Changes: ...
+    def changes_end(self) -> int: ...
 
 
-@dataclass(frozen=True)
+class ReadModelsUnavailableError(Exception):
+    """The read models failed and nothing recent enough is held to answer from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A customer's states, whether memory served them, and, if the read models could not be
+    reached, for how many seconds they have not been (`stale_for`)."""
+
+    states: States
+    cached: bool
+    stale_for: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Entry:
-    watermark: int
+    cursor: int  # the feed position read before the states were: later changes drop it
     computed_at: datetime
     valid_until: datetime
     states: States
 
 
-def next_boundary(states: States, now: datetime, recheck: timedelta) -> datetime | None:
-    """The first moment after `now` at which time alone may change one of these states."""
-    moments: list[datetime] = []
-    for state in states:
-        for field in ("starts_at", "ends_at"):
-            text = state.get(field)
-            if isinstance(text, str) and (moment := parse_time(text)) > now:
-                moments.append(moment)
-        ended = isinstance(state.get("ends_at"), str) and parse_time(state["ends_at"]) <= now
-        if state.get("status") == "grace" or (state.get("status") == "suspended" and ended):
-            moments.append(now + recheck)  # grace ends at a moment the state does not carry
-        if any(isinstance(f, dict) and f.get("period") == "month"
-               for f in state.get("features", {}).values()):
-            moments.append(_next_month(now))
-    return min(moments, default=None)
+def valid_until(states: States, scheduled: datetime | None, now: datetime,
+                max_age: timedelta) -> datetime:
+    """The first moment after `now` at which these states may no longer be the answer."""
+    moments = [s.changes_at for s in states if s.changes_at is not None]
+    if scheduled is not None:
+        moments.append(scheduled)
+    return min([m for m in moments if m > now] + [now + max_age])
 
 
-def _next_month(now: datetime) -> datetime:
-    now = now.astimezone(UTC)
-    if now.month == 12:
-        return datetime(now.year + 1, 1, 1, tzinfo=UTC)
-    return datetime(now.year, now.month + 1, 1, tzinfo=UTC)
+def unreachable(exc: BaseException) -> bool:
+    """Whether an error says the read database cannot be used (the driver's own errors, or the
+    network's), as opposed to something about one request."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
+        "sqlite3", "psycopg", "psycopg_pool")
 
 
 class EntitlementCache:
     def __init__(self, models: CustomerStates, *, max_entries: int = 100_000,
-                 max_age: timedelta = timedelta(seconds=60), recheck: timedelta = timedelta(seconds=1),
-                 watermark_interval: float = 0.0, monotonic: Callable[[], float] = time.monotonic,
-                 watermark: Callable[[], int] | None = None):
-        """`watermark` defaults to the read models' own (a database read); in the embedded mode
-        the follower's position in memory serves, as it is the read models' only writer."""
+                 max_age: timedelta = timedelta(seconds=60), poll_interval: float = 0.0,
+                 max_stale: float = 60.0, monotonic: Callable[[], float] = time.monotonic,
+                 hint: Callable[[], int] | None = None, remember: int = 10_000,
+                 behind: Callable[[], float | None] | None = None):
+        """`hint`: a number in memory that moves whenever the feed may have grown (the embedded
+        follower's position): the feed is then read only when it moved, never on a timer.
+        `behind`: for how many seconds the read models have been failing to follow the ledger
+        (the embedded follower's rounds failing), None while they follow: answers are then
+        marked stale with that age, and refused past `max_stale`, like unreadable ones."""
         self.models = models
-        self._read_watermark = watermark or models.watermark
-        self.max_entries = max_entries
-        self.max_age = max_age
-        self.recheck = recheck
-        self.watermark_interval = watermark_interval
-        self._monotonic = monotonic
-        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self.max_entries, self.max_age, self.max_stale = max_entries, max_age, max_stale
+        self.poll_interval = poll_interval
+        self._monotonic, self._hint, self._behind = monotonic, hint, behind
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._watermark = -1
-        self._watermark_read = float("-inf")
+        self._polling = threading.Lock()
+        self._flights: dict[Key, threading.Event] = {}
+        self._cursor: int | None = None  # None: the feed's end not read yet
+        self._hint_seen: int | None = None
+        self._polled = float("-inf")
+        self._recent: deque[tuple[int, str, str | None]] = deque(maxlen=remember)
+        self._floor = 0  # `_recent` holds every change after this cursor
+        self._last_ok = monotonic()
+        self.failing_since: float | None = None  # monotonic time of the first failure in a row
+        self.last_error: str | None = None
 
-    def refresh(self) -> int:
-        """Read the watermark now, whatever the interval: after a write this process made."""
-        watermark = self._read_watermark()
+    # -- following the feed -------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the feed now, whatever the interval: after a write this process made."""
+        with self._polling:
+            self._poll()
+
+    def _due(self) -> bool:
+        if self._cursor is None:
+            return True
+        if self.failing_since is not None:  # retry once a second, not on every check
+            return self._monotonic() - self._polled >= 1.0
+        if self._hint is not None:
+            return self._hint() != self._hint_seen
+        return self._monotonic() - self._polled >= self.poll_interval
+
+    def _poll(self) -> None:
+        hint = self._hint() if self._hint is not None else None
+        self._polled = self._monotonic()
+        try:
+            if self._cursor is None:
+                found = Changes(self.models.changes_end(), (), lost=True)
+            else:
+                found = self.models.changes_since(self._cursor)
+        except Exception as exc:  # noqa: BLE001 - degrade: answer from memory, say so
+            self._failed(exc)
+            return
+        self._succeeded()
         with self._lock:
-            self._watermark, self._watermark_read = watermark, self._monotonic()
-        return watermark
+            if found.lost:
+                self._entries.clear()
+                self._recent.clear()
+                self._floor = found.cursor
+            else:
+                start = self._cursor or 0
+                for seq, (tenant, customer) in enumerate(found.moved, start=start + 1):
+                    self._recent.append((seq, tenant, customer))
+                    self._drop(tenant, customer)
+                if self._recent:
+                    self._floor = max(self._floor, self._recent[0][0] - 1)
+            self._cursor, self._hint_seen = found.cursor, hint
 
-    def _current_watermark(self) -> int:
-        if self._monotonic() - self._watermark_read >= self.watermark_interval:
-            return self.refresh()
-        return self._watermark
+    def _drop(self, tenant: str, customer: str | None) -> None:
+        if customer is not None:
+            self._entries.pop((tenant, customer), None)
+            return
+        for key in [k for k in self._entries if k[0] == tenant]:
+            del self._entries[key]
 
-    def states(self, tenant: str, customer_id: str, now: datetime) -> tuple[States, bool]:
-        """The customer's license states at `now`, and whether they came from the cache."""
+    def _failed(self, exc: Exception) -> None:
+        if self.failing_since is None:
+            self.failing_since = self._monotonic()
+            log.warning("cache.read_models_unreachable", error=repr(exc)[:300],
+                        hint="check the read database (LEDGER_READ_DATABASE_URL); checks are "
+                             "answered from memory, marked stale, until max_stale")
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+
+    def _succeeded(self) -> None:
+        if self.failing_since is not None:
+            log.info("cache.read_models_reachable_again")
+        self.failing_since, self.last_error = None, None
+        self._last_ok = self._monotonic()
+
+    def stale_for(self) -> float | None:
+        """Seconds since the read models were last read (or last followed the ledger), while
+        they are failing."""
+        ages = [a for a in (None if self.failing_since is None else
+                            self._monotonic() - self._last_ok, self._lag()) if a is not None]
+        return max(ages, default=None)
+
+    def _lag(self) -> float | None:
+        return self._behind() if self._behind is not None else None
+
+    # -- answering ------------------------------------------------------------------------------
+    def _valid(self, key: Key, now: datetime) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.computed_at <= now < entry.valid_until:
+            self._entries.move_to_end(key)
+            return entry
+        return None
+
+    def lookup(self, tenant: str, customer_id: str, now: datetime) -> Lookup | None:
+        """From memory only (no I/O, for the event loop), or None if the feed is due or the
+        entry missing: then `states` does the rest on a worker thread."""
+        if self.failing_since is not None or self._due() or self._lag() is not None:
+            return None
+        with self._lock:
+            entry = self._valid((tenant, customer_id), now)
+        return Lookup(entry.states, True) if entry is not None else None
+
+    def states(self, tenant: str, customer_id: str, now: datetime) -> Lookup:
+        """The customer's license states at `now`, from memory when they are still the answer."""
+        if self._due() and self._polling.acquire(blocking=False):
+            try:
+                self._poll()
+            finally:
+                self._polling.release()
         key = (tenant, customer_id)
-        watermark = self._current_watermark()
+        lag = self._lag()
+        if lag is not None and self.failing_since is None:
+            return self._behind_by(lag, self._readable(key, now))
+        while True:
+            with self._lock:
+                if self.failing_since is not None:
+                    break
+                entry = self._valid(key, now)
+                if entry is not None:
+                    return Lookup(entry.states, True)
+                flight = self._flights.get(key)
+                leader = flight is None
+                if flight is None:
+                    flight = self._flights[key] = threading.Event()
+            if leader:
+                try:
+                    return self._compute(key, now)
+                finally:
+                    with self._lock:
+                        self._flights.pop(key, None)
+                    flight.set()
+            flight.wait(5.0)  # another thread reads this customer: share its answer, if any
+        return self._stale(key)
+
+    def _readable(self, key: Key, now: datetime) -> Lookup:
+        """From memory or the read models, which can be read but are behind the ledger."""
+        with self._lock:
+            entry = self._valid(key, now)
+        return Lookup(entry.states, True) if entry is not None else self._compute(key, now)
+
+    def _behind_by(self, lag: float, found: Lookup) -> Lookup:
+        if lag > self.max_stale:
+            raise ReadModelsUnavailableError(
+                f"the read models have not followed the ledger for {lag:.0f} s (more than "
+                f"{self.max_stale:.0f} s)")
+        return replace(found, stale_for=round(max(lag, found.stale_for or 0.0), 3))
+
+    def _compute(self, key: Key, now: datetime) -> Lookup:
+        cursor = self._cursor
+        try:
+            states, scheduled = self.models.customer_states_and_next_change(*key, now)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise  # about this request, not the read models: no reason to degrade
+            self._failed(exc)
+            return self._stale(key)
+        if self.failing_since is not None:
+            return self._stale(key)  # the feed is unreadable: what we read may already be old
+        entry = _Entry(cursor or 0, now, valid_until(states, scheduled, now, self.max_age), states)
+        with self._lock:
+            if cursor is not None and not self._moved_since(key, cursor):
+                self._entries[key] = entry
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return Lookup(states, False)
+
+    def _moved_since(self, key: Key, cursor: int) -> bool:
+        """Whether a change to `key` was followed after `cursor` (or may have been: too old)."""
+        if cursor < self._floor:
+            return True
+        for seq, tenant, customer in reversed(self._recent):
+            if seq <= cursor:
+                break
+            if tenant == key[0] and customer in (None, key[1]):
+                return True
+        return False
+
+    def _stale(self, key: Key) -> Lookup:
+        age = self.stale_for() or 0.0
         with self._lock:
             entry = self._entries.get(key)
-            if (entry is not None and entry.watermark == watermark
-                    and entry.computed_at <= now < entry.valid_until):
-                self._entries.move_to_end(key)
-                return entry.states, True
-        states, scheduled = self.models.customer_states_and_next_change(tenant, customer_id, now)
-        ends = [m for m in (next_boundary(states, now, self.recheck), scheduled) if m is not None]
-        entry = _Entry(watermark, now, min([*ends, now + self.max_age]), states)
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return states, False
+        if entry is None or age > self.max_stale:
+            raise ReadModelsUnavailableError(
+                f"the read models have not answered for {age:.0f} s and no answer for this "
+                f"customer is held from the last {self.max_stale:.0f} s")
+        return Lookup(entry.states, True, round(age, 3))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -92,3 +92,9 @@ class _BoundedHttp(HttpToolsProtocol):
 def bounded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with `limits`, for `uvicorn.Config(http=...)`."""
     return type("BoundedHttp", (_BoundedHttp,), {"limits": limits})
+
+
+class WorkerBoundedHttp(_BoundedHttp):
+    """The bounded protocol of `ledger serve --workers N`: uvicorn hands its configuration to
+    each worker process by pickling, so the class must live at module level; each worker sets
+    its `limits` from the settings before it serves (`ledger.cli.processes.worker_app`)."""

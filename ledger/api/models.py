@@ -75,6 +75,10 @@ class CheckAnswer(BaseModel):
     limit: int | None = None
     used: int | None = None
     remaining: int | None = None
+    stale: bool | None = Field(default=None, description="Only when the read models could not be "
+                               "reached: the answer comes from memory.")
+    stale_seconds: float | None = Field(default=None, description="With `stale`: seconds since "
+                                        "the read models last answered.")
 
 
 class FeatureState(BaseModel):

@@ -62,6 +62,11 @@ def health(ports: Ports) -> dict[str, dict[str, Any]]:
     }
     if ports.kafka_probe is not None:
         checks["kafka"] = _probe(ports.kafka_probe)
+    stale = ports.cache.stale_for()
+    checks["check_cache"] = {"ok": True, "entries": len(ports.cache)} if stale is None else {
+        "ok": False, "entries": len(ports.cache), "stale_seconds": round(stale, 3),
+        "error": "the check answers marked stale: " + (
+            ports.cache.last_error or "the read models are not following the ledger")}
     return checks
 
 

@@ -3,8 +3,9 @@ real parts, tests may pass their own."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol
 
@@ -13,15 +14,19 @@ from fastapi import Depends, Request
 from ledger.api.cache import EntitlementCache
 from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
+from ledger.domain.state import LicenseState
 from ledger.licensefile import KeyRing
 from ledger.service import Ledger
 from ledger.store.eventstore import LedgerStore
+from projections.changes import Changes
 
 
 class ReadModels(Protocol):
     def license_state(self, tenant: str, license_id: str, as_of: datetime) -> dict[str, Any] | None: ...
     def customer_states_and_next_change(self, tenant: str, customer_id: str, as_of: datetime
-                                        ) -> tuple[list[dict[str, Any]], datetime | None]: ...
+                                        ) -> tuple[list[LicenseState], datetime | None]: ...
+    def changes_since(self, cursor: int) -> Changes: ...
+    def changes_end(self) -> int: ...
     def watermark(self) -> int: ...
     def newest_applied(self) -> int: ...
 
@@ -63,6 +68,7 @@ class Ports:
     follower: Follower | None = None
     kafka_probe: Probe | None = None
     write_wait: float = 5.0
+    stopping: threading.Event = field(default_factory=threading.Event)  # set at shutdown
 
 
 async def ports(request: Request) -> Ports:

@@ -7,17 +7,24 @@ cache, see `cache.py`); as-of and known-at answers replay the ledger itself.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from ledger.api.auth import Caller, Guarded, check_access, may
-from ledger.api.errors import Answer, invalid_request, not_found
+from ledger.api.cache import Lookup, ReadModelsUnavailableError
+from ledger.api.errors import Answer, ApiError, invalid_request, not_found
 from ledger.api.keys import Principal
 from ledger.api.models import CheckAnswer, CheckRequest, CustomerId, Entitlements, History, LicenseId
 from ledger.api.models import LicenseState as LicenseStateModel
-from ledger.api.ports import PortsDep
+from ledger.api.ports import Ports, PortsDep
 from ledger.api.responses import problems
 from ledger.domain.check import decide
 from schemas.times import ZonelessTimeError, format_time, parse_time
@@ -32,15 +39,33 @@ KnownAt = Annotated[str | None, Query(description=f"Only what was recorded by th
 
 
 @router.post("/v1/check", response_model=None,
-             responses={200: {"model": CheckAnswer}, **problems(400, 401, 403, 413)})
-def check(request: CheckRequest, principal: Annotated[Principal, Depends(may("check"))],
-          ports: PortsDep) -> Answer:
-    """May the customer use the feature right now (for `quantity` more units)?"""
-    states, cached = ports.cache.states(principal.tenant, request.customer_id, ports.clock())
-    decision = decide(states, request.feature, request.quantity)
-    ports.metrics.cache.labels("hit" if cached else "miss").inc()
+             responses={200: {"model": CheckAnswer}, **problems(400, 401, 403, 413, 503)})
+async def check(request: CheckRequest, principal: Annotated[Principal, Depends(may("check"))],
+                ports: PortsDep) -> Answer:
+    """May the customer use the feature right now (for `quantity` more units)? A hit is
+    answered on the event loop; only a miss spends a worker thread on the read models."""
+    now = ports.clock()
+    found = ports.cache.lookup(principal.tenant, request.customer_id, now)
+    if found is None:
+        found = await run_in_threadpool(current_states, ports, principal.tenant,
+                                        request.customer_id, now)
+    decision = decide(found.states, request.feature, request.quantity)
+    ports.metrics.cache.labels("hit" if found.cached else "miss").inc()
     ports.metrics.checks.labels(decision.reason).inc()
-    return Answer(decision.as_dict())
+    answer = decision.as_dict()
+    if found.stale_for is not None:
+        answer.update(stale=True, stale_seconds=found.stale_for)
+    return Answer(answer)
+
+
+def current_states(ports: Ports, tenant: str, customer_id: str, now: datetime) -> Lookup:
+    """The customer's states from the cache, or 503 `read_models_unavailable` when the read
+    models fail and nothing recent enough is held."""
+    try:
+        return ports.cache.states(tenant, customer_id, now)
+    except ReadModelsUnavailableError as exc:
+        raise ApiError(503, "read_models_unavailable", f"{exc}; retry shortly, and see "
+                       "/healthz (the read database may be down)", {"Retry-After": "1"}) from None
 
 
 @router.get("/v1/customers/{customer_id:id}/entitlements", response_model=None,
@@ -52,7 +77,8 @@ def entitlements(customer_id: CustomerId, principal: Caller, ports: PortsDep,
     now = ports.clock()
     if as_of is None and known_at is None:
         check_access(principal, "read_current", customer_id)
-        states, _ = ports.cache.states(principal.tenant, customer_id, now)
+        found = current_states(ports, principal.tenant, customer_id, now)
+        states = [s.as_dict() for s in found.states]
         moment = known = now
     else:
         check_access(principal, "read_past", customer_id)
@@ -65,6 +91,54 @@ def entitlements(customer_id: CustomerId, principal: Caller, ports: PortsDep,
                                   "cannot be computed; ask about an earlier moment") from None
     return Answer({"customer_id": customer_id, "as_of": format_time(moment),
                    "known_at": format_time(known), "licenses": states})
+
+
+STREAM_POLL = 0.2  # seconds between looks at the cache (in memory unless the customer moved)
+STREAM_KEEPALIVE = 15.0
+STREAM_LIFETIME = 3600.0  # a stream ends after an hour: the client reconnects, as SSE does
+
+
+@router.get("/v1/customers/{customer_id:id}/changes", response_model=None,
+            responses={200: {"content": {"text/event-stream": {"schema": {
+                "type": "object", "required": ["event", "data"],
+                "properties": {"event": {"type": "string", "enum": ["entitlements"]},
+                               "data": {"type": "string", "description": "The JSON of the "
+                                        "current entitlements document (`Entitlements`)."}}}}},
+                "description": "Server-sent events: `entitlements`, each the current "
+                               "entitlements document."}, **problems(400, 401, 403)})
+async def customer_changes(customer_id: CustomerId, principal: Caller, ports: PortsDep,
+                           request: Request) -> StreamingResponse:
+    """The customer's current entitlements now, then again each time they change (an event
+    projected for the customer, or time alone: an expiry, the end of grace, a new month)."""
+    check_access(principal, "read_current", customer_id)
+    tenant = principal.tenant
+
+    async def events() -> AsyncIterator[str]:
+        sent: list[dict[str, Any]] | None = None
+        started = quiet = time.monotonic()
+        while (time.monotonic() - started < STREAM_LIFETIME and not ports.stopping.is_set()
+               and not await request.is_disconnected()):
+            now = ports.clock()
+            try:
+                found = ports.cache.lookup(tenant, customer_id, now) or await run_in_threadpool(
+                    ports.cache.states, tenant, customer_id, now)
+            except ReadModelsUnavailableError:
+                found = None
+            if found is not None and found.stale_for is None:
+                licenses = [s.as_dict() for s in found.states]
+                if licenses != sent:
+                    sent, quiet = licenses, time.monotonic()
+                    yield "event: entitlements\ndata: " + json.dumps(
+                        {"customer_id": customer_id, "as_of": format_time(now),
+                         "known_at": format_time(now), "licenses": licenses},
+                        separators=(",", ":")) + "\n\n"
+            if time.monotonic() - quiet >= STREAM_KEEPALIVE:
+                quiet = time.monotonic()
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(STREAM_POLL)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 # Ids may hold "/" (`models.IdConvertor`), so the route with the suffix must come first: the

@@ -20,6 +20,14 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.ready = ready
 
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """Graceful shutdown waits for open responses: tell the endless ones (event streams)
+        to end, through the app's `ports.stopping`."""
+        ports = getattr(getattr(self.config.app, "state", None), "ports", None)
+        if ports is not None:
+            ports.stopping.set()
+        super().handle_exit(sig, frame)
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started and self.servers:

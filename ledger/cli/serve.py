@@ -58,8 +58,10 @@ def _parts(settings: Settings, *,
     keys = ApiKeys.open(settings.read_url)
     follower = Follower(wiring.store, models) if embedded else None
     probe = kafka_probe(settings.kafka_bootstrap) if settings.kafka_bootstrap else None
-    cache = (EntitlementCache(models, watermark=follower.reached) if follower is not None
-             else EntitlementCache(models, watermark_interval=WATERMARK_INTERVAL))
+    bound = settings.check_max_stale
+    cache = (EntitlementCache(models, hint=follower.reached, behind=follower.behind,
+                              max_stale=bound) if follower is not None
+             else EntitlementCache(models, poll_interval=WATERMARK_INTERVAL, max_stale=bound))
     app = create_app(wiring, models, keyring_for(settings), keys=keys, follower=follower,
                      kafka_probe=probe, license_file_days=settings.license_file_days, cache=cache)
     try:
@@ -76,12 +78,23 @@ def _parts(settings: Settings, *,
 @HOST
 @PORT
 @connection_options
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="API processes on the one port, each with its own check cache.")
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, **bounds: Any) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int, **bounds: Any) -> None:
     """The HTTP API: reads the read models, writes through the ledger. Without Kafka it also
     keeps the read models up to date itself (in-process fan-out)."""
     limits = connection_limits(settings, **bounds)
     _refuse_busy(host, port)
+    if workers > 1:
+        from ledger.cli.processes import serve_processes
+
+        say(f"ledger API on http://{host}:{port} ({workers} processes)")
+        serve_processes(settings.model_copy(update={
+            "http_header_timeout": limits.header_timeout,
+            "http_keepalive_timeout": limits.keepalive_timeout,
+            "http_max_connections": limits.max_connections}), host, port, workers)
+        return
     with _parts(settings, embedded=not settings.kafka_bootstrap) as (_, _, app, follower):
         if follower is not None:
             follower.start()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from ledger.domain.state import USABLE
+from ledger.domain.state import LicenseState
 
 # Most telling first: what the customer could act on comes before what merely is.
 DENIALS = ("limit_exceeded", "region_blocked", "feature_not_in_plan",
@@ -25,7 +25,7 @@ MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     reason: str
@@ -36,30 +36,33 @@ class Decision:
     remaining: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # a literal, not dataclasses.asdict: this runs on every check and is 20x cheaper
+        return {"allowed": self.allowed, "reason": self.reason, "message": self.message,
+                "license_id": self.license_id, "limit": self.limit, "used": self.used,
+                "remaining": self.remaining}
 
 
-def _verdict(state: dict[str, Any], feature: str, quantity: int) -> Decision:
+def _verdict(state: LicenseState, feature: str, quantity: int) -> Decision:
     """The license's own answer: allowed, or the earliest (in DENIALS) of the reasons that
     apply to it. Plan and region are judged whatever the status, so that a suspended license on
     a plan without the feature reads `feature_not_in_plan`, as the contract orders; the limit
     only for a usable license, since "no room left" is about a license that could grant it."""
-    license_id = state["license_id"]
-    entry = state["features"].get(feature)
+    license_id = state.license_id
+    entry = state.features.get(feature)
     reasons: list[str] = []
     limit = used = remaining = None
     if entry is None:
         reasons.append("feature_not_in_plan")
     else:
-        if "blocked_region" in entry:
+        if entry.blocked_region is not None:
             reasons.append("region_blocked")
-        limit, used = entry.get("limit"), entry.get("used")
+        limit, used = entry.limit, entry.used
         if limit is not None:
             remaining = max(0, limit - (used or 0))  # usage past the limit leaves nothing, not less
-            if (used or 0) + quantity > limit and state["status"] in USABLE:
+            if (used or 0) + quantity > limit and state.usable:
                 reasons.append("limit_exceeded")
-    if state["status"] not in USABLE:
-        reasons.append(state["status"])
+    if not state.usable:
+        reasons.append(state.status)
     if not reasons:
         return Decision(True, "ok", MESSAGES["ok"], license_id, limit, used, remaining)
     reason = min(reasons, key=DENIALS.index)
@@ -68,7 +71,7 @@ def _verdict(state: dict[str, Any], feature: str, quantity: int) -> Decision:
     return Decision(False, reason, MESSAGES[reason], license_id)
 
 
-def decide(states: Sequence[dict[str, Any]], feature: str, quantity: int = 1) -> Decision:
+def decide(states: Sequence[LicenseState], feature: str, quantity: int = 1) -> Decision:
     """Allowed if any usable license grants the feature with room (naming the first such);
     else the earliest reason, in the contract's order, among those that apply to any license."""
     if not states:

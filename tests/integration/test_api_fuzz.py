@@ -31,8 +31,11 @@ def admin_key(served: Api) -> str:
     return served.key("admin")
 
 
-# The document needs no server; it is the one the served app answers at /openapi.json.
-schema = schemathesis.openapi.from_dict(application().openapi())
+# The document needs no server; it is the one the served app answers at /openapi.json. The
+# change stream is left out: it stays open (for an hour) by design, so every generated call
+# would wait for the client's timeout; tests/e2e/test_client.py drives it from outside.
+schema = schemathesis.openapi.from_dict(application().openapi()).exclude(
+    path="/v1/customers/{customer_id}/changes")
 
 
 @schema.parametrize()

@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 
 from ledger.api import ApiKeys, create_app
+from ledger.api.cache import EntitlementCache
 from ledger.bootstrap import Wiring, bootstrap
 from ledger.licensefile import KeyRing, SigningKey
 from ledger.settings import Settings
@@ -85,17 +86,22 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
 @contextmanager
 def built_api(url: str, *, clock: Clock | None = None,
               configure: Callable[[dict[str, Any]], None] | None = None,
+              read_url: str | None = None,
+              cache: Callable[[ReadModels, Follower], EntitlementCache] | None = None,
               ) -> Iterator[tuple[Any, Api]]:
-    """A ledger, its read models, keys and signing key on `url`, and the app over them, not
-    served: for in-process tests (`starlette.testclient.TestClient(app)`)."""
+    """A ledger, its read models, keys and signing key on `url` (the read models and keys on
+    `read_url` if given), and the app over them, not served: for in-process tests
+    (`starlette.testclient.TestClient(app)`)."""
     wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
-    models = ReadModels.open(url)
+    models = ReadModels.open(read_url or url)
     follower = Follower(wiring.store, models)  # no thread: wait_for catches up synchronously
-    keys = ApiKeys.open(url)
+    keys = ApiKeys.open(read_url or url)
     key = SigningKey.generate()
     keyring = KeyRing([key], key.key_id)
     clock = clock or Clock()
     options: dict[str, Any] = {"keys": keys, "follower": follower, "clock": clock}
+    if cache is not None:
+        options["cache"] = cache(models, follower)
     if configure is not None:
         configure(options)
     try:
@@ -109,9 +115,14 @@ def built_api(url: str, *, clock: Clock | None = None,
 
 @contextmanager
 def running_api(url: str, *, clock: Clock | None = None,
-                configure: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Api]:
-    """A ledger, its read models, keys and signing key on `url`, and the API over them."""
-    with built_api(url, clock=clock, configure=configure) as (app, built):
+                configure: Callable[[dict[str, Any]], None] | None = None,
+                read_url: str | None = None,
+                cache: Callable[[ReadModels, Follower], EntitlementCache] | None = None
+                ) -> Iterator[Api]:
+    """A ledger, its read models, keys and signing key on `url` (the read models and keys on
+    `read_url` if given), and the API over them."""
+    with built_api(url, clock=clock, configure=configure, read_url=read_url,
+                   cache=cache) as (app, built):
         server, thread, port = _serve(app)
         api = replace(built, url=f"http://127.0.0.1:{port}")
         try:

@@ -71,7 +71,8 @@ def test_the_next_change_is_the_first_license_usage_or_catalog_fact_still_ahead(
                 f.type == "catalog.published" or owner.get(f.subject) == customer)]
             expected = min(ahead, default=None)
             assert models.next_change(TENANT, customer, after) == expected, (customer, after)
-            assert models.customer_states_and_next_change(TENANT, customer, after) == (
+            states, change = models.customer_states_and_next_change(TENANT, customer, after)
+            assert ([s.as_dict() for s in states], change) == (
                 models.customer_states(TENANT, customer, after), expected)
 
 

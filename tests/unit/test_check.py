@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain.check import decide
+from ledger.domain.state import LicenseState
+from tests.builders import a_state
 
 
-def state(license_id: str = "lic-1", status: str = "active", **features: dict[str, Any]) -> dict[str, Any]:
-    return {"license_id": license_id, "status": status, "features": features}
+def state(license_id: str = "lic-1", status: str = "active", **features: dict[str, Any]) -> LicenseState:
+    return a_state(license_id, status, features)
 
 
 def test_a_customer_without_licenses_has_no_license() -> None:
@@ -49,7 +51,7 @@ def test_reasons_come_in_the_contracts_order() -> None:
     for reason in order:
         decision = decide(states, "sso")
         assert decision.reason == reason and not decision.allowed
-        states = [s for s in states if s["license_id"] != decision.license_id]
+        states = [s for s in states if s.license_id != decision.license_id]
 
 
 def test_a_license_that_is_not_usable_is_judged_on_its_plan_before_its_status() -> None:

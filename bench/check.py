@@ -1,0 +1,201 @@
+"""`make bench-check`: the check at scale, measured with wrk (Debian's `wrk`, a Lua script for
+the POST body and the key) beside the framework's ceiling (`bench.ceiling`) in the same run,
+A/B alternated, medians; then the cache's hit rate for checked customers while 1,000 usage
+events/s for other customers flow through Kafka. Loopback only; every run is bounded.
+
+Usage: python -m bench.check [--seconds S] [--rounds N] [--no-kafka]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.http import free_port, start
+
+SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+local customers = {{{customers}}}
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{{"customer_id":"' .. customers[n % #customers + 1] .. '","feature":"{feature}"}}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def lua(key: str, customers: list[str], feature: str) -> str:
+    path = Path(tempfile.mkdtemp(prefix="bench-wrk-")) / "check.lua"
+    path.write_text(SCRIPT.format(key=key, feature=feature,
+                                  customers=", ".join(f'"{c}"' for c in customers)))
+    return str(path)
+
+
+def wrk(url: str, script: str, connections: int, seconds: float) -> dict[str, float]:
+    """Requests/s and latency percentiles (ms) of one bounded wrk run; refuses non-2xx."""
+    out = subprocess.run(["wrk", f"-t{min(connections, 2)}", f"-c{connections}",
+                          f"-d{max(1, round(seconds))}s", "--latency", "-s", script, f"{url}/v1/check"],
+                         capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    found = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        found[f"p{pct}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return found
+
+
+def serve_ceiling() -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.ceiling", str(port)], text=True,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    _wait(base, lambda: httpx.post(f"{base}/v1/check", timeout=1).status_code == 200)
+    return proc, base
+
+
+def _wait(base: str, ready: object, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if ready():  # type: ignore[operator]
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{base} did not come up")
+
+
+def baseline_env(source: str | None) -> dict[str, str] | None:
+    """The environment that runs the `ledger` of another checkout (e.g. `git archive` of main)."""
+    return None if source is None else {**os.environ, "PYTHONPATH": source}
+
+
+def throughput(seconds: float, rounds: int, baseline: str | None) -> list[tuple[str, ...]]:
+    """POST /v1/check on `ledger up` (a cache hit: the demo customer) beside the ceiling and,
+    with `baseline`, the same on the baseline's `ledger up`: A/B(/C) alternated, medians."""
+    servers = {"check": start()}
+    if baseline is not None:
+        servers["baseline"] = start(baseline_env(baseline))
+    ceiling, ceiling_base = serve_ceiling()
+    bases = {name: base for name, (_, base, _) in servers.items()} | {"ceiling": ceiling_base}
+    scripts = {name: lua(key, ["cust-acme"], "api_calls") for name, (_, _, key) in servers.items()}
+    scripts["ceiling"] = scripts["check"]
+    rows = []
+    try:
+        for connections in (1, 16, 64):
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in bases}
+            for _ in range(rounds):  # alternated so drift on a shared machine hits all alike
+                for name, base in bases.items():
+                    runs[name].append(wrk(base, scripts[name], connections, seconds))
+            med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+                   for name, rs in runs.items()}
+
+            rows.append((f"{connections} connection{'s' if connections > 1 else ''}",
+                         *(_cell(med[name]) for name in bases),
+                         f"{med['check']['rps'] / med['ceiling']['rps']:.2f}"))
+    finally:
+        for proc in [ceiling, *(p for p, _, _ in servers.values())]:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return rows
+
+
+def workers(seconds: float, rounds: int, counts: tuple[int, ...] = (1, 2)) -> list[tuple[str, ...]]:
+    """`ledger serve --workers N` (embedded, SQLite) at 16 and 64 connections, N alternated."""
+    from ledger.api.keys import ApiKeys
+    from ledger.bootstrap import bootstrap
+    from ledger.settings import Settings
+    from tests.builders import catalog_envelope, envelope
+
+    directory = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+    url = f"sqlite:///{directory / 'ledger.db'}"
+    wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    wiring.ledger.ingest([catalog_envelope(), envelope("license.granted", "2026-02-01", "lic-1",
+                                                       customer_id="c1", plan="pro")], "acme")
+    wiring.close()
+    key = ApiKeys.open(url).create("acme", "service").key
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env.update(LEDGER_DATABASE_URL=url, LEDGER_LOG_LEVEL="warning")
+    servers = {}
+    for n in counts:
+        port = free_port()
+        servers[n] = (subprocess.Popen([str(Path(sys.executable).parent / "ledger"), "serve",
+                                        "--port", str(port), "--workers", str(n)], env=env,
+                                       cwd=directory, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL), f"http://127.0.0.1:{port}")
+    script = lua(key, ["c1"], "sso")
+    rows = []
+    try:
+        for _, base in servers.values():
+            _wait(base, lambda base=base: httpx.get(f"{base}/healthz", timeout=1).status_code == 200)
+        for connections in (16, 64):
+            runs: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
+            for _ in range(rounds):
+                for n, (_, base) in servers.items():
+                    runs[n].append(wrk(base, script, connections, seconds))
+            rows.append((f"{connections} connections", *(_cell(
+                {k: statistics.median(r[k] for r in runs[n]) for k in ("rps", "p50", "p99")})
+                for n in counts)))
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+    return rows
+
+
+def _cell(m: dict[str, float]) -> str:
+    return f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per connection count")
+    parser.add_argument("--no-kafka", action="store_true", help="skip the hit-rate run")
+    parser.add_argument("--workers", action="store_true",
+                        help="also compare `ledger serve --workers 1` and `--workers 2`")
+    parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
+                        help="the check beside the ceiling (default on)")
+    parser.add_argument("--baseline", default=None, metavar="DIR",
+                        help="a checkout to compare with, e.g. `git archive main | tar -x -C DIR`")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"wrk: {args.rounds} alternated rounds of {args.seconds:g} s per cell, medians\n")
+    columns = ["ledger (cache hit)", *(["baseline"] if args.baseline else []),
+               "constant-JSON FastAPI", "ratio to the ceiling"]
+    print("| POST /v1/check | " + " | ".join(columns) + " |\n" + "|---" * (len(columns) + 1) + "|")
+    for row in throughput(args.seconds, args.rounds, args.baseline) if args.throughput else ():
+        print("| " + " | ".join(row) + " |", flush=True)
+    if args.workers:
+        print("\n| ledger serve | --workers 1 | --workers 2 |\n|---|---|---|")
+        for row in workers(args.seconds, args.rounds):
+            print("| " + " | ".join(row) + " |", flush=True)
+    if not args.no_kafka:
+        from bench.hitrate import run as hit_rate
+
+        print()
+        print("ledger:", json.dumps(hit_rate(args.seconds * 3)), flush=True)
+        if args.baseline:
+            print("baseline:", json.dumps(hit_rate(args.seconds * 3, env=baseline_env(args.baseline))))
+
+
+if __name__ == "__main__":
+    main()
