@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from ledger.api import errors, events, license_files, operations, queries
+from ledger.api import errors, events, license_files, operations, portal, queries
 from ledger.api.cache import EntitlementCache
 from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
@@ -30,6 +30,7 @@ def application() -> FastAPI:
     errors.install(app)
     for module in (events, queries, license_files, operations):
         app.include_router(module.router)
+    portal.install(app)
 
     def openapi() -> dict:
         if app.openapi_schema is None:
