@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "info"
     license_file_days: int = Field(default=30, ge=1)
-    signing_key: str | None = None  # base64 Ed25519 private key; generated in data_dir if unset
+    # base64 Ed25519 private key; generated in data_dir if unset. Secret: repr() shows '**********'.
+    signing_key: SecretStr | None = None
     inbound_topic: str = "billing.events"
     rejected_topic: str = "billing.events.rejected"
     outbound_topic: str = "entitlements.events"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from ledger.api import errors, events, license_files, operations, portal, queries
 from ledger.api.cache import EntitlementCache
@@ -25,8 +26,10 @@ DESCRIPTION = ("Licenses, plans, seats and usage as immutable, hash-chained even
 
 def application() -> FastAPI:
     """The routes, error handlers and OpenAPI document, without any parts wired in."""
-    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None, default_response_class=errors.Answer)
+    # /docs with the Swagger UI assets shipped in a package, never from a CDN: works offline
+    app = FastAPIOffline(title=TITLE, version=VERSION, description=DESCRIPTION, docs_url="/docs",
+                         redoc_url=None, static_url="/docs/static",
+                         default_response_class=errors.Answer)
     errors.install(app)
     for module in (events, queries, license_files, operations):
         app.include_router(module.router)

@@ -136,7 +136,8 @@ def projections() -> None:
 
 
 @projections.command("verify")
-@click.option("--as-of", type=TIME, default=None, help="The moment compared (default now).")
+@click.option("--as-of", type=TIME, default=None,
+              help="The moment compared (default now); RFC 3339 with a zone, e.g. 2026-03-01T00:00:00Z.")
 @click.pass_obj
 def verify(settings: Settings, as_of: datetime | None) -> None:
     """Compare every read model row with a replay of the ledger; name the first difference."""
