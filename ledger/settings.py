@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     outbound_topic: str = "entitlements.events"
     consumer_group: str = "ledger-consume"
     projection_group: str = "ledger-project"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # workers' /metrics; off if unset
+    metrics_host: str = "127.0.0.1"
 
     @property
     def read_url(self) -> str:

@@ -37,7 +37,8 @@ def check(request: CheckRequest, principal: Annotated[Principal, Depends(may("ch
           ports: PortsDep) -> Answer:
     """May the customer use the feature right now (for `quantity` more units)?"""
     states, cached = ports.cache.states(principal.tenant, request.customer_id, ports.clock())
-    decision = decide(states, request.feature, request.quantity)
+    with ports.metrics.decision.time():
+        decision = decide(states, request.feature, request.quantity)
     ports.metrics.cache.labels("hit" if cached else "miss").inc()
     ports.metrics.checks.labels(decision.reason).inc()
     return Answer(decision.as_dict())
