@@ -63,14 +63,14 @@ class WorkerMetrics:
 class MeasuredLedger(Ledger):
     """The ledger as `ledger consume` uses it, with its batches counted and timed."""
 
-    def __init__(self, ledger: Ledger, metrics: WorkerMetrics):
-        super().__init__(ledger.store)
-        self.metrics = metrics
+    def __init__(self, inner: Ledger, metrics: WorkerMetrics):
+        super().__init__(inner.store)
+        self.inner, self.metrics = inner, metrics
 
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
                text: bool = True) -> list[Outcome]:
         with self.metrics.judge.labels(self.metrics.worker).time():
-            outcomes = super().ingest(raws, default_tenant, enforce_tenant=enforce_tenant, text=text)
+            outcomes = self.inner.ingest(raws, default_tenant, enforce_tenant=enforce_tenant, text=text)
         self.metrics.observe_outcomes(raws, outcomes)
         return outcomes
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 from fastapi import FastAPI
 
+from ledger import tracing
 from ledger.api import ApiKeyError, ApiKeys, create_app
 from ledger.api.cache import EntitlementCache
 from ledger.api.license_files import customer_license_file
@@ -56,6 +57,9 @@ def _parts(settings: Settings, *,
     """The ledger, the read models, the key table, the follower when embedded, and the app
     over them; closed in reverse order however serving ends."""
     wiring = bootstrap(settings)
+    traced = tracing.configure("api")
+    if traced:  # spans for every request, and for ingest with the context kept for the relay
+        wiring.ledger = tracing.TracedLedger(wiring.ledger, tracing.TraceContexts.open(settings.database_url))
     models = ReadModels.open(settings.read_url)
     keys = ApiKeys.open(settings.read_url)
     follower = Follower(wiring.store, models) if embedded else None
@@ -64,6 +68,8 @@ def _parts(settings: Settings, *,
              else EntitlementCache(models, watermark_interval=WATERMARK_INTERVAL))
     app = create_app(wiring, models, keyring_for(settings), keys=keys, follower=follower,
                      kafka_probe=probe, license_file_days=settings.license_file_days, cache=cache)
+    if traced:
+        app.add_middleware(tracing.TraceRequests)
     try:
         yield wiring, keys, app, follower
     finally:

@@ -20,6 +20,7 @@ from consumers.inbound import InboundConsumer
 from consumers.metrics import MeasuredLedger, MeasuredPartitions, MeasuredRelay, WorkerMetrics
 from consumers.partitions import PartitionLoop
 from consumers.project import Projector
+from ledger import tracing
 from ledger.bootstrap import bootstrap
 from ledger.cli.core import TIME
 from ledger.cli.output import fail
@@ -57,6 +58,14 @@ def _metrics(settings: Settings, port: int | None, worker: str) -> WorkerMetrics
     return metrics
 
 
+def _traced(settings: Settings, ledger: Any, role: str) -> tuple[Any, tracing.TraceContexts | None]:
+    """With OTEL_* configuring an exporter: the ledger traced, and where trace contexts are kept."""
+    if not tracing.configure(role):
+        return ledger, None
+    contexts = tracing.TraceContexts.open(settings.database_url)
+    return tracing.TracedLedger(ledger, contexts), contexts
+
+
 def _stop_on_signals() -> threading.Event:
     """SIGTERM or SIGINT ends the worker after the batch in hand."""
     stop = threading.Event()
@@ -84,11 +93,14 @@ def consume(settings: Settings, max_idle: float | None, batch_size: int,
     metrics = _metrics(settings, metrics_port, "consume")
     producer = idempotent_producer(servers, "ledger-consume")
     consumer = group_consumer(servers, settings.consumer_group, "ledger-consume", batch_size)
-    worker = InboundConsumer(MeasuredLedger(wiring.ledger, metrics), producer, settings.rejected_topic)
+    ledger, contexts = _traced(settings, wiring.ledger, "consume")
+    worker = InboundConsumer(MeasuredLedger(ledger, metrics), producer, settings.rejected_topic)
     log.info("consume.start", topic=settings.inbound_topic, group=settings.consumer_group,
              rejected_topic=settings.rejected_topic)
     try:
-        PartitionLoop(consumer, settings.inbound_topic, MeasuredPartitions(worker, consumer, metrics),
+        measured = MeasuredPartitions(worker, consumer, metrics)
+        PartitionLoop(consumer, settings.inbound_topic,
+                      tracing.TracedPartitions(measured, "ledger consume") if contexts else measured,
                       stop, max_idle).run()
     finally:
         consumer.close(autocommit=False)
@@ -108,7 +120,9 @@ def relay(settings: Settings, max_idle: float | None, batch_size: int, metrics_p
     stop = _stop_on_signals()
     wiring = bootstrap(settings)
     producer = idempotent_producer(servers, "ledger-relay")
-    worker = MeasuredRelay(wiring.store, producer, settings.outbound_topic, page=batch_size)
+    _, contexts = _traced(settings, wiring.ledger, "relay")
+    worker = MeasuredRelay(wiring.store, tracing.TracedProducer(producer, contexts) if contexts else producer,
+                           settings.outbound_topic, page=batch_size)
     worker.metrics = metrics = _metrics(settings, metrics_port, "relay")
     metrics.gauge("ledger_relay_position", "The last ledger position the broker acknowledged.",
                   worker.position)
@@ -154,7 +168,10 @@ def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_siz
     worker = Projector(models)
     log.info("project.start", topic=settings.outbound_topic, group=settings.projection_group)
     try:
-        PartitionLoop(consumer, settings.outbound_topic, MeasuredPartitions(worker, consumer, metrics),
+        measured = MeasuredPartitions(worker, consumer, metrics)
+        traced = tracing.configure("project")
+        PartitionLoop(consumer, settings.outbound_topic,
+                      tracing.TracedPartitions(measured, "read models apply") if traced else measured,
                       stop, max_idle).run()
     finally:
         consumer.close(autocommit=False)
