@@ -2,9 +2,10 @@
 an exporter (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or
 `OTEL_TRACES_EXPORTER=otlp|console`). A trace follows one billing event:
 
-    POST /v1/events or a billing.events record (W3C `traceparent`: the record's headers, or
-    the envelope's CloudEvents distributed-tracing extension)
-      -> ledger.ingest (judging and the store)
+    POST /v1/events (FastAPI's own request span, continuing the request's `traceparent`) or a
+    billing.events record (W3C `traceparent` in the record's headers, else the envelope's
+    CloudEvents distributed-tracing extension)
+      -> ledger.ingest (judging and the store; linked to the envelopes' own `traceparent`)
       -> entitlements.events publish (the relay; `traceparent` in the record's headers)
       -> entitlements.events process -> read models apply (the projection worker)
 
@@ -203,29 +204,3 @@ def _envelope(value: bytes | None) -> Any:
     except ValueError:
         return None
 
-
-class TraceRequests:
-    """ASGI middleware: a server span per HTTP request, continuing an incoming `traceparent`,
-    named by the route template once routing has found it."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
-        with tracer().start_as_current_span(f"{scope['method']} {scope['path']}", kind=SpanKind.SERVER,
-                                            context=propagate.extract(carrier)) as span:
-            async def sending(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    span.set_attribute("http.response.status_code", message["status"])
-                await send(message)
-
-            await self.app(scope, receive, sending)
-            route = getattr(scope.get("route"), "path_format", None)
-            if route:
-                span.update_name(f"{scope['method']} {route}")
-                span.set_attribute("http.route", route)
-            span.set_attribute("http.request.method", scope["method"])

@@ -58,7 +58,7 @@ def _parts(settings: Settings, *,
     over them; closed in reverse order however serving ends."""
     wiring = bootstrap(settings)
     traced = tracing.configure("api")
-    if traced:  # spans for every request, and for ingest with the context kept for the relay
+    if traced:  # FastAPI spans every request itself; ingest keeps its context for the relay
         wiring.ledger = tracing.TracedLedger(wiring.ledger, tracing.TraceContexts.open(settings.database_url))
     models = ReadModels.open(settings.read_url)
     keys = ApiKeys.open(settings.read_url)
@@ -68,8 +68,6 @@ def _parts(settings: Settings, *,
              else EntitlementCache(models, watermark_interval=WATERMARK_INTERVAL))
     app = create_app(wiring, models, keyring_for(settings), keys=keys, follower=follower,
                      kafka_probe=probe, license_file_days=settings.license_file_days, cache=cache)
-    if traced:
-        app.add_middleware(tracing.TraceRequests)
     try:
         yield wiring, keys, app, follower
     finally:

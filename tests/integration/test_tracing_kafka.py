@@ -40,7 +40,7 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     provider.add_span_processor(SimpleSpanProcessor(memory))
     trace.set_tracer_provider(provider)
     yield memory
-    memory.clear()
+    memory.shutdown()  # later tests' spans (FastAPI traces every request) are not kept
 
 
 def test_a_billing_event_is_one_trace_through_consume_the_store_the_relay_and_the_projection(
@@ -100,3 +100,49 @@ def _injected() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
+
+
+def test_a_posted_event_is_traced_from_the_request_into_the_ledger_and_links_the_envelopes_trace(
+        exporter: InMemorySpanExporter, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from ledger.api import ApiKeys, create_app
+    from ledger.licensefile import KeyRing
+    from ledger.licensefile.keys import SigningKey
+    from projections.embedded import Follower
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    contexts = tracing.TraceContexts.open(url)
+    wiring.ledger = tracing.TracedLedger(wiring.ledger, contexts)
+    models, keys = ReadModels.open(url), ApiKeys.open(url)
+    key = SigningKey.generate()
+    app = create_app(wiring, models, KeyRing([key], key.key_id), keys=keys,
+                     follower=Follower(wiring.store, models))
+    admin = keys.create("acme", "admin").key
+    exporter.clear()
+    with tracing.tracer().start_as_current_span("billing request") as caller:
+        headers = {"Authorization": f"Bearer {admin}", **_injected()}
+    with tracing.tracer().start_as_current_span("billing event") as sender:
+        grant = envelope("license.granted", "2026-03-01", "lic-1", customer_id="c-1", plan="pro")
+        grant["traceparent"] = _injected()["traceparent"]
+    answer = TestClient(app).post("/v1/events", json=[catalog_envelope(), grant], headers=headers)
+    assert [r["status"] for r in answer.json()["results"]] == ["accepted", "accepted"]
+
+    finished = exporter.get_finished_spans()
+    spans = {s.name: s for s in finished}
+    request, ingest = spans["POST /v1/events"], spans["ledger.ingest"]  # FastAPI's request span
+    assert request.parent is not None and request.parent.span_id == caller.get_span_context().span_id
+    by_id = {s.context.span_id: s for s in finished if s.context is not None}
+    ancestors, span = [], ingest
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        ancestors.append(span.name)
+    assert "POST /v1/events" in ancestors
+    assert [link.context.span_id for link in ingest.links] == [sender.get_span_context().span_id]
+    positions = [p for p in range(1, wiring.store.max_position() + 1) if contexts.find(p)]
+    assert len(positions) == 2  # both accepted events keep the ingest span's context for the relay
+    keys.close()
+    models.close()
+    contexts.close()
+    wiring.close()
