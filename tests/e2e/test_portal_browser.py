@@ -156,3 +156,13 @@ def test_a_revoked_or_unknown_key_is_refused_and_an_admin_picks_any_customer(
     audit = card.find_element(By.CSS_SELECTOR, "[data-feature='audit_export']")
     assert audit.get_attribute("data-reason") == "region_blocked"
     assert "not available in region IR" in audit.text
+
+
+def test_a_sign_in_form_posted_from_another_site_is_refused(system: tuple[Up, Path, str]) -> None:
+    up, _, base = system
+    answer = httpx.post(f"{base}/portal/session", data={"key": up.key},
+                        headers={"Origin": "https://elsewhere.example"})
+    assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    same = httpx.post(f"{base}/portal/session", data={"key": up.key}, headers={"Origin": base})
+    assert same.status_code == 303 and "ledger_portal_key=" in same.headers["set-cookie"]
+    assert "HttpOnly" in same.headers["set-cookie"] and "SameSite=strict" in same.headers["set-cookie"].replace("Strict", "strict")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from importlib.resources import files
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -84,7 +84,11 @@ def portal(request: Request, ports: PortsDep, customer: str | None = None) -> Re
 
 @router.post("/portal/session")
 async def sign_in(request: Request) -> Response:
-    """Take the key from the form into the portal's cookie, then show the portal."""
+    """Take the key from the form into the portal's cookie, then show the portal. A form
+    posted from another site is refused, so no page elsewhere can sign a browser in."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host", request.url.netloc):
+        return page("signin.html", 403, error="Sign in from this page only.")
     body = await request.body()
     fields = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"))
     key = (fields.get("key") or [""])[0].strip()
