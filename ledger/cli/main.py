@@ -107,7 +107,9 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise click.UsageError(f"bad setting: {exc}") from None
+        raise click.UsageError("bad setting: " + "; ".join(
+            f"LEDGER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors(include_url=False))) from None
     configure(settings.log_format, settings.log_level)
     for line in warnings():
         click.echo(f"ledger: {line}", err=True)

@@ -118,3 +118,10 @@ def test_a_misspelt_setting_in_the_environment_or_dotenv_is_warned_about(tmp_pat
     assert "did you mean LEDGER_DATABASE_URL?" in result.stderr
     assert "LEDGER_TENNANT in .env is not a ledger setting" in result.stderr
     assert "did you mean LEDGER_TENANT?" in result.stderr
+
+
+def test_a_bad_setting_names_the_variable_and_the_rule_without_python_names(tmp_path: Path) -> None:
+    result = run(tmp_path, "head", env={"LEDGER_LICENSE_FILE_DAYS": "0"}, check=False)
+    assert result.returncode == 2
+    assert "LEDGER_LICENSE_FILE_DAYS: Input should be greater than or equal to 1 (got '0')" in result.stderr
+    assert "Settings" not in result.stderr and "pydantic" not in result.stderr
