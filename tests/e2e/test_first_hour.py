@@ -44,7 +44,7 @@ def test_ingest_for_one_tenant_refuses_an_envelope_of_another_as_http_does(tmp_p
 
 @pytest.mark.parametrize("command", [
     ["verify"], ["head", "--tenant", "acme"], ["history", "lic-1"], ["license-file", "cust-1"],
-    ["replay", "--as-of", "2026-03-01T00:00:00Z", "--all"],
+    ["replay", "--as-of", "2026-03-01T00:00:00Z", "--all"], ["status"],
 ])
 def test_a_reading_command_on_a_mistyped_store_path_fails_naming_it_and_creates_nothing(
         tmp_path: Path, command: list[str]) -> None:
