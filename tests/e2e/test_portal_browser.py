@@ -50,6 +50,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
     started = webdriver.Chrome(service=Service(driver), options=options)
+    started.implicitly_wait(10)  # each lookup waits for the page a form submission loads
     started.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow",
                                                         "downloadPath": str(downloads)})
     started.downloads = downloads  # type: ignore[attr-defined]
