@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test test-unit lint bench pg-up pg-down kafka-up kafka-down services-up services-down clean
+.PHONY: install run test test-unit lint bench pg-up pg-down kafka-up kafka-down services-up services-down browser-up clean
 
 # What running needs (make run); the dev tools (pytest, ruff, mypy, selenium, ...) only for
 # make install / make test. A venv with the dev tools also serves make run.
@@ -57,6 +57,10 @@ services-up:
 
 services-down:
 	bash scripts/services.sh down
+
+## make browser-up: Debian's chromium + chromium-driver for the portal's browser test (make test runs it)
+browser-up:
+	bash scripts/browser.sh up
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
