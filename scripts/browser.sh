@@ -19,16 +19,8 @@ cmd_up() {
   if present; then return 0; fi
   lock
   if present; then return 0; fi
-  command -v apt-get >/dev/null 2>&1 \
-    || die "apt-get not found: install Chromium and its chromedriver yourself (both on PATH)"
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run 'apt-get install -y chromium chromium-driver' as root"
-    sudo=(sudo)
-  fi
-  say "no chromium/chromedriver on PATH; running: apt-get update && apt-get install -y chromium chromium-driver"
-  "${sudo[@]}" apt-get update >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver >&2
+  say "no chromium/chromedriver on PATH; installing Debian's 'chromium' and 'chromium-driver'"
+  apt_install "install Chromium and its chromedriver yourself (both on PATH)" chromium chromium-driver
   present || die "installed chromium and chromium-driver but 'chromium' or 'chromedriver' is still not on PATH"
 }
 
