@@ -3,19 +3,26 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check soak pg-up pg-down kafka-up kafka-down services-up services-down clean
+.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check soak pg-up pg-down kafka-up kafka-down services-up services-down browser-up clean
 
-$(STAMP): pyproject.toml
+# What running needs (make run); the dev tools (pytest, ruff, mypy, selenium, ...) only for
+# make install / make test. A venv with the dev tools also serves make run.
+$(RUN_STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
 ## make run: the whole system on the embedded default (SQLite, in-process fan-out, API, demo data)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/ledger up
 
 ## make test: lint, unit, integration (real PostgreSQL + Kafka started here) and end-to-end tests
@@ -69,6 +76,10 @@ services-up:
 
 services-down:
 	bash scripts/services.sh down
+
+## make browser-up: Debian's chromium + chromium-driver for the portal's browser test (make test runs it)
+browser-up:
+	bash scripts/browser.sh up
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

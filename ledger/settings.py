@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,12 +28,15 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(default=1000, ge=1)
     # the oldest data a check may answer from while the read models fail (docs/api.md)
     check_max_stale: float = Field(default=60.0, ge=0)
-    signing_key: str | None = None  # base64 Ed25519 private key; generated in data_dir if unset
+    # base64 Ed25519 private key; generated in data_dir if unset. Secret: repr() shows '**********'.
+    signing_key: SecretStr | None = None
     inbound_topic: str = "billing.events"
     rejected_topic: str = "billing.events.rejected"
     outbound_topic: str = "entitlements.events"
     consumer_group: str = "ledger-consume"
     projection_group: str = "ledger-project"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # workers' /metrics; off if unset
+    metrics_host: str = "127.0.0.1"
 
     @property
     def read_url(self) -> str:

@@ -20,23 +20,37 @@ Text = Field(min_length=1, max_length=500, pattern=PRINTABLE)
 class Envelope(BaseModel):
     """CloudEvents attributes we accept. Unknown attributes are refused: a typo is not silence."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     specversion: Literal["1.0"]
+    """CloudEvents version: always 1.0."""
     id: str = Text
+    """The sender's event id; with source, the idempotency key within a tenant."""
     source: str = Text
+    """Who sent it (e.g. billing/stripe); with id, the idempotency key."""
     type: str
+    """The event type, e.g. license.granted (docs/events.md lists them)."""
     time: Time
+    """The effective time: when it happened in the business. RFC 3339 with a zone."""
     subject: str = Text
+    """The license id (the catalog version for catalog.published)."""
     tenantid: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
+    """The tenant (default: the caller's); over HTTP, another tenant than the key's is tenant_mismatch."""
     datacontenttype: Literal["application/json"] | None = None
+    """application/json, if given."""
     dataschema: str | None = None
+    """Free text naming the data's schema; not checked."""
     dataversion: int | None = Field(default=None, ge=0, le=DATA_VERSION)
+    """The version of data (default: the current one); older versions are upcast."""
     data: dict[str, Any] = Field(default_factory=dict)
+    """The event's fields, as the event type defines them."""
     # CloudEvents extensions that SDKs and tracing add on their own; accepted, not recorded.
     traceparent: str | None = None
+    """W3C trace context (CloudEvents distributed tracing extension); accepted, not recorded."""
     tracestate: str | None = None
+    """W3C trace state, with traceparent; accepted, not recorded."""
     partitionkey: str | None = None
+    """CloudEvents partitioning extension; accepted, not recorded."""
 
     @field_validator("type")
     @classmethod

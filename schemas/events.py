@@ -20,7 +20,8 @@ MAX_QUANTITY = 1_000_000_000
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Each field's docstring is its description in the exported JSON Schema.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -39,32 +40,47 @@ class _Data(BaseModel):
 
 class LicenseGranted(_Data):
     customer_id: str = NonEmpty
+    """The customer the license belongs to, as billing names it."""
     plan: str = NonEmpty
+    """A plan of the catalog in force at the event's time."""
     seats: StrictInt = Field(default=1, ge=1, le=MAX_SEATS)
+    """How many users may hold a seat (default 1)."""
     starts_at: Time | None = None
+    """When the license starts (default: the event's time); later means status pending until then."""
     ends_at: Time | None = None
+    """When the term ends (default: no end). RFC 3339 with a zone."""
     region: str | None = Field(default=None, pattern=REGION_PATTERN)
+    """ISO 3166 alpha-2 country of the customer (upper-cased); features may be blocked there."""
 
 
 class TrialStarted(_Data):
     customer_id: str = NonEmpty
+    """The customer the trial belongs to."""
     plan: str = NonEmpty
+    """The plan tried, from the catalog in force."""
     ends_at: Time
+    """When the trial ends (required): past it without conversion the license is expired, with no grace."""
     seats: StrictInt = Field(default=1, ge=1, le=MAX_SEATS)
+    """How many users may hold a seat (default 1)."""
     region: str | None = Field(default=None, pattern=REGION_PATTERN)
+    """ISO 3166 alpha-2 country of the customer (upper-cased)."""
 
 
 class TrialConverted(_Data):
     plan: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
+    """The paid plan (default: the trial's plan)."""
     ends_at: Time | None = None
+    """When the paid term ends (default: no end); must be after the conversion."""
 
 
 class PlanChanged(_Data):
     plan: str = NonEmpty
+    """The new plan: of a higher tier for an upgrade, a lower one for a downgrade."""
 
 
 class Suspended(_Data):
     reason: str = NonEmpty
+    """Why, in billing's words (e.g. payment_failed)."""
 
 
 class Reinstated(_Data):
@@ -73,23 +89,29 @@ class Reinstated(_Data):
 
 class Revoked(_Data):
     reason: str = NonEmpty
+    """Why, in billing's words (e.g. chargeback). Nothing is accepted after a revocation."""
 
 
 class Renewed(_Data):
     ends_at: Time
+    """The new end of the term; must be later than the current one."""
 
 
 class SeatsChanged(_Data):
     seats: StrictInt = Field(ge=1, le=MAX_SEATS)
+    """The new seat count; not below the seats in use."""
 
 
 class SeatChanged(_Data):
     user_id: str = NonEmpty
+    """The user who gets (seat.assigned) or gives back (seat.released) a seat."""
 
 
 class UsageRecorded(_Data):
     feature: str = NonEmpty
+    """The metered feature used, as the catalog names it."""
     quantity: StrictInt = Field(gt=0, le=MAX_QUANTITY)
+    """How many units were used (1..1,000,000,000)."""
 
 
 DATA_MODELS: dict[str, type[BaseModel]] = {

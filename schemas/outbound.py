@@ -18,10 +18,14 @@ MESSAGE_VERSION = 1
 
 
 class ChainHead(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """The newest event of the tenant's chain when this message was published."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
     sequence: int
+    """Its place in the tenant's chain (1, 2, ...)."""
     hash: str
+    """Its hash (lower-case hex SHA-256)."""
 
 
 class OutboundEvent(BaseModel):
@@ -29,23 +33,38 @@ class OutboundEvent(BaseModel):
     A `catalog.published` event belongs to no license: its `license_id` is null and
     `catalog_version` names the version (its record key is `catalog:<tenant>`)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
 
     message_version: int = MESSAGE_VERSION
+    """The message format's version (1)."""
     position: int
+    """The ledger position: consumers deduplicate by it; increasing per tenant's chain order."""
     tenant: str
+    """The tenant of the event."""
     license_id: str | None
+    """The license (the envelope's subject); null for catalog.published."""
     catalog_version: str | None = None
+    """For catalog.published: the version published."""
     type: str
+    """The event type, as sent."""
     effective_at: AwareDatetime
+    """When it takes effect in the business (the envelope's time), RFC 3339 UTC."""
     recorded_at: AwareDatetime
+    """When the ledger recorded it, RFC 3339 UTC."""
     source: str
+    """The sender (the envelope's source)."""
     source_event_id: str
+    """The sender's event id (the envelope's id)."""
     data: dict[str, Any]
+    """The event's data exactly as accepted (defaults filled in, no nulls)."""
     sequence: int
+    """The event's place in the tenant's hash chain."""
     hash: str
+    """The event's hash in the tenant's chain (lower-case hex SHA-256)."""
     prev_hash: str
+    """The hash of the tenant's previous event (64 zeros for the first)."""
     head: ChainHead
+    """The tenant chain's head when published."""
 
     @field_serializer("effective_at", "recorded_at")
     def _rfc3339(self, moment: datetime) -> str:

@@ -50,18 +50,8 @@ find_bindir() {
 
 install_server() {
   say "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; installing Debian's 'postgresql' package"
-  command -v apt-get >/dev/null 2>&1 \
-    || die "apt-get not found: install a PostgreSQL server (>= 13) yourself, or set LEDGER_PG_BINDIR"
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run 'apt-get install -y postgresql' as root"
-    sudo=(sudo)
-  fi
-  say "running: apt-get update"
-  "${sudo[@]}" apt-get update >&2
-  say "running: apt-get install -y postgresql"
   # The package also creates (and may start) a system cluster on port 5432; we do not use it.
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
+  apt_install "install a PostgreSQL server (>= 13) yourself, or set LEDGER_PG_BINDIR" postgresql
 }
 
 BINDIR=""

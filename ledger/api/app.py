@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from ledger.api import errors, events, license_files, operations, queries
+from ledger.api import errors, events, license_files, operations, portal, queries
 from ledger.api.cache import EntitlementCache
 from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
@@ -26,11 +27,14 @@ DESCRIPTION = ("Licenses, plans, seats and usage as immutable, hash-chained even
 def application() -> FastAPI:
     """The routes, error handlers and OpenAPI document, without any parts wired in."""
     # No trailing-slash redirects: Starlette builds their location from the Host header.
-    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, redirect_slashes=False,
-                  docs_url="/docs", redoc_url=None, default_response_class=errors.Answer)
+    # /docs with the Swagger UI assets shipped in a package, never from a CDN: works offline
+    app = FastAPIOffline(title=TITLE, version=VERSION, description=DESCRIPTION,
+                         redirect_slashes=False, docs_url="/docs", redoc_url=None,
+                         static_url="/docs/static", default_response_class=errors.Answer)
     errors.install(app)
     for module in (events, queries, license_files, operations):
         app.include_router(module.router)
+    portal.install(app)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

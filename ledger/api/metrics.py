@@ -21,6 +21,10 @@ class Metrics:
                                  buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
         self.checks = Counter("ledger_checks", "Check answers by reason.", ["reason"],
                               registry=self.registry)
+        self.decision = Histogram("ledger_check_decision_seconds",
+                                  "Deciding one check over the customer's states (policy evaluation).",
+                                  registry=self.registry,
+                                  buckets=(.00001, .000025, .00005, .0001, .00025, .0005, .001, .005))
         self.cache = Counter("ledger_check_cache", "Check cache lookups.", ["result"],
                              registry=self.registry)
         self.events = Counter("ledger_api_events", "Envelopes posted, by outcome.", ["status"],

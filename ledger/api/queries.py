@@ -49,7 +49,8 @@ async def check(request: CheckRequest, principal: Annotated[Principal, Depends(m
     if found is None:
         found = await run_in_threadpool(current_states, ports, principal.tenant,
                                         request.customer_id, now)
-    decision = decide(found.states, request.feature, request.quantity)
+    with ports.metrics.decision.time():
+        decision = decide(found.states, request.feature, request.quantity)
     ports.metrics.cache.labels("hit" if found.cached else "miss").inc()
     ports.metrics.checks.labels(decision.reason).inc()
     answer = decision.as_dict()

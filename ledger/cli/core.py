@@ -14,6 +14,7 @@ import click
 import structlog
 
 from ledger.bootstrap import bootstrap
+from ledger.cli.guards import require_store
 from ledger.cli.lines import read_lines
 from ledger.cli.output import echo, emit_json, fail, say, table
 from ledger.domain.chain import GENESIS, canonical
@@ -24,7 +25,8 @@ from schemas.times import ZonelessTimeError, format_time, parse_time
 log = structlog.get_logger()
 BATCH = 500
 FORMAT = click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table",
-                      show_default=True)
+                      show_default=True,
+                      help="json: one JSON document on standard output, for machines; table: for people.")
 
 
 def tenant_option(fn: Any) -> Any:
@@ -34,6 +36,7 @@ def tenant_option(fn: Any) -> Any:
 
 class TimeParam(click.ParamType):
     name = "TIME"
+    help = "RFC 3339 with a zone, e.g. 2026-03-01T00:00:00Z"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
         if isinstance(value, datetime):
@@ -54,21 +57,27 @@ TIME = TimeParam()
 @click.command()
 @click.argument("file", type=click.File("rb"))
 @tenant_option
+@click.option("--any-tenant", is_flag=True,
+              help="With --tenant: also record envelopes whose tenantid names another tenant, "
+                   "each in its own (operators loading a multi-tenant file). Without it, those "
+                   "are rejected as tenant_mismatch, as over HTTP.")
 @FORMAT
 @click.option("--max-line-bytes", type=click.IntRange(min=1), default=None,
               help="Reject longer lines, by number (default: LEDGER_INGEST_MAX_LINE_BYTES, 4 MiB).")
 @click.pass_obj
-def ingest(settings: Settings, file: Any, tenant: str | None, fmt: str,
+def ingest(settings: Settings, file: Any, tenant: str | None, any_tenant: bool, fmt: str,
            max_line_bytes: int | None) -> None:
     """Ingest JSON Lines envelopes from FILE ('-' for standard input)."""
     limit = max_line_bytes or settings.ingest_max_line_bytes
+    enforce = tenant is not None and not any_tenant
     wiring = bootstrap(settings)
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     rejections: list[dict[str, Any]] = []
     batch: list[tuple[int, bytes]] = []  # bytes: a line that is not UTF-8 is that line's rejection
 
     def flush() -> None:
-        outcomes = wiring.ledger.ingest([text for _, text in batch], tenant or settings.tenant)
+        outcomes = wiring.ledger.ingest([text for _, text in batch], tenant or settings.tenant,
+                                        enforce_tenant=enforce)
         for (line, _), outcome in zip(batch, outcomes, strict=True):
             counts[outcome.status] += 1
             if outcome.status == "rejected":
@@ -110,7 +119,8 @@ def catalog() -> None:
 @catalog.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @tenant_option
-@click.option("--effective-at", type=TIME, default=None, help="When it takes effect (default now).")
+@click.option("--effective-at", type=TIME, default=None,
+              help=f"When it takes effect (default now); {TimeParam.help}.")
 @click.pass_obj
 def publish(settings: Settings, file: Path, tenant: str | None, effective_at: datetime | None) -> None:
     """Publish catalog FILE (JSON or TOML) as a new immutable version."""
@@ -150,11 +160,13 @@ def _from_toml(data: Any) -> Any:
 
 
 @click.command()
-@click.option("--as-of", type=TIME, required=True, help="The business moment asked about.")
-@click.option("--known-at", type=TIME, default=None, help="Only what was recorded by then (default now).")
-@click.option("--customer", default=None)
-@click.option("--license", "license_id", default=None)
-@click.option("--all", "everything", is_flag=True)
+@click.option("--as-of", type=TIME, required=True,
+              help=f"The business moment asked about; {TimeParam.help}.")
+@click.option("--known-at", type=TIME, default=None,
+              help=f"Only what was recorded by then (default now); {TimeParam.help}.")
+@click.option("--customer", default=None, help="The licenses of this customer id.")
+@click.option("--license", "license_id", default=None, help="This one license id.")
+@click.option("--all", "everything", is_flag=True, help="Every license of the tenant.")
 @tenant_option
 @FORMAT
 @click.pass_obj
@@ -164,6 +176,7 @@ def replay(settings: Settings, as_of: datetime, known_at: datetime | None, custo
     if sum(x is not None and x is not False for x in (customer, license_id, everything or None)) != 1:
         raise click.UsageError("give exactly one of --customer, --license or --all")
     known = known_at or datetime.now(UTC)
+    require_store(settings)
     wiring = bootstrap(settings)
     states = wiring.ledger.replay(
         tenant or settings.tenant, as_of, known, customer_id=customer, license_id=license_id,
@@ -186,6 +199,7 @@ def replay(settings: Settings, as_of: datetime, known_at: datetime | None, custo
 @click.pass_obj
 def history(settings: Settings, license_id: str, tenant: str | None, fmt: str) -> None:
     """Every accepted event of a license, in effective order, applied or superseded."""
+    require_store(settings)
     wiring = bootstrap(settings)
     events = wiring.ledger.history(tenant or settings.tenant, license_id)
     wiring.close()
@@ -214,7 +228,13 @@ def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
                                      param_hint="--head")
         expected = (int(sequence), digest)
         tenant = tenant or settings.tenant
+    require_store(settings)
     wiring = bootstrap(settings)
+    if expected is not None and expected[0] > 0 and tenant is not None \
+            and wiring.store.head(tenant) is None:
+        wiring.close()
+        fail(f"tenant {tenant!r} has no events, so it has no head to check: give the --tenant "
+             "whose head you noted (LEDGER_TENANT is the default)")
     verdict = verify_chains(wiring.store, tenant, expected,
                             progress=lambda n: log.info("verify.progress", events=n))
     wiring.close()
@@ -229,6 +249,7 @@ def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
 @click.pass_obj
 def head(settings: Settings, tenant: str | None) -> None:
     """The head of the tenant's chain: {"sequence": n, "hash": h}."""
+    require_store(settings)
     wiring = bootstrap(settings)
     found = wiring.store.head(tenant or settings.tenant)
     wiring.close()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from typing import Any
 
 import click
 from pydantic import ValidationError
 
+from ledger.cli.environment import warnings
 from ledger.logs import configure
 from ledger.settings import Settings
+
+DATABASE_HELP = "Event store: sqlite:///PATH or postgresql://... (LEDGER_DATABASE_URL)."
 
 # Which module holds each command: imported only when the command runs, so `ledger head`
 # does not pay for FastAPI or Kafka clients.
@@ -19,6 +23,7 @@ COMMAND_MODULES = {
     "head": "core", "schemas": "core",
     "consume": "workers", "relay": "workers", "project": "workers", "projections": "workers",
     "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "serve",
+    "status": "operator",
 }
 
 
@@ -34,16 +39,40 @@ class LedgerGroup(click.Group):
         if module_name is None:
             return None
         module = importlib.import_module(f"ledger.cli.{module_name}")
-        return next((c for c in module.COMMANDS if c.name == cmd_name), None)
+        found = next((c for c in module.COMMANDS if c.name == cmd_name), None)
+        if found is not None:
+            _accept_database_url(found)
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit,
+                BrokenPipeError):  # click ends a closed pipe (`ledger ... | head`) quietly
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence is a clear reason
+            settings = ctx.obj if isinstance(ctx.obj, Settings) else None
+            if settings is not None and settings.log_level.lower() == "debug":
+                traceback.print_exc()
             click.echo(f"ledger: {reason(exc)}", err=True)
             sys.exit(1)
+
+
+def _database_url_given(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    """`ledger head --database-url URL` means what `ledger --database-url URL head` does."""
+    if value and isinstance(ctx.obj, Settings):
+        ctx.obj = ctx.obj.model_copy(update={"database_url": value})
+
+
+def _accept_database_url(command: click.Command) -> None:
+    """Give every leaf command the group's `--database-url`, once."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_database_url(sub)
+    elif not any(p.name == "database_url_after" for p in command.params):
+        command.params.append(click.Option(
+            ["--database-url", "database_url_after"], default=None, expose_value=False,
+            is_eager=True, callback=_database_url_given, help=DATABASE_HELP))
 
 
 # What to do next, by where the failure came from.
@@ -56,16 +85,21 @@ HINTS = {
 
 
 def reason(exc: BaseException) -> str:
-    """One line: what failed (without repeating the exception's name) and what to do next."""
+    """One line: what failed and what to do next, in words (no Python class names; with
+    LEDGER_LOG_LEVEL=debug the traceback comes first)."""
     name, text = type(exc).__name__, " ".join(str(exc).split())
-    line = text if text.startswith(name) else f"{name}: {text}" if text else name
+    line = text.removeprefix(f"{name}: ") if text else f"unexpected {_words(name)}"
     hint = HINTS.get(type(exc).__module__.split(".")[0])
     return f"{line} ({hint})" if hint else line
 
 
+def _words(name: str) -> str:
+    """`ConnectionRefusedError` -> "connection refused error"."""
+    return "".join(f" {c.lower()}" if c.isupper() else c for c in name).strip()
+
+
 @click.group(cls=LedgerGroup)
-@click.option("--database-url", envvar="LEDGER_DATABASE_URL", default=None,
-              help="Event store: sqlite:///PATH or postgresql://... (LEDGER_DATABASE_URL).")
+@click.option("--database-url", envvar="LEDGER_DATABASE_URL", default=None, help=DATABASE_HELP)
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """The entitlement ledger."""
@@ -73,8 +107,12 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise click.UsageError(f"bad setting: {exc}") from None
+        raise click.UsageError("bad setting: " + "; ".join(
+            f"LEDGER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors(include_url=False))) from None
     configure(settings.log_format, settings.log_level)
+    for line in warnings():
+        click.echo(f"ledger: {line}", err=True)
     ctx.obj = settings
 
 

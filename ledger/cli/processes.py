@@ -6,6 +6,7 @@ also follows the ledger; the read models take each fact once whoever applies it 
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import ExitStack
 
@@ -20,7 +21,10 @@ SETTINGS = "LEDGER_SERVE_SETTINGS_JSON"  # how the supervisor hands its settings
 
 def serve_processes(settings: Settings, host: str, port: int, workers: int) -> None:
     """Run `workers` processes until SIGINT/SIGTERM; uvicorn restarts one that dies."""
-    os.environ[SETTINGS] = settings.model_dump_json()
+    handed = settings.model_dump(mode="json")
+    if settings.signing_key is not None:  # a secret dumps as '**********': hand over its value
+        handed["signing_key"] = settings.signing_key.get_secret_value()
+    os.environ[SETTINGS] = json.dumps(handed)
     uvicorn.run("ledger.cli.processes:worker_app", factory=True, host=host, port=port,
                 workers=workers, http=WorkerBoundedHttp,
                 timeout_keep_alive=settings.http_keepalive_timeout,  # type: ignore[arg-type]

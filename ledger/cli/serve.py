@@ -14,13 +14,16 @@ from typing import Any
 import click
 from fastapi import FastAPI
 
+from ledger import tracing
 from ledger.api import ApiKeyError, ApiKeys, create_app
 from ledger.api.cache import EntitlementCache
 from ledger.api.license_files import customer_license_file
 from ledger.api.server import kafka_probe, port_free, serve_forever
 from ledger.bootstrap import Wiring, bootstrap
 from ledger.cli.core import tenant_option
+from ledger.cli.guards import require_store
 from ledger.cli.limits import connection_limits, connection_options
+from ledger.cli.operator import license_file_keys
 from ledger.cli.output import emit_json, fail, say
 from ledger.licensefile import (
     KeyRing,
@@ -33,7 +36,8 @@ from projections.embedded import Follower
 from projections.readmodel import ReadModels
 
 HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-PORT = click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+PORT = click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+                    help="TCP port to listen on (0: any free port).")
 # Kafka mode: another process projects, so a check may lag it by this much more (docs/api.md).
 WATERMARK_INTERVAL = 0.1
 
@@ -41,7 +45,7 @@ WATERMARK_INTERVAL = 0.1
 def keyring_for(settings: Settings) -> KeyRing:
     """The signing key from settings, else the keys kept in the data directory."""
     if settings.signing_key:
-        return KeyRing.from_private_key(settings.signing_key)
+        return KeyRing.from_private_key(settings.signing_key.get_secret_value())
     if not (settings.data_dir / "license-keys.json").exists():
         say(f"no license-file signing key in {settings.data_dir.resolve()} (LEDGER_DATA_DIR): "
             "making one; products verify with the public keys of GET /v1/license-files/keys")
@@ -54,6 +58,9 @@ def _parts(settings: Settings, *,
     """The ledger, the read models, the key table, the follower when embedded, and the app
     over them; closed in reverse order however serving ends."""
     wiring = bootstrap(settings)
+    traced = tracing.configure("api")
+    if traced:  # FastAPI spans every request itself; ingest keeps its context for the relay
+        wiring.ledger = tracing.TracedLedger(wiring.ledger, tracing.TraceContexts.open(settings.database_url))
     models = ReadModels.open(settings.read_url)
     keys = ApiKeys.open(settings.read_url)
     follower = Follower(wiring.store, models) if embedded else None
@@ -159,10 +166,11 @@ def apikey() -> None:
 @apikey.command("create")
 @click.option("--tenant", default=None, help="Tenant of the key (default: LEDGER_TENANT).")
 @click.option("--role", required=True,
-              type=click.Choice(["admin", "billing", "service", "auditor", "customer"]))
+              type=click.Choice(["admin", "billing", "service", "auditor", "customer"]),
+              help="What the key may do (docs/api.md, roles).")
 @click.option("--customer", default=None, help="The customer a `customer` key speaks for.")
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="text",
-              show_default=True)
+              show_default=True, help="json: the key as one JSON document on standard output.")
 @click.pass_obj
 def apikey_create(settings: Settings, tenant: str | None, role: str, customer: str | None,
                   fmt: str) -> None:
@@ -222,6 +230,7 @@ def license_file_issue(settings: Settings, customer_id: str, tenant: str | None,
                        output: Path | None) -> None:
     """Issue CUSTOMER_ID's signed license file."""
     tenant = tenant or settings.tenant
+    require_store(settings)
     wiring = bootstrap(settings)
     try:
         document = customer_license_file(
@@ -293,4 +302,5 @@ def _trusted_keys(public_keys: tuple[str, ...], keys_file: Any) -> dict[str, str
     return {key_id: value for key_id, _, value in named}
 
 
+license_file.add_command(license_file_keys)
 COMMANDS = [serve, up, apikey, license_file]

@@ -17,9 +17,10 @@ import structlog
 
 from consumers.clients import group_consumer, idempotent_producer
 from consumers.inbound import InboundConsumer
+from consumers.metrics import MeasuredLedger, MeasuredPartitions, MeasuredRelay, WorkerMetrics
 from consumers.partitions import PartitionLoop
 from consumers.project import Projector
-from consumers.relay import Relay
+from ledger import tracing
 from ledger.bootstrap import bootstrap
 from ledger.cli.core import TIME
 from ledger.cli.output import fail
@@ -27,10 +28,14 @@ from ledger.settings import Settings
 from schemas.times import format_time
 
 log = structlog.get_logger()
+BEHIND = 1000  # facts counted beyond a worker's position for its "behind" gauge
 
 MAX_IDLE = click.option("--max-idle", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
                         help="Exit after this many seconds without new records (default: run "
                              "until SIGTERM or SIGINT).")
+METRICS_PORT = click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+                            help="Serve Prometheus /metrics on this port, on LEDGER_METRICS_HOST "
+                                 "(default 127.0.0.1) (default: LEDGER_METRICS_PORT; off if unset).")
 BATCH_SIZE = click.option("--batch-size", type=click.IntRange(1, 10_000), default=500,
                           show_default=True, help="Most records taken in one batch.")
 
@@ -41,6 +46,24 @@ def _kafka(settings: Settings) -> str:
              "(without Kafka, `ledger up` runs the in-process fan-out)")
     assert settings.kafka_bootstrap is not None
     return settings.kafka_bootstrap
+
+
+def _metrics(settings: Settings, port: int | None, worker: str) -> WorkerMetrics:
+    """The worker's metrics, served on --metrics-port / LEDGER_METRICS_PORT if one is given."""
+    metrics = WorkerMetrics(worker)
+    port = port or settings.metrics_port
+    if port:
+        metrics.serve(port, settings.metrics_host)
+        log.info("metrics.serving", url=f"http://{settings.metrics_host}:{port}/metrics")
+    return metrics
+
+
+def _traced(settings: Settings, ledger: Any, role: str) -> tuple[Any, tracing.TraceContexts | None]:
+    """With OTEL_* configuring an exporter: the ledger traced, and where trace contexts are kept."""
+    if not tracing.configure(role):
+        return ledger, None
+    contexts = tracing.TraceContexts.open(settings.database_url)
+    return tracing.TracedLedger(ledger, contexts), contexts
 
 
 def _stop_on_signals() -> threading.Event:
@@ -59,19 +82,26 @@ def _stop_on_signals() -> threading.Event:
 @click.command()
 @MAX_IDLE
 @BATCH_SIZE
+@METRICS_PORT
 @click.pass_obj
-def consume(settings: Settings, max_idle: float | None, batch_size: int) -> None:
+def consume(settings: Settings, max_idle: float | None, batch_size: int,
+            metrics_port: int | None) -> None:
     """Kafka billing.events -> ledger; rejections -> billing.events.rejected."""
     servers = _kafka(settings)
     stop = _stop_on_signals()
     wiring = bootstrap(settings)
+    metrics = _metrics(settings, metrics_port, "consume")
     producer = idempotent_producer(servers, "ledger-consume")
     consumer = group_consumer(servers, settings.consumer_group, "ledger-consume", batch_size)
-    worker = InboundConsumer(wiring.ledger, producer, settings.rejected_topic)
+    ledger, contexts = _traced(settings, wiring.ledger, "consume")
+    worker = InboundConsumer(MeasuredLedger(ledger, metrics), producer, settings.rejected_topic)
     log.info("consume.start", topic=settings.inbound_topic, group=settings.consumer_group,
              rejected_topic=settings.rejected_topic)
     try:
-        PartitionLoop(consumer, settings.inbound_topic, worker, stop, max_idle).run()
+        measured = MeasuredPartitions(worker, consumer, metrics)
+        PartitionLoop(consumer, settings.inbound_topic,
+                      tracing.TracedPartitions(measured, "ledger consume") if contexts else measured,
+                      stop, max_idle).run()
     finally:
         consumer.close(autocommit=False)
         producer.close()
@@ -82,14 +112,22 @@ def consume(settings: Settings, max_idle: float | None, batch_size: int) -> None
 @click.command()
 @MAX_IDLE
 @BATCH_SIZE
+@METRICS_PORT
 @click.pass_obj
-def relay(settings: Settings, max_idle: float | None, batch_size: int) -> None:
+def relay(settings: Settings, max_idle: float | None, batch_size: int, metrics_port: int | None) -> None:
     """Ledger -> Kafka entitlements.events, resuming where it stopped."""
     servers = _kafka(settings)
     stop = _stop_on_signals()
     wiring = bootstrap(settings)
     producer = idempotent_producer(servers, "ledger-relay")
-    worker = Relay(wiring.store, producer, settings.outbound_topic, page=batch_size)
+    _, contexts = _traced(settings, wiring.ledger, "relay")
+    worker = MeasuredRelay(wiring.store, tracing.TracedProducer(producer, contexts) if contexts else producer,
+                           settings.outbound_topic, page=batch_size)
+    worker.metrics = metrics = _metrics(settings, metrics_port, "relay")
+    metrics.gauge("ledger_relay_position", "The last ledger position the broker acknowledged.",
+                  worker.position)
+    metrics.gauge("ledger_relay_behind", f"Ledger events not yet published (counted up to {BEHIND}).",
+                  lambda: len(wiring.store.facts_after(worker.position(), BEHIND)))
     try:
         worker.run(stop, max_idle)
         log.info("relay.stop", published=worker.published, position=worker.position())
@@ -104,8 +142,10 @@ def relay(settings: Settings, max_idle: float | None, batch_size: int) -> None:
                    "no longer hold everything), then follow the topic.")
 @MAX_IDLE
 @BATCH_SIZE
+@METRICS_PORT
 @click.pass_obj
-def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_size: int) -> None:
+def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_size: int,
+            metrics_port: int | None) -> None:
     """Kafka entitlements.events -> read models, as a member of a consumer group."""
     servers = _kafka(settings)
     from projections.readmodel import ReadModels
@@ -114,6 +154,12 @@ def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_siz
     stop = _stop_on_signals()
     wiring = bootstrap(settings)
     models = ReadModels.open(settings.read_url)
+    metrics = _metrics(settings, metrics_port, "project")
+    metrics.gauge("ledger_projection_position", "The highest ledger position in the read models.",
+                  models.newest_applied)
+    metrics.gauge("ledger_projection_behind", "Ledger events after the highest projected one "
+                  f"(counted up to {BEHIND}).",
+                  lambda: len(wiring.store.facts_after(models.newest_applied(), BEHIND)))
     if rebuild:
         log.info("project.rebuild.start")
         rebuild_from_ledger(wiring.store, models)
@@ -122,7 +168,11 @@ def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_siz
     worker = Projector(models)
     log.info("project.start", topic=settings.outbound_topic, group=settings.projection_group)
     try:
-        PartitionLoop(consumer, settings.outbound_topic, worker, stop, max_idle).run()
+        measured = MeasuredPartitions(worker, consumer, metrics)
+        traced = tracing.configure("project")
+        PartitionLoop(consumer, settings.outbound_topic,
+                      tracing.TracedPartitions(measured, "read models apply") if traced else measured,
+                      stop, max_idle).run()
     finally:
         consumer.close(autocommit=False)
         _close(models)
@@ -136,7 +186,8 @@ def projections() -> None:
 
 
 @projections.command("verify")
-@click.option("--as-of", type=TIME, default=None, help="The moment compared (default now).")
+@click.option("--as-of", type=TIME, default=None,
+              help="The moment compared (default now); RFC 3339 with a zone, e.g. 2026-03-01T00:00:00Z.")
 @click.pass_obj
 def verify(settings: Settings, as_of: datetime | None) -> None:
     """Compare every read model row with a replay of the ledger; name the first difference."""

@@ -136,6 +136,6 @@ def curl_lines(url: str, key: str, now: datetime) -> list[str]:
 
 def banner(url: str, key: str, now: datetime | None = None) -> str:
     lines = "\n".join(f"  {line}" for line in curl_lines(url, key, now or datetime.now(UTC)))
-    return (f"\nThe ledger is up at {url}  (API docs: {url}/docs)\n"
+    return (f"\nThe ledger is up at {url}  (API docs: {url}/docs, customer portal: {url}/portal)\n"
             f"Tenant {TENANT!r}, admin key (kept in the data directory, shown on every start):\n"
             f"  {key}\n\nTry:\n{lines}\n\nCtrl-C stops it.\n")

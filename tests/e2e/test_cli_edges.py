@@ -62,6 +62,7 @@ def test_a_toml_catalog_can_say_unlimited(tmp_path: Path) -> None:
 
 
 def test_the_head_of_an_empty_tenant_verifies(tmp_path: Path) -> None:
+    run(tmp_path, "ingest", "-", stdin="")  # a store, without events (reading never makes one)
     head = json.loads(run(tmp_path, "head", "--tenant", "nobody").stdout)
     assert head == {"sequence": 0, "hash": GENESIS}
     assert run(tmp_path, "verify", "--tenant", "nobody", "--head", f"0:{GENESIS}").returncode == 0

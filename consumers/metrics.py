@@ -1,0 +1,121 @@
+"""Prometheus metrics of the workers (`ledger consume`, `relay`, `project`), served on
+`LEDGER_METRICS_PORT` when it is set (off by default). docs/metrics.md says what each means.
+
+The instruments wrap the workers' parts from outside (the ledger a consumer ingests into,
+the partition worker a loop hands batches to, the relay's `publish_next`) so the loops
+themselves carry no measuring code. Every metric lives in the worker's own registry; gauges
+that ask a store are computed when scraped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from consumers.partitions import PartitionWorker
+from consumers.relay import Relay
+from ledger.service import Ledger, Outcome
+
+SECONDS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
+SIZES = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class WorkerMetrics:
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.events = Counter("ledger_worker_events", "Envelopes judged, by outcome and rejection code.",
+                              ["worker", "status", "code"], registry=r)
+        self.transitions = Counter("ledger_state_transitions", "Accepted ledger events, by type.",
+                                   ["worker", "type"], registry=r)
+        self.judge = Histogram("ledger_judge_duration_seconds",
+                               "Judging and recording one batch (Ledger.ingest).", ["worker"],
+                               registry=r, buckets=SECONDS)
+        self.batch_size = Histogram("ledger_worker_batch_size", "Records or facts in one batch.",
+                                    ["worker"], registry=r, buckets=SIZES)
+        self.batch_duration = Histogram("ledger_worker_batch_duration_seconds",
+                                        "Time to make one batch durable.", ["worker"], registry=r,
+                                        buckets=SECONDS)
+        self.lag = Gauge("ledger_consumer_lag", "Records in the partition after the last one taken.",
+                         ["worker", "topic", "partition"], registry=r)
+        self.failures = Counter("ledger_worker_batch_failures", "Batches that raised (then retried).",
+                                ["worker"], registry=r)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Serve /metrics in a daemon thread (it dies with the process)."""
+        start_http_server(port, addr=host, registry=self.registry)
+
+    def gauge(self, name: str, documentation: str, value: Callable[[], float]) -> None:
+        Gauge(name, documentation, ["worker"], registry=self.registry).labels(self.worker) \
+            .set_function(value)
+
+    def observe_outcomes(self, raws: Sequence[Any], outcomes: Sequence[Outcome]) -> None:
+        for raw, outcome in zip(raws, outcomes, strict=True):
+            self.events.labels(self.worker, outcome.status, outcome.code or "").inc()
+            if outcome.status == "accepted":
+                kind = raw.get("type") if isinstance(raw, dict) else None
+                self.transitions.labels(self.worker, str(kind or "unknown")).inc()
+
+
+class MeasuredLedger(Ledger):
+    """The ledger as `ledger consume` uses it, with its batches counted and timed."""
+
+    def __init__(self, inner: Ledger, metrics: WorkerMetrics):
+        super().__init__(inner.store)
+        self.inner, self.metrics = inner, metrics
+
+    def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
+               text: bool = True) -> list[Outcome]:
+        with self.metrics.judge.labels(self.metrics.worker).time():
+            outcomes = self.inner.ingest(raws, default_tenant, enforce_tenant=enforce_tenant, text=text)
+        self.metrics.observe_outcomes(raws, outcomes)
+        return outcomes
+
+
+class MeasuredPartitions:
+    """A partition worker whose batches are sized and timed, and the partition's lag read from
+    the consumer's last fetch (`highwater`, no request: safe on the polling thread)."""
+
+    def __init__(self, worker: PartitionWorker, consumer: Any, metrics: WorkerMetrics):
+        self.worker, self.consumer, self.metrics = worker, consumer, metrics
+
+    def tracked(self, key: str) -> int | None:
+        return self.worker.tracked(key)
+
+    def take(self, key: str, records: Sequence[Any]) -> None:
+        name = self.metrics.worker
+        self.metrics.batch_size.labels(name).observe(len(records))
+        started = time.perf_counter()
+        try:
+            self.worker.take(key, records)
+        except Exception:
+            self.metrics.failures.labels(name).inc()
+            raise
+        self.metrics.batch_duration.labels(name).observe(time.perf_counter() - started)
+        topic, _, partition = key.rpartition(":")
+        from kafka import TopicPartition
+
+        high = self.consumer.highwater(TopicPartition(topic, int(partition)))
+        if high is not None:
+            self.metrics.lag.labels(name, topic, partition).set(max(0, high - records[-1].offset - 1))
+
+
+class MeasuredRelay(Relay):
+    """The relay, with each page sized and timed."""
+
+    metrics: WorkerMetrics
+
+    def publish_next(self) -> int:
+        started = time.perf_counter()
+        try:
+            published = super().publish_next()
+        except Exception:
+            self.metrics.failures.labels(self.metrics.worker).inc()
+            raise
+        if published:
+            self.metrics.batch_size.labels(self.metrics.worker).observe(published)
+            self.metrics.batch_duration.labels(self.metrics.worker).observe(time.perf_counter() - started)
+        return published
