@@ -182,6 +182,53 @@ class LedgerStore:
         return chained
 
 
+    # -- the verifiable log (issue 11): what proofs read ------------------------------------
+    # These three are the whole interface the Merkle tree, proofs and audit packs use; any
+    # store that answers them serves proofs.
+    def event_hashes(self, tenant: str, upto: int | None = None) -> list[str]:
+        """The chain hashes of the tenant's events in sequence order (sequence 1 first), up to
+        and including sequence `upto` (all without it)."""
+        return [r["hash"] for r in self._records(streams.chain_stream(tenant), lte=upto)]
+
+    def fact_at_sequence(self, tenant: str, sequence: int) -> Fact | None:
+        """The tenant's event with this chain sequence, as stored (data as hashed), or None."""
+        if sequence < 1:
+            return None
+        link = self._position_of(streams.chain_stream(tenant), sequence)
+        if link is None:
+            return None
+        # The fact is written in the same transaction just before its link (see `_Batch.add`).
+        nearby = self.recorder.select_notifications(max(link - 8, 1), 8, stop=link, topics=FACT_TOPICS)
+        for n in reversed(nearby):
+            record = decode(n)
+            if record.get("tenant") == tenant and record.get("sequence") == sequence:
+                return to_fact(record, n.id, upcasting=False)
+        return None
+
+    def sequence_of(self, tenant: str, source: str, event_id: str) -> int | None:
+        """The chain sequence of the accepted event (tenant, source, id), or None."""
+        found = self._records(streams.receipt_stream(tenant, source, event_id), limit=1)
+        return int(found[0]["sequence"]) if found else None
+
+    def _position_of(self, stream: UUID, version: int) -> int | None:
+        recorder: Any = self.recorder
+        table = recorder.events_table_name
+        with recorder.datastore.transaction(commit=False) as cursor:
+            if hasattr(recorder.datastore, "schema"):
+                from psycopg import sql
+
+                cursor.execute(sql.SQL(
+                    "SELECT notification_id FROM {}.{} WHERE originator_id = %s AND originator_version = %s"
+                ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(table)),
+                    [stream, version])
+                row = cursor.fetchone()
+                return None if row is None else int(row["notification_id"])
+            cursor.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?",
+                           [stream.hex, version])
+            found = cursor.fetchone()
+            return None if found is None else int(found[0])
+
+
 FACT_TOPICS = [streams.fact_topic(t) for t in EVENT_TYPES]
 
 

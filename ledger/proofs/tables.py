@@ -1,0 +1,115 @@
+"""Our own two tables beside the event store's (never the library's): the perfect subtree
+hashes of every tenant's Merkle tree, and the signed tree heads the ledger has issued.
+
+Both are derived and deterministic: a node's hash follows from the events, so two processes
+that write the same node write the same bytes (INSERT ... ON CONFLICT DO NOTHING), and the
+nodes can always be rebuilt from the chain. Heads are kept so that `ledger verify` can check
+every head the ledger ever signed against the recomputed tree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_DDL = [
+    "CREATE TABLE IF NOT EXISTS {p}merkle_nodes (tenant TEXT NOT NULL, level INTEGER NOT NULL, "
+    "idx BIGINT NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (tenant, level, idx))",
+    "CREATE TABLE IF NOT EXISTS {p}tree_heads (tenant TEXT NOT NULL, tree_size BIGINT NOT NULL, "
+    "key_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant, tree_size, key_id))",
+]
+
+
+class TreeTables:
+    """The two tables in the event store's own database (SQLite file or PostgreSQL schema)."""
+
+    def __init__(self, recorder: Any):
+        self._datastore = recorder.datastore
+        schema = getattr(self._datastore, "schema", None)
+        self._postgres = schema is not None
+        if schema is not None and not _SAFE.match(str(schema)):
+            raise ValueError(f"schema {schema!r} is not a plain identifier")
+        self._prefix = f'"{schema}".' if self._postgres else ""
+        self._ready = False
+
+    def _sql(self, text: str) -> str:
+        text = text.replace("{p}", self._prefix)
+        return text.replace("?", "%s") if self._postgres else text
+
+    def _run(self, query: str, params: Iterable[Any] = (), *, write: bool = False,
+             many: list[tuple[Any, ...]] | None = None) -> list[tuple[Any, ...]]:
+        self._create()
+        with self._datastore.transaction(commit=write) as cursor:
+            if many is not None:
+                cursor.executemany(self._sql(query), many)
+                return []
+            cursor.execute(self._sql(query), list(params))
+            if not write:
+                return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]
+        return []
+
+    def _create(self) -> None:
+        if self._ready:
+            return
+        blob = "BYTEA" if self._postgres else "BLOB"
+        with self._datastore.transaction(commit=True) as cursor:
+            for ddl in _DDL:
+                if self._postgres:  # concurrent CREATE IF NOT EXISTS collide in PostgreSQL
+                    cursor.execute("SELECT pg_advisory_xact_lock(7342011)")
+                cursor.execute(ddl.format(p=self._prefix, blob=blob))
+        self._ready = True
+
+    # -- nodes -------------------------------------------------------------------------------
+    def size(self, tenant: str) -> int:
+        """How many leaves of the tenant's tree are stored."""
+        rows = self._run("SELECT MAX(idx) FROM {p}merkle_nodes WHERE tenant = ? AND level = 0", [tenant])
+        return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+
+    def nodes(self, tenant: str, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        wanted = sorted(set(keys))
+        found: dict[tuple[int, int], bytes] = {}
+        for i in range(0, len(wanted), 200):
+            chunk = wanted[i:i + 200]
+            where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
+            params: list[Any] = [tenant] + [x for key in chunk for x in key]
+            for level, idx, digest in self._run(
+                    f"SELECT level, idx, hash FROM {{p}}merkle_nodes WHERE tenant = ? AND ({where})", params):
+                found[(int(level), int(idx))] = bytes(digest)
+        return found
+
+    def add_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
+        if nodes:
+            self._run("INSERT INTO {p}merkle_nodes (tenant, level, idx, hash) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT DO NOTHING", write=True,
+                      many=[(tenant, level, idx, digest) for level, idx, digest in nodes])
+
+    def forget_nodes(self, tenant: str) -> None:
+        """Drop the tenant's stored nodes (they are rebuilt from the chain on the next read)."""
+        self._run("DELETE FROM {p}merkle_nodes WHERE tenant = ?", [tenant], write=True)
+
+    # -- signed heads ------------------------------------------------------------------------
+    def add_head(self, tenant: str, tree_size: int, key_id: str, document: str) -> str:
+        """Keep a signed head; if one of this size and key is kept already, that one wins and
+        is returned (so every caller hands out the same head)."""
+        self._run("INSERT INTO {p}tree_heads (tenant, tree_size, key_id, document) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT DO NOTHING", [tenant, tree_size, key_id, document], write=True)
+        found = self._run("SELECT document FROM {p}tree_heads WHERE tenant = ? AND tree_size = ? "
+                          "AND key_id = ?", [tenant, tree_size, key_id])
+        return str(found[0][0])
+
+    def head(self, tenant: str, tree_size: int, key_id: str) -> str | None:
+        found = self._run("SELECT document FROM {p}tree_heads WHERE tenant = ? AND tree_size = ? "
+                          "AND key_id = ?", [tenant, tree_size, key_id])
+        return str(found[0][0]) if found else None
+
+    def heads(self, tenant: str | None = None) -> list[str]:
+        """Every signed head issued (of one tenant, or all), smallest trees first."""
+        if tenant is None:
+            rows = self._run("SELECT document FROM {p}tree_heads ORDER BY tenant, tree_size")
+        else:
+            rows = self._run("SELECT document FROM {p}tree_heads WHERE tenant = ? ORDER BY tree_size",
+                             [tenant])
+        return [str(r[0]) for r in rows]
