@@ -29,6 +29,9 @@ ACCESS: dict[str, frozenset[str]] = {
     "read_history": frozenset({"admin", "auditor"}),
     "license_file": frozenset({"admin", "customer"}),
     "metrics": frozenset({"admin"}),
+    "tree_head": frozenset({"admin", "auditor", "customer"}),
+    "inclusion_proof": frozenset({"admin", "auditor", "customer"}),
+    "consistency_proof": frozenset({"admin", "auditor"}),
 }
 
 WHAT = {
@@ -40,6 +43,9 @@ WHAT = {
     "read_history": "read license history",
     "license_file": "fetch license files",
     "metrics": "read metrics",
+    "tree_head": "read the signed tree head",
+    "inclusion_proof": "get inclusion proofs",
+    "consistency_proof": "get consistency proofs",
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger apikey create`.")

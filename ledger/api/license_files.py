@@ -14,6 +14,7 @@ from ledger.api.models import CustomerId, LicenseFile, PublicKeys
 from ledger.api.ports import PortsDep
 from ledger.api.responses import problems
 from ledger.licensefile import KeyRing, issue_license_file
+from ledger.proofs import VerifiableLog
 from ledger.service import Ledger
 from ledger.store.eventstore import LedgerStore
 
@@ -25,13 +26,16 @@ def customer_license_file(ledger: Ledger, store: LedgerStore, keyring: KeyRing, 
     """The signed file of a customer's licenses at `now`, or None if it has none.
 
     The head is read before the states are folded, so a file reflects at least the events up
-    to its head: a product that refuses files older than one it has seen never goes back.
+    to its head: a product that refuses files older than one it has seen never goes back. The
+    signed tree head of the log at that head rides along (`license.tree_head`).
     """
     head = store.head(tenant)
     states = ledger.replay(tenant, now, customer_id=customer_id)
     if not states or head is None:
         return None
-    return issue_license_file(keyring, tenant, customer_id, states, head.as_dict(), now, valid_for)
+    tree_head = VerifiableLog(store, keyring, lambda: now).tree_head(tenant, head.sequence)
+    return issue_license_file(keyring, tenant, customer_id, states, head.as_dict(), now, valid_for,
+                              tree_head)
 
 
 @router.get("/v1/customers/{customer_id:id}/license-file", response_model=None,

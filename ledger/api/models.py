@@ -9,6 +9,8 @@ from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.convertors import Convertor, register_url_convertor
 
+from ledger.api.proof_models import SignedTreeHead
+
 # Ids are the senders' own: any printable text. Control characters would only ever be a mistake.
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 Id = Annotated[str, Field(min_length=1, max_length=500, pattern=ID_PATTERN)]
@@ -156,6 +158,8 @@ class LicenseBody(BaseModel):
     expires_at: str
     head: Head
     licenses: list[LicenseState]
+    tree_head: SignedTreeHead | None = Field(
+        default=None, description="The signed tree head of the tenant's log at head.sequence.")
 
 
 class LicenseFile(BaseModel):

@@ -204,6 +204,13 @@ def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
     wiring = bootstrap(settings)
     verdict = verify_chains(wiring.store, tenant, expected,
                             progress=lambda n: log.info("verify.progress", events=n))
+    if verdict.ok:  # the trees and signed heads of contract section 7 (ledger.cli.proofs)
+        from ledger.cli.proofs import audit_logs
+
+        problem = audit_logs(settings, wiring.store, [tenant] if tenant else list(verdict.tenants))
+        if problem:
+            wiring.close()
+            fail(f"log broken: {problem}")
     wiring.close()
     if not verdict.ok:
         fail(f"chain broken: {verdict.problem}")

@@ -29,7 +29,12 @@ class ProofRequestError(ValueError):
 
 
 class NoSuchEventError(LookupError):
-    """No accepted event with that sequence, or that source and id, in the tenant."""
+    """No accepted event with that sequence, or that source and id, in the tenant; `code` is
+    `no_events` when the tenant's log is empty, else `unknown_event`."""
+
+    def __init__(self, message: str, code: str = "unknown_event"):
+        super().__init__(message)
+        self.code = code
 
 
 class VerifiableLog:
@@ -75,7 +80,7 @@ class VerifiableLog:
     def _size(self, tenant: str, asked: int | None, name: str) -> tuple[int, int]:
         current = self.sync(tenant)
         if current == 0:
-            raise NoSuchEventError(f"tenant {tenant!r} has no events yet: its log is empty")
+            raise NoSuchEventError(f"tenant {tenant!r} has no events yet: its log is empty", "no_events")
         size = current if asked is None else asked
         if not 0 < size <= current:
             raise ProofRequestError(f"{name} must be between 1 and the current tree size {current}, "

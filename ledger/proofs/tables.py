@@ -105,6 +105,10 @@ class TreeTables:
                           "AND key_id = ?", [tenant, tree_size, key_id])
         return str(found[0][0]) if found else None
 
+    def tenants(self) -> list[str]:
+        """The tenants the ledger has signed heads for."""
+        return [str(r[0]) for r in self._run("SELECT DISTINCT tenant FROM {p}tree_heads")]
+
     def heads(self, tenant: str | None = None) -> list[str]:
         """Every signed head issued (of one tenant, or all), smallest trees first."""
         if tenant is None:
