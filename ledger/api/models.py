@@ -137,6 +137,9 @@ class HistoryEvent(BaseModel):
     effective_at: str
     recorded_at: str
     position: int | None
+    sequence: int | None = None
+    hash: str | None = Field(default=None, description="The event's chain hash (contract section 7).")
+    prev_hash: str | None = Field(default=None, description="The hash of the tenant's event before it.")
     data: dict[str, Any]
     status: Literal["applied", "superseded"]
 

@@ -3,6 +3,8 @@ field named, and answers that verify with the published public keys only."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +49,19 @@ def test_heads_and_proofs_verify_with_the_published_keys(api: Api) -> None:
     verify_proof(old, [head], keys(api))
     body = api.as_role("customer", customer="cust-7").get("/v1/customers/cust-7/license-file").json()
     assert body["license"]["tree_head"] == later
+
+
+def test_an_event_of_a_history_recomputes_to_the_hash_its_inclusion_proof_names(api: Api) -> None:
+    auditor = api.as_role("auditor")
+    for event in auditor.get("/v1/licenses/lic-1/history").json()["events"]:
+        content = {"tenant": "acme", "subject": "lic-1", "type": event["type"],
+                   "effective_at": event["effective_at"], "recorded_at": event["recorded_at"],
+                   "source": event["source"], "source_event_id": event["id"], "data": event["data"],
+                   "sequence": event["sequence"], "prev_hash": event["prev_hash"]}
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert hashlib.sha256(text.encode()).hexdigest() == event["hash"]
+        proof = auditor.get("/v1/proofs/inclusion", params={"sequence": event["sequence"]}).json()
+        assert proof["event_hash"] == event["hash"]
 
 
 def test_a_customer_gets_proofs_of_its_own_licenses_events_only(api: Api) -> None:
