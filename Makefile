@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint bench pg-up pg-down kafka-up kafka-down services-up services-down clean
+.PHONY: install run test test-unit lint bench bench-proofs pg-up pg-down kafka-up kafka-down services-up services-down clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## make bench-proofs: the verifiable log's costs (tree catch-up beside ingest, proofs at 1,000,000 leaves)
+bench-proofs: $(STAMP)
+	$(BIN)/python -m bench.proofs
 
 pg-up:
 	bash scripts/postgres.sh up

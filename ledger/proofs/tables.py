@@ -69,14 +69,22 @@ class TreeTables:
         return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
 
     def nodes(self, tenant: str, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        wanted = sorted(set(keys))
+        """The stored hashes of these (level, index) subtrees, in one query: one indexed
+        branch per level (an OR over pairs would scan the table)."""
+        by_level: dict[int, list[int]] = {}
+        for level, index in set(keys):
+            by_level.setdefault(level, []).append(index)
         found: dict[tuple[int, int], bytes] = {}
-        for i in range(0, len(wanted), 200):
-            chunk = wanted[i:i + 200]
-            where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
-            params: list[Any] = [tenant] + [x for key in chunk for x in key]
-            for level, idx, digest in self._run(
-                    f"SELECT level, idx, hash FROM {{p}}merkle_nodes WHERE tenant = ? AND ({where})", params):
+        levels = sorted(by_level.items())
+        for start in range(0, len(levels), 16):
+            branches, params = [], []
+            for level, indexes in levels[start:start + 16]:
+                for i in range(0, len(indexes), 200):
+                    chunk = indexes[i:i + 200]
+                    branches.append("SELECT level, idx, hash FROM {p}merkle_nodes WHERE tenant = ? "
+                                    f"AND level = ? AND idx IN ({', '.join('?' * len(chunk))})")
+                    params += [tenant, level, *chunk]
+            for level, idx, digest in self._run(" UNION ALL ".join(branches), params):
                 found[(int(level), int(idx))] = bytes(digest)
         return found
 

@@ -1,0 +1,134 @@
+"""`make bench-proofs`: what the verifiable log costs, each figure beside its baseline.
+
+1. Ingest with and without bringing the tree up to date after each batch (A/B alternated,
+   medians): the tree is appended off the ingest path, on the next head or proof, so this is
+   what that catch-up adds per event.
+2. A tree of --leaves leaves (1,000,000 by default) stored in the node table, then inclusion
+   and consistency proofs and roots read from it, beside recomputing the root from all leaves
+   in memory (what a proof would cost without stored nodes), and the event lookup a proof
+   also makes, on the real store.
+
+Usage: python -m bench.proofs [--leaves N] [--rounds N] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.__main__ import timed, workload
+from ledger.bootstrap import bootstrap
+from ledger.domain import merkle
+from ledger.proofs import VerifiableLog
+from ledger.settings import Settings
+
+
+def _ms(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    return (f"median {statistics.median(ordered) * 1000:.2f} ms, "
+            f"p95 {ordered[int(len(ordered) * .95)] * 1000:.2f} ms")
+
+
+def ingest_rows(log: VerifiableLog, rounds: int, batch: int) -> list[tuple[str, str]]:
+    wiring_ledger = log.store
+    events = workload(rounds * 2 * batch // 23 + 2, 20)  # 23 events per license
+    from ledger.service import Ledger
+
+    ledger = Ledger(wiring_ledger)
+    ledger.ingest(events[:1], None)
+    plain: list[float] = []
+    with_tree: list[float] = []
+    at = 1
+    for _ in range(rounds):  # A/B alternated
+        for samples, sync in ((plain, False), (with_tree, True)):
+            chunk = events[at:at + batch]
+            at += batch
+
+            def run(chunk: list = chunk, sync: bool = sync) -> None:
+                ledger.ingest(chunk, None)
+                if sync:
+                    log.sync("bench")
+
+            seconds, _ = timed(run)
+            samples.append(len(chunk) / seconds)
+    log.sync("bench")
+    a, b = statistics.median(plain), statistics.median(with_tree)
+    return [(f"ingest, batches of {batch} (A)", f"median {a:,.0f} events/s"),
+            ("ingest + tree catch-up after each batch (B)",
+             f"median {b:,.0f} events/s ({(a - b) / a * 100:+.1f} % slower than A)")]
+
+
+def tree_rows(log: VerifiableLog, leaves: int) -> list[tuple[str, str]]:
+    tenant = "bench-big"
+    compact = merkle.CompactRange()
+    pending: list[tuple[int, int, bytes]] = []
+    leaf_hashes = [hashlib.sha256(b"\x00" + i.to_bytes(32, "big")).digest() for i in range(leaves)]
+
+    def build() -> None:
+        for leaf in leaf_hashes:
+            pending.extend(compact.append(leaf))
+            if len(pending) >= 50_000:
+                log.tables.add_nodes(tenant, pending)
+                pending.clear()
+        log.tables.add_nodes(tenant, pending)
+
+    seconds, _ = timed(build)
+    rows = [(f"store a tree of {leaves:,} leaves (nodes table)", f"{leaves / seconds:,.0f} leaves/s "
+             f"({seconds:.1f} s)")]
+    rng = random.Random(7)
+    inclusion, consistency, roots = [], [], []
+    for _ in range(200):
+        index = rng.randrange(leaves)
+        inclusion.append(timed(lambda i=index: log._compute(tenant, lambda p: merkle.inclusion_path(
+            i, leaves, p)))[0])
+        first = rng.randrange(1, leaves)
+        consistency.append(timed(lambda m=first: log._compute(tenant, lambda p: merkle.consistency_path(
+            m, leaves, p)))[0])
+        roots.append(timed(lambda: log._compute(tenant, lambda p: merkle.root(leaves, p)))[0])
+    baseline, _ = timed(lambda: _root_in_memory(leaf_hashes))
+    lookups = [timed(lambda s=s: log.store.fact_at_sequence("bench", s))[0]
+               for s in rng.sample(range(1, log.tables.size("bench") + 1), 200)]
+    return rows + [
+        ("inclusion proof from stored nodes", _ms(inclusion)),
+        ("consistency proof from stored nodes", _ms(consistency)),
+        ("root from stored nodes", _ms(roots)),
+        ("the event a proof names (fact_at_sequence)", _ms(lookups)),
+        (f"baseline: root recomputed from {leaves:,} leaf hashes in memory", f"{baseline * 1000:.0f} ms"),
+    ]
+
+
+def _root_in_memory(leaf_hashes: list[bytes]) -> bytes:
+    compact = merkle.CompactRange()
+    for leaf in leaf_hashes:
+        compact.append(leaf)
+    return compact.root()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leaves", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    log = VerifiableLog(wiring.store)
+    rows = ingest_rows(log, args.rounds, args.batch) + tree_rows(log, args.leaves)
+    wiring.close()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"store: {url.split('://')[0]}\n")
+    print("| path | result |\n|---|---|")
+    for name, result in rows:
+        print(f"| {name} | {result} |")
+
+
+if __name__ == "__main__":
+    main()
