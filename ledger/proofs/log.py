@@ -21,9 +21,6 @@ from ledger.licensefile.treehead import sign_tree_head
 from ledger.proofs.tables import TreeTables
 from ledger.store.eventstore import LedgerStore
 
-FEW = 16  # at least this many new events are read one by one; more, with one read of the chain
-BULK = 50  # what one point read costs, in links of a whole-chain read (measured, bench/proofs.py)
-
 
 class ProofRequestError(ValueError):
     """A proof asked for sizes or sequences the log does not have; the message says which."""
@@ -57,13 +54,7 @@ class VerifiableLog:
         ranges = merkle.perfect_ranges(stored)
         found = self.tables.nodes(tenant, ranges)
         compact = merkle.CompactRange(stored, [found[k] for k in ranges])
-        # The store reads the chain from its start only: new events are read one by one while
-        # that is cheaper than reading the whole chain again (about BULK point reads per link).
-        if target - stored <= max(FEW, target // BULK):
-            facts = [self.store.fact_at_sequence(tenant, s) for s in range(stored + 1, target + 1)]
-            hashes = [f.hash for f in facts if f is not None]
-        else:
-            hashes = self.store.event_hashes(tenant, target)[stored:]
+        hashes = self.store.event_hashes(tenant, target, after=stored)  # just the new links
         if len(hashes) != target - stored:
             raise RuntimeError(f"tenant {tenant!r}: the chain has gaps below sequence {target}; "
                                "run `ledger verify`")

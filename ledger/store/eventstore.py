@@ -185,10 +185,11 @@ class LedgerStore:
     # -- the verifiable log (issue 11): what proofs read ------------------------------------
     # These three are the whole interface the Merkle tree, proofs and audit packs use; any
     # store that answers them serves proofs.
-    def event_hashes(self, tenant: str, upto: int | None = None) -> list[str]:
-        """The chain hashes of the tenant's events in sequence order (sequence 1 first), up to
-        and including sequence `upto` (all without it)."""
-        return [r["hash"] for r in self._records(streams.chain_stream(tenant), lte=upto)]
+    def event_hashes(self, tenant: str, upto: int | None = None, *, after: int = 0) -> list[str]:
+        """The chain hashes of the tenant's events in sequence order, of sequences after
+        `after` (0: from sequence 1) up to and including `upto` (all without it)."""
+        return [r["hash"] for r in self._records(streams.chain_stream(tenant), gt=after or None,
+                                                 lte=upto)]
 
     def fact_at_sequence(self, tenant: str, sequence: int) -> Fact | None:
         """The tenant's event with this chain sequence, as stored (data as hashed), or None."""
