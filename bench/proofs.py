@@ -20,7 +20,6 @@ import platform
 import random
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from bench.__main__ import timed, workload
