@@ -32,6 +32,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "tree_head": frozenset({"admin", "auditor", "customer"}),
     "inclusion_proof": frozenset({"admin", "auditor", "customer"}),
     "consistency_proof": frozenset({"admin", "auditor"}),
+    "explain_now": frozenset({"admin", "auditor", "service"}),
+    "explain_past": frozenset({"admin", "auditor"}),
 }
 
 WHAT = {
@@ -46,6 +48,8 @@ WHAT = {
     "tree_head": "read the signed tree head",
     "inclusion_proof": "get inclusion proofs",
     "consistency_proof": "get consistency proofs",
+    "explain_now": "ask why the check answers as it does",
+    "explain_past": "ask why the check answered as it did at a past moment (at, known_at)",
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger apikey create`.")

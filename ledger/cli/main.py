@@ -19,7 +19,7 @@ COMMAND_MODULES = {
     "head": "core", "schemas": "core",
     "consume": "workers", "relay": "workers", "project": "workers", "projections": "workers",
     "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "serve",
-    "tree-head": "proofs", "proof": "proofs",
+    "tree-head": "proofs", "proof": "proofs", "explain": "audit", "audit": "audit",
 }
 
 

@@ -96,3 +96,21 @@ def test_out_of_range_and_malformed_questions_are_400s_naming_the_problem(api: A
     assert missing.status_code == 404 and missing.json()["code"] == "unknown_event"
     empty = api.as_role("admin", tenant="empty").get("/v1/tree-head")
     assert empty.status_code == 404 and empty.json()["code"] == "no_events"
+
+
+def test_explain_now_gives_the_checks_answer_and_the_past_is_for_auditors(api: Api) -> None:
+    service = api.as_role("service")
+    for feature in ("reports", "sso", "audit_export", "api_calls"):
+        check = service.post("/v1/check", json={"customer_id": "cust-7", "feature": feature}).json()
+        answer = service.get("/v1/customers/cust-7/explain", params={"feature": feature})
+        assert answer.status_code == 200, answer.text
+        assert {k: answer.json()["check"][k] for k in check} == check
+    past = {"feature": "reports", "at": "2026-02-01T12:00:00Z", "known_at": "2026-12-31T00:00:00Z"}
+    assert service.get("/v1/customers/cust-7/explain", params=past).status_code == 403
+    auditor = api.as_role("auditor").get("/v1/customers/cust-7/explain", params=past).json()
+    assert auditor["explanation"].startswith("allowed: plan pro (set by g-1 from billing/test")
+    assert api.as_role("customer", customer="cust-7").get(
+        "/v1/customers/cust-7/explain", params={"feature": "sso"}).status_code == 403
+    zoneless = api.as_role("auditor").get("/v1/customers/cust-7/explain",
+                                          params={"feature": "sso", "at": "2026-02-01T00:00:00"})
+    assert zoneless.status_code == 400 and "'at'" in zoneless.json()["message"]
