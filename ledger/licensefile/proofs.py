@@ -37,31 +37,41 @@ class ProofError(Exception):
 
 
 def tree_head_signing_input(tree_head: dict[str, Any]) -> bytes:
-    """The exact bytes a tree head's signature covers: its RFC 8785 canonical form."""
+    """The exact bytes a tree head's (or an audit manifest's) signature covers: its RFC 8785
+    canonical form."""
     return rfc8785.dumps(tree_head)
+
+
+def verify_signed(document: dict[str, Any] | str | bytes, field: str,
+                  public_keys: dict[str, str] | str) -> dict[str, Any]:
+    """The body under `field` of a document {field: body, key_id, algorithm, signature} whose
+    Ed25519 signature over the RFC 8785 form of the body holds (tree heads, audit manifests)."""
+    what = field.replace("_", " ")
+    signed = _json_object(document, "bad_signature", what)
+    body = signed.get(field)
+    if signed.get("algorithm") != ALGORITHM or not isinstance(body, dict) \
+            or not isinstance(signed.get("key_id"), str) or not isinstance(signed.get("signature"), str):
+        raise ProofError("bad_signature", f"not a signed {what} ({field}, key_id, algorithm "
+                                          "Ed25519, signature)")
+    key = _public_key(signed["key_id"], public_keys)
+    try:
+        key.verify(base64.b64decode(signed["signature"], validate=True), tree_head_signing_input(body))
+    except (binascii.Error, ValueError, InvalidSignature, rfc8785.CanonicalizationError):
+        raise ProofError("bad_signature", f"the {what}'s signature does not hold for key "
+                                          f"{signed['key_id']}") from None
+    return dict(body)
 
 
 def verify_tree_head(document: dict[str, Any] | str | bytes,
                      public_keys: dict[str, str] | str) -> dict[str, Any]:
     """The signed `tree_head` ({tenant, tree_size, root_hash, timestamp}), or ProofError.
     `public_keys`: one base64 key, or key_id -> base64 key as GET /v1/license-files/keys lists."""
-    head = _json_object(document, "bad_signature", "tree head")
-    body = head.get("tree_head")
-    if head.get("algorithm") != ALGORITHM or not isinstance(body, dict) \
-            or not isinstance(head.get("key_id"), str) or not isinstance(head.get("signature"), str):
-        raise ProofError("bad_signature", "not a signed tree head (tree_head, key_id, algorithm "
-                                          "Ed25519, signature)")
-    key = _public_key(head["key_id"], public_keys)
-    try:
-        key.verify(base64.b64decode(head["signature"], validate=True), tree_head_signing_input(body))
-    except (binascii.Error, ValueError, InvalidSignature, rfc8785.CanonicalizationError):
-        raise ProofError("bad_signature", f"the tree head's signature does not hold for key "
-                                          f"{head['key_id']}") from None
+    body = verify_signed(document, "tree_head", public_keys)
     if not (isinstance(body.get("tenant"), str) and _count(body.get("tree_size"))
             and _digest(body.get("root_hash")) is not None and isinstance(body.get("timestamp"), str)):
         raise ProofError("bad_signature", "the signed tree head lacks tenant, tree_size, "
                                           "root_hash or timestamp")
-    return dict(body)
+    return body
 
 
 def verify_proof(proof: dict[str, Any] | str | bytes, heads: list[dict[str, Any] | str | bytes],

@@ -18,6 +18,12 @@ def sign_tree_head(keyring: KeyRing, tenant: str, tree_size: int, root_hash: str
         raise ValueError("signed_at must carry a time zone")
     body = {"tenant": tenant, "tree_size": tree_size, "root_hash": root_hash,
             "timestamp": signed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return sign_document(keyring, "tree_head", body)
+
+
+def sign_document(keyring: KeyRing, field: str, body: dict[str, Any]) -> dict[str, Any]:
+    """{field: body, key_id, algorithm, signature}, signed over the body's RFC 8785 form with
+    the active key (`proofs.verify_signed` checks it)."""
     key = keyring.active
-    return {"tree_head": body, "key_id": key.key_id, "algorithm": ALGORITHM,
+    return {field: body, "key_id": key.key_id, "algorithm": ALGORITHM,
             "signature": base64.b64encode(key.sign(tree_head_signing_input(body))).decode("ascii")}

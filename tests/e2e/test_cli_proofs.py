@@ -88,3 +88,28 @@ def test_verify_fails_when_a_signed_head_no_longer_matches_the_stored_tree(tmp_p
         db.execute("UPDATE merkle_nodes SET hash = ?", [b"\x00" * 32])
     broken = run(tmp_path, "verify", env=env, check=False)
     assert broken.returncode == 1 and "stored tree node" in broken.stderr
+
+
+def test_an_auditor_explains_a_denial_and_takes_a_verified_pack_home(tmp_path: Path) -> None:
+    key = SigningKey.generate()
+    env = {"LEDGER_SIGNING_KEY": key.private_key_base64()}
+    (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
+    run(tmp_path, "catalog", "publish", "catalog.json", "--effective-at", "2026-01-01T00:00:00Z", env=env)
+    events = [envelope("license.granted", "2026-03-01", "lic-1", id="g", customer_id="cust-7", plan="pro"),
+              envelope("license.suspended", "2026-04-01", "lic-1", id="a12", source="billing/erp",
+                       reason="payment_failed")]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    run(tmp_path, "ingest", "events.jsonl", env=env)
+    why = run(tmp_path, "explain", "--customer", "cust-7", "--feature", "sso", "--at",
+              "2026-04-02T00:00:00Z", env=env).stdout
+    assert why.startswith("denied: suspended: suspended since 2026-04-01T00:00:00Z by a12 from billing/erp")
+    assert "license.suspended" in why  # the facts table
+
+    run(tmp_path, "audit", "export", "pack", "--from", "2026-01-01T00:00:00Z", "--to",
+        "2027-01-01T00:00:00Z", env=env)
+    ok = run(tmp_path, "audit", "verify", "pack", "--public-key", key.public_key_base64())
+    assert ok.stdout.startswith("ok: 3 events of tenant 'default'")
+    events_file = tmp_path / "pack" / "events.jsonl"
+    events_file.write_text(events_file.read_text().replace("payment_failed", "payment_faile!"))
+    refused = run(tmp_path, "audit", "verify", "pack", "--public-key", key.public_key_base64(), check=False)
+    assert refused.returncode == 1 and refused.stderr.startswith("ledger: tampered: events.jsonl")
