@@ -39,13 +39,9 @@ class TreeTables:
         text = text.replace("{p}", self._prefix)
         return text.replace("?", "%s") if self._postgres else text
 
-    def _run(self, query: str, params: Iterable[Any] = (), *, write: bool = False,
-             many: list[tuple[Any, ...]] | None = None) -> list[tuple[Any, ...]]:
+    def _run(self, query: str, params: Iterable[Any] = (), *, write: bool = False) -> list[tuple[Any, ...]]:
         self._create()
         with self._datastore.transaction(commit=write) as cursor:
-            if many is not None:
-                cursor.executemany(self._sql(query), many)
-                return []
             cursor.execute(self._sql(query), list(params))
             if not write:
                 return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]
@@ -89,10 +85,17 @@ class TreeTables:
         return found
 
     def add_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
-        if nodes:
-            self._run("INSERT INTO {p}merkle_nodes (tenant, level, idx, hash) VALUES (?, ?, ?, ?) "
-                      "ON CONFLICT DO NOTHING", write=True,
-                      many=[(tenant, level, idx, digest) for level, idx, digest in nodes])
+        """In one transaction, 200 rows a statement (fewer round trips than one per row)."""
+        if not nodes:
+            return
+        self._create()
+        with self._datastore.transaction(commit=True) as cursor:
+            for i in range(0, len(nodes), 200):
+                chunk = nodes[i:i + 200]
+                cursor.execute(self._sql(
+                    "INSERT INTO {p}merkle_nodes (tenant, level, idx, hash) VALUES "
+                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk)) + " ON CONFLICT DO NOTHING"),
+                    [x for level, idx, digest in chunk for x in (tenant, level, idx, digest)])
 
     def forget_nodes(self, tenant: str) -> None:
         """Drop the tenant's stored nodes (they are rebuilt from the chain on the next read)."""
