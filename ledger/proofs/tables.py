@@ -65,10 +65,17 @@ class TreeTables:
         return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
 
     def nodes(self, tenant: str, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """The stored hashes of these (level, index) subtrees, in one query: one indexed
-        branch per level (an OR over pairs would scan the table)."""
+        """The stored hashes of these (level, index) subtrees, in one query: in SQLite one
+        indexed branch per level (an OR over pairs would scan the table)."""
+        wanted = sorted(set(keys))
+        if self._postgres:  # one plan whatever the count: a join with the keys as arrays
+            rows = self._run(
+                "SELECT n.level, n.idx, n.hash FROM {p}merkle_nodes n JOIN unnest(?::int[], ?::bigint[]) "
+                "AS k(level, idx) ON n.level = k.level AND n.idx = k.idx WHERE n.tenant = ?",
+                [[k[0] for k in wanted], [k[1] for k in wanted], tenant])
+            return {(int(level), int(idx)): bytes(digest) for level, idx, digest in rows}
         by_level: dict[int, list[int]] = {}
-        for level, index in set(keys):
+        for level, index in wanted:
             by_level.setdefault(level, []).append(index)
         found: dict[tuple[int, int], bytes] = {}
         levels = sorted(by_level.items())
