@@ -136,12 +136,18 @@ class VerifiableLog:
         """Recompute the tenant's tree from its chain; the first problem found, or None: a
         stored node that differs, or a signed head whose signature or root does not hold."""
         hashes = self.store.event_hashes(tenant)
-        heads = [json.loads(text) for text in self.tables.heads(tenant)]
         wanted: dict[int, list[dict[str, Any]]] = {}
-        for document in heads:
-            size = document.get("tree_head", {}).get("tree_size")
+        for text in self.tables.heads(tenant):
+            try:
+                document = json.loads(text)
+                size = document["tree_head"]["tree_size"]
+            except (ValueError, TypeError, KeyError):
+                return f"tenant {tenant!r}: a kept tree head is unreadable (altered)"
             wanted.setdefault(size if isinstance(size, int) else -1, []).append(document)
         stored_size = self.tables.size(tenant)
+        if stored_size > len(hashes):
+            return (f"tenant {tenant!r}: the stored tree has {stored_size} leaves but the chain "
+                    f"{len(hashes)} events: events were cut off")
         compact = merkle.CompactRange()
         recomputed: list[tuple[int, int, bytes]] = []
         roots: dict[int, str] = {}
@@ -151,17 +157,26 @@ class VerifiableLog:
                 recomputed += appended
             if compact.size in wanted:
                 roots[compact.size] = compact.root().hex()
-        stored = self.tables.nodes(tenant, [(level, index) for level, index, _ in recomputed])
-        for level, index, digest in recomputed:
-            if stored.get((level, index)) != digest:
-                return (f"tenant {tenant!r}: the stored tree node at level {level}, index {index} "
-                        "does not match the events (altered, or the events were)")
+            if len(recomputed) >= 20_000 or compact.size == len(hashes):  # bounded memory
+                problem = self._compare_nodes(tenant, recomputed)
+                if problem:
+                    return problem
+                recomputed.clear()
         keys = self.keyring.public_key_map() if self.keyring else {}
         for size, documents in sorted(wanted.items()):
             for document in documents:
                 problem = _head_problem(document, keys, roots.get(size), tenant)
                 if problem:
                     return problem
+        return None
+
+
+    def _compare_nodes(self, tenant: str, recomputed: list[tuple[int, int, bytes]]) -> str | None:
+        stored = self.tables.nodes(tenant, [(level, index) for level, index, _ in recomputed])
+        for level, index, digest in recomputed:
+            if stored.get((level, index)) != digest:
+                return (f"tenant {tenant!r}: the stored tree node at level {level}, index {index} "
+                        "does not match the events (altered, or the events were)")
         return None
 
 
