@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from ledger.api.auth import Caller, Guarded, check_access
-from ledger.api.errors import Answer
+from ledger.api.errors import Answer, invalid_request
 from ledger.api.models import CustomerId
 from ledger.api.ports import PortsDep
 from ledger.api.queries import AsOf, KnownAt, query_time
@@ -33,12 +33,17 @@ class Explanation(BaseModel):
 def explain(customer_id: CustomerId, principal: Caller, ports: PortsDep,
             feature: Annotated[str, Query(min_length=1, max_length=500, description="The feature.")],
             at: AsOf = None, known_at: KnownAt = None,
-            quantity: Annotated[int, Query(ge=1, description="Units asked for (default 1).")] = 1) -> Answer:
+            quantity: Annotated[int, Query(ge=1, le=10**9, description="Units (default 1).")] = 1
+            ) -> Answer:
     """The check's answer for `feature` at `at` as known at `known_at` (default now), and the
     facts that decided it (admin, auditor; a service key for now only)."""
     check_access(principal, "explain_now" if at is None and known_at is None else "explain_past")
     now = ports.clock()
     moment = query_time("at", at) or now
     known = query_time("known_at", known_at) or now
-    return Answer(explain_check(ports.ledger, ports.store, principal.tenant, customer_id, feature,
-                                moment, known, quantity))
+    try:
+        return Answer(explain_check(ports.ledger, ports.store, principal.tenant, customer_id, feature,
+                                    moment, known, quantity))
+    except OverflowError:
+        raise invalid_request("'at' lies so far out that a license's term around it cannot be "
+                              "computed; ask about an earlier moment") from None

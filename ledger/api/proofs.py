@@ -18,7 +18,8 @@ from ledger.proofs import NoSuchEventError, ProofRequestError, VerifiableLog
 
 router = APIRouter(tags=["proofs"], route_class=Guarded)
 
-Size = Annotated[int | None, Query(ge=1, description="A tree size (default: the current one).")]
+MAX = 2**62  # beyond any log; keeps numbers in range of every database
+Size = Annotated[int | None, Query(ge=1, le=MAX, description="A tree size (default: the current one).")]
 
 
 def verifiable_log(request: Request, ports: PortsDep) -> VerifiableLog:
@@ -55,9 +56,11 @@ def tree_head(principal: Annotated[Principal, Depends(may("tree_head"))], log: L
             responses={200: {"model": InclusionProof}, **problems(400, 401, 403, 404)})
 def inclusion(principal: Annotated[Principal, Depends(may("inclusion_proof"))], log: LogDep,
               ports: PortsDep,
-              sequence: Annotated[int | None, Query(ge=1, description="The event's sequence.")] = None,
-              source: Annotated[str | None, Query(description="With `id`: the event's source.")] = None,
-              event_id: Annotated[str | None, Query(alias="id", description="With `source`.")] = None,
+              sequence: Annotated[int | None, Query(ge=1, le=MAX, description="The event.")] = None,
+              source: Annotated[str | None, Query(min_length=1, description="With `id`: the event's source.")
+                                ] = None,
+              event_id: Annotated[str | None, Query(alias="id", min_length=1, description="With `source`.")
+                                  ] = None,
               tree_size: Size = None) -> Answer:
     """That an event is in the tenant's log: by `sequence`, or by `source` and `id`."""
     tenant = principal.tenant
@@ -80,8 +83,9 @@ def inclusion(principal: Annotated[Principal, Depends(may("inclusion_proof"))], 
 @router.get("/v1/proofs/consistency", response_model=None,
             responses={200: {"model": ConsistencyProof}, **problems(400, 401, 403, 404)})
 def consistency(principal: Annotated[Principal, Depends(may("consistency_proof"))], log: LogDep,
-                first: Annotated[int, Query(alias="from", description="The earlier tree size.")],
-                second: Annotated[int | None, Query(alias="to", description="The later tree size "
-                                                    "(default: the current one).")] = None) -> Answer:
+                first: Annotated[int, Query(alias="from", ge=1, le=MAX,
+                                            description="The earlier tree size.")],
+                second: Annotated[int | None, Query(alias="to", ge=1, le=MAX, description=(
+                    "The later tree size (default: the current one)."))] = None) -> Answer:
     """That the tree of size `from` is a prefix of the tree of size `to`."""
     return _answer(lambda: log.consistency(principal.tenant, first, second))
