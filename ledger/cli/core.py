@@ -207,7 +207,7 @@ def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
     if verdict.ok:  # the trees and signed heads of contract section 7 (ledger.cli.proofs)
         from ledger.cli.proofs import audit_logs
 
-        problem = audit_logs(settings, wiring.store, [tenant] if tenant else list(verdict.tenants))
+        problem = audit_logs(settings, wiring.store, tenant, list(verdict.tenants))
         if problem:
             wiring.close()
             fail(f"log broken: {problem}")

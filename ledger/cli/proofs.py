@@ -128,14 +128,16 @@ def verify(file: Any, public_keys: tuple[str, ...], keys_file: Any, heads: tuple
              f"its log of size {checked['second']}")
 
 
-def audit_logs(settings: Settings, store: LedgerStore, tenants: list[str]) -> str | None:
-    """For `ledger verify`: recompute every tenant's tree from its (verified) chain and check
-    every tree head ever signed, by signature and root; the first problem, or None."""
+def audit_logs(settings: Settings, store: LedgerStore, tenant: str | None,
+               chained: list[str]) -> str | None:
+    """For `ledger verify`: recompute the tree of `tenant` (or of every tenant with a chain or
+    a signed head) from its verified chain, and check every tree head ever signed, by
+    signature and root; the first problem, or None."""
     keyring = None
     if settings.signing_key or (settings.data_dir / "license-keys.json").exists():
         keyring = keyring_for(settings)
     log = VerifiableLog(store, keyring)
-    every = sorted(set(tenants) | set(log.tables.tenants())) if len(tenants) != 1 else tenants
+    every = [tenant] if tenant is not None else sorted(set(chained) | set(log.tables.tenants()))
     if keyring is None and any(log.tables.heads(t) for t in every):
         return ("signed tree heads were issued, but no signing key is configured to check them "
                 "(LEDGER_SIGNING_KEY or LEDGER_DATA_DIR)")
