@@ -73,7 +73,7 @@ def export(ledger: Ledger, log: VerifiableLog, keyring: KeyRing, tenant: str, st
     }
     proofs = []
     for done, fact in enumerate(facts, start=1):
-        proofs.append(_line(log.inclusion(tenant, fact.sequence, size)))
+        proofs.append(_line(log.proof_of(fact, size)))
         if progress and done % 1000 == 0:
             progress(done, len(facts))
     files["proofs.jsonl"] = "".join(proofs).encode()

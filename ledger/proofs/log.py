@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.domain import merkle
+from ledger.domain.facts import Fact
 from ledger.licensefile.keys import KeyRing
 from ledger.licensefile.proofs import ProofError, verify_tree_head
 from ledger.licensefile.treehead import sign_tree_head
@@ -117,10 +118,16 @@ class VerifiableLog:
         fact = self.store.fact_at_sequence(tenant, sequence)
         if fact is None:
             raise RuntimeError(f"tenant {tenant!r}: sequence {sequence} is missing; run `ledger verify`")
-        path = self._compute(tenant, lambda p: merkle.inclusion_path(sequence - 1, size, p))
-        return {"tenant": tenant, "sequence": sequence, "leaf_index": sequence - 1, "tree_size": size,
-                "leaf_hash": merkle.leaf_hash(fact.hash).hex(), "event_hash": fact.hash,
-                "audit_path": [h.hex() for h in path]}
+        return self.proof_of(fact, size)
+
+    def proof_of(self, fact: Fact, size: int) -> dict[str, Any]:
+        """The inclusion proof of a stored fact in the tree of `size` leaves, already synced
+        (for audit packs, which prove many events against one head)."""
+        sequence = fact.sequence
+        path = self._compute(fact.tenant, lambda p: merkle.inclusion_path(sequence - 1, size, p))
+        return {"tenant": fact.tenant, "sequence": sequence, "leaf_index": sequence - 1,
+                "tree_size": size, "leaf_hash": merkle.leaf_hash(fact.hash).hex(),
+                "event_hash": fact.hash, "audit_path": [h.hex() for h in path]}
 
     def consistency(self, tenant: str, first: int, second: int | None = None) -> dict[str, Any]:
         """That the tree of `first` leaves is a prefix of the tree of `second`."""
