@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ledger.licensefile.proofs import ProofError, verify_proof, verify_signed, verify_tree_head
+from ledger.licensefile.proofs import ProofError, check_proof, verify_signed, verify_tree_head
 
 HASHED = ("tenant", "subject", "type", "effective_at", "recorded_at", "source", "source_event_id",
           "data", "sequence", "prev_hash")
@@ -63,12 +63,11 @@ def verify_pack(directory: Path, public_keys: dict[str, str] | str) -> dict[str,
     if len(events) != len(proofs):
         raise PackError("bad_proof", f"{len(events)} events but {len(proofs)} proofs")
     for event, proof in zip(events, proofs, strict=True):
-        _check_event(event, proof, head_document, public_keys)
+        _check_event(event, proof, head)
     return manifest
 
 
-def _check_event(event: dict[str, Any], proof: dict[str, Any], head: dict[str, Any],
-                 public_keys: dict[str, str] | str) -> None:
+def _check_event(event: dict[str, Any], proof: dict[str, Any], head: dict[str, Any]) -> None:
     where = f"event sequence {event.get('sequence')}"
     text = json.dumps({k: event.get(k) for k in HASHED}, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False)
@@ -77,6 +76,6 @@ def _check_event(event: dict[str, Any], proof: dict[str, Any], head: dict[str, A
     if proof.get("event_hash") != event["hash"] or proof.get("sequence") != event.get("sequence"):
         raise PackError("bad_proof", f"{where}: its proof is for another event")
     try:
-        verify_proof(proof, [head], public_keys)
+        check_proof(proof, [head])
     except ProofError as exc:
         raise PackError(exc.reason, f"{where}: {exc}") from None

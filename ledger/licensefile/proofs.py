@@ -78,8 +78,13 @@ def verify_proof(proof: dict[str, Any] | str | bytes, heads: list[dict[str, Any]
                  public_keys: dict[str, str] | str) -> dict[str, Any]:
     """Check an inclusion proof against the head of its tree_size, or a consistency proof
     against the heads of its first and second sizes; returns the proof."""
+    return check_proof(proof, [verify_tree_head(h, public_keys) for h in heads])
+
+
+def check_proof(proof: dict[str, Any] | str | bytes, trusted: list[dict[str, Any]]) -> dict[str, Any]:
+    """`verify_proof` against heads already verified (the `tree_head` bodies
+    `verify_tree_head` returned): for checking many proofs against one head."""
     found = _json_object(proof, "bad_proof", "proof")
-    trusted = [verify_tree_head(h, public_keys) for h in heads]
     if "audit_path" in found:
         _inclusion(found, trusted)
     elif "consistency_path" in found:

@@ -121,13 +121,23 @@ class VerifiableLog:
         return self.proof_of(fact, size)
 
     def proof_of(self, fact: Fact, size: int) -> dict[str, Any]:
-        """The inclusion proof of a stored fact in the tree of `size` leaves, already synced
-        (for audit packs, which prove many events against one head)."""
-        sequence = fact.sequence
-        path = self._compute(fact.tenant, lambda p: merkle.inclusion_path(sequence - 1, size, p))
-        return {"tenant": fact.tenant, "sequence": sequence, "leaf_index": sequence - 1,
-                "tree_size": size, "leaf_hash": merkle.leaf_hash(fact.hash).hex(),
-                "event_hash": fact.hash, "audit_path": [h.hex() for h in path]}
+        """The inclusion proof of a stored fact in the tree of `size` leaves, already synced."""
+        return self.proofs_of([fact], size)[0]
+
+    def proofs_of(self, facts: list[Fact], size: int) -> list[dict[str, Any]]:
+        """Inclusion proofs of many stored facts of one tenant in the tree of `size` leaves
+        (already synced), with one read of the nodes they all need (for audit packs)."""
+        if not facts:
+            return []
+        tenant = facts[0].tenant
+
+        def paths(perfect: merkle.Perfect) -> list[list[bytes]]:
+            return [merkle.inclusion_path(f.sequence - 1, size, perfect) for f in facts]
+
+        return [{"tenant": tenant, "sequence": f.sequence, "leaf_index": f.sequence - 1,
+                 "tree_size": size, "leaf_hash": merkle.leaf_hash(f.hash).hex(),
+                 "event_hash": f.hash, "audit_path": [h.hex() for h in path]}
+                for f, path in zip(facts, self._compute(tenant, paths), strict=True)]
 
     def consistency(self, tenant: str, first: int, second: int | None = None) -> dict[str, Any]:
         """That the tree of `first` leaves is a prefix of the tree of `second`."""
