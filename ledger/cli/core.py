@@ -192,7 +192,8 @@ def history(settings: Settings, license_id: str, tenant: str | None, fmt: str) -
               help="Fail if this earlier head is no longer in the tenant's chain.")
 @click.pass_obj
 def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
-    """Recompute the hash chains; name the first altered, removed or reordered event."""
+    """Recompute the hash chains and Merkle trees, check every signed tree head; name the
+    first altered, removed or reordered event."""
     expected = None
     if head is not None:
         sequence, _, digest = head.partition(":")
