@@ -188,16 +188,17 @@ class LedgerStore:
     def event_hashes(self, tenant: str, upto: int | None = None, *, after: int = 0) -> list[str]:
         """The chain hashes of the tenant's events in sequence order, of sequences after
         `after` (0: from sequence 1) up to and including `upto` (all without it)."""
-        return [r["hash"] for r in self._records(streams.chain_stream(tenant), gt=after or None,
-                                                 lte=upto)]
+        rows = self._links(streams.chain_stream(tenant), after, upto)
+        return [json.loads(bytes(state))["hash"] for _, state in rows]
 
     def fact_at_sequence(self, tenant: str, sequence: int) -> Fact | None:
         """The tenant's event with this chain sequence, as stored (data as hashed), or None."""
         if sequence < 1:
             return None
-        link = self._position_of(streams.chain_stream(tenant), sequence)
-        if link is None:
+        found = self._links(streams.chain_stream(tenant), sequence - 1, sequence)
+        if not found:
             return None
+        link = found[0][0]
         # The fact is written in the same transaction just before its link (see `_Batch.add`).
         nearby = self.recorder.select_notifications(max(link - 8, 1), 8, stop=link, topics=FACT_TOPICS)
         for n in reversed(nearby):
@@ -211,24 +212,26 @@ class LedgerStore:
         found = self._records(streams.receipt_stream(tenant, source, event_id), limit=1)
         return int(found[0]["sequence"]) if found else None
 
-    def _position_of(self, stream: UUID, version: int) -> int | None:
+    def _links(self, stream: UUID, after: int, upto: int | None) -> list[tuple[int, bytes]]:
+        """(position, state) of the chain links after version `after` up to `upto`, in order:
+        one indexed range read, without the library's per-record decoding."""
         recorder: Any = self.recorder
         table = recorder.events_table_name
+        last = upto if upto is not None else 2**62
         with recorder.datastore.transaction(commit=False) as cursor:
             if hasattr(recorder.datastore, "schema"):
                 from psycopg import sql
 
                 cursor.execute(sql.SQL(
-                    "SELECT notification_id FROM {}.{} WHERE originator_id = %s AND originator_version = %s"
+                    "SELECT notification_id, state FROM {}.{} WHERE originator_id = %s AND "
+                    "originator_version > %s AND originator_version <= %s ORDER BY originator_version"
                 ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(table)),
-                    [stream, version])
-                row = cursor.fetchone()
-                return None if row is None else int(row["notification_id"])
-            cursor.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?",
-                           [stream.hex, version])
-            found = cursor.fetchone()
-            return None if found is None else int(found[0])
-
+                    [stream, after, last])
+                return [(int(r["notification_id"]), r["state"]) for r in cursor.fetchall()]
+            cursor.execute(f"SELECT rowid, state FROM {table} WHERE originator_id = ? AND "
+                           "originator_version > ? AND originator_version <= ? ORDER BY originator_version",
+                           [stream.hex, after, last])
+            return [(int(r[0]), r[1]) for r in cursor.fetchall()]
 
 FACT_TOPICS = [streams.fact_topic(t) for t in EVENT_TYPES]
 
