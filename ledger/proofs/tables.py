@@ -68,10 +68,11 @@ class TreeTables:
         """The stored hashes of these (level, index) subtrees, in one query: in SQLite one
         indexed branch per level (an OR over pairs would scan the table)."""
         wanted = sorted(set(keys))
-        if self._postgres:  # one plan whatever the count: a join with the keys as arrays
+        if self._postgres:  # one index lookup per key, whatever the planner's statistics say
             rows = self._run(
-                "SELECT n.level, n.idx, n.hash FROM {p}merkle_nodes n JOIN unnest(?::int[], ?::bigint[]) "
-                "AS k(level, idx) ON n.level = k.level AND n.idx = k.idx WHERE n.tenant = ?",
+                "SELECT k.level, k.idx, n.hash FROM unnest(?::int[], ?::bigint[]) AS k(level, idx) "
+                "CROSS JOIN LATERAL (SELECT hash FROM {p}merkle_nodes WHERE tenant = ? "
+                "AND level = k.level AND idx = k.idx) AS n",
                 [[k[0] for k in wanted], [k[1] for k in wanted], tenant])
             return {(int(level), int(idx)): bytes(digest) for level, idx, digest in rows}
         by_level: dict[int, list[int]] = {}
