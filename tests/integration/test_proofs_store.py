@@ -109,3 +109,16 @@ def test_a_proof_against_another_head_or_key_is_refused_with_its_reason(
         with pytest.raises(ProofError) as caught:
             verify_proof(candidate, heads, keys)
         assert caught.value.reason == reason
+
+
+def test_a_big_first_build_in_chunks_gives_the_same_tree(sqlite_url: str, wiring_factory: Callable[..., Wiring],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.proofs.log
+
+    monkeypatch.setattr(ledger.proofs.log, "CHUNK", 7)  # boundaries that are not powers of two
+    wiring, tenant = wiring_factory(sqlite_url), unique("acme")
+    grant_and_use(wiring, tenant, 40)
+    log = VerifiableLog(wiring.store)
+    assert log.sync(tenant) == 42
+    assert log.root(tenant, 42) == rfc9162.mth(leaves(wiring, tenant)).hex()
+    assert log.audit(tenant) is None
