@@ -55,13 +55,7 @@ def test_an_auditor_checks_inclusion_and_consistency_offline_and_refuses_tamperi
     refused = run(tmp_path, "proof", "verify", "tampered.json", "--public-key", public,
                   "--tree-head", "head-6.json", check=False)
     assert refused.returncode == 1 and refused.stderr.startswith("ledger: root_mismatch")
-    stale = run(tmp_path, "proof", "verify", "inclusion.json", "--public-key", public,
-                "--tree-head", "head-26.json", check=False)
-    assert stale.returncode == 1 and "bad_proof" in stale.stderr
-    other = SigningKey.generate().public_key_base64()
-    forged = run(tmp_path, "proof", "verify", "inclusion.json", "--public-key", other,
-                 "--tree-head", "head-6.json", check=False)
-    assert forged.returncode == 1 and "bad_signature" in forged.stderr
+    # (every other reason, in-process: tests/unit/test_proof_verifier.py)
 
     beyond = run(tmp_path, "proof", "inclusion", "--sequence", "27", check=False, env=env)
     assert beyond.returncode == 1 and len(beyond.stderr.strip().splitlines()) == 1
