@@ -162,17 +162,25 @@ class VerifiableLog:
         stored node that differs, or a signed head whose signature or root does not hold."""
         hashes = self.store.event_hashes(tenant)
         wanted: dict[int, list[dict[str, Any]]] = {}
-        for text in self.tables.heads(tenant):
+        for tree_size, key_id, text in self.tables.kept_heads(tenant):
             try:
                 document = json.loads(text)
                 size = document["tree_head"]["tree_size"]
+                named = (document["tree_head"]["tenant"], size, document["key_id"])
             except (ValueError, TypeError, KeyError):
                 return f"tenant {tenant!r}: a kept tree head is unreadable (altered)"
+            if named != (tenant, tree_size, key_id):  # `tree_head` hands heads out by these keys
+                return (f"tenant {tenant!r}: the tree head kept as size {tree_size}, key {key_id!r} "
+                        "is signed for another tenant, size or key (altered)")
             wanted.setdefault(size if isinstance(size, int) else -1, []).append(document)
-        stored_size = self.tables.size(tenant)
+        stored_size, stored_nodes = self.tables.shape(tenant)
         if stored_size > len(hashes):
             return (f"tenant {tenant!r}: the stored tree has {stored_size} leaves but the chain "
                     f"{len(hashes)} events: events were cut off")
+        implied = sum(stored_size >> level for level in range(stored_size.bit_length()))
+        if stored_nodes != implied:  # the nodes of `stored_size` leaves, no others
+            return (f"tenant {tenant!r}: the stored tree of {stored_size} leaves has nodes missing "
+                    "or nodes it cannot have (altered)")
         compact = merkle.CompactRange()
         recomputed: list[tuple[int, int, bytes]] = []
         roots: dict[int, str] = {}

@@ -64,6 +64,15 @@ class TreeTables:
         rows = self._run("SELECT MAX(idx) FROM {p}merkle_nodes WHERE tenant = ? AND level = 0", [tenant])
         return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
 
+    def shape(self, tenant: str) -> tuple[int, int]:
+        """(leaves, nodes) of the tenant's stored tree, read together (a catch-up committing
+        meanwhile cannot make them disagree): the audit checks there are no other nodes than
+        the leaves imply."""
+        rows = self._run("SELECT MAX(CASE WHEN level = 0 THEN idx END), COUNT(*) FROM {p}merkle_nodes "
+                         "WHERE tenant = ?", [tenant])
+        last, count = rows[0]
+        return (0 if last is None else int(last) + 1), int(count)
+
     def nodes(self, tenant: str, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored hashes of these (level, index) subtrees, in one query: in SQLite one
         indexed branch per level (an OR over pairs would scan the table)."""
@@ -132,8 +141,16 @@ class TreeTables:
         return str(found[0][0]) if found else None
 
     def tenants(self) -> list[str]:
-        """The tenants the ledger has signed heads for."""
-        return [str(r[0]) for r in self._run("SELECT DISTINCT tenant FROM {p}tree_heads")]
+        """The tenants the ledger has stored trees or signed heads for."""
+        return [str(r[0]) for r in self._run("SELECT DISTINCT tenant FROM {p}tree_heads UNION "
+                                             "SELECT DISTINCT tenant FROM {p}merkle_nodes")]
+
+    def kept_heads(self, tenant: str) -> list[tuple[int, str, str]]:
+        """(tree_size, key_id, document) of every head kept for the tenant, smallest first: the
+        row's own keys too, which `tree_head` looks heads up by (the audit checks they agree)."""
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in self._run(
+            "SELECT tree_size, key_id, document FROM {p}tree_heads WHERE tenant = ? "
+            "ORDER BY tree_size, key_id", [tenant])]
 
     def heads(self, tenant: str | None = None) -> list[str]:
         """Every signed head issued (of one tenant, or all), smallest trees first."""
