@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check soak pg-up pg-down kafka-up kafka-down services-up services-down browser-up clean
+.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check bench-proofs soak pg-up pg-down kafka-up kafka-down services-up services-down browser-up clean
 
 # What running needs (make run); the dev tools (pytest, ruff, mypy, selenium, ...) only for
 # make install / make test. A venv with the dev tools also serves make run.
@@ -43,6 +43,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## make bench-proofs: the verifiable log's costs (tree catch-up beside ingest, proofs at 1,000,000 leaves)
+bench-proofs: $(STAMP)
+	$(BIN)/python -m bench.proofs
 
 ## make bench-ingest: ingest and projection apply beside their baselines (SQLite; DATABASE_URL=postgresql://... for PostgreSQL)
 bench-ingest: $(STAMP)

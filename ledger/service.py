@@ -131,7 +131,8 @@ class Ledger:
         return [{
             "id": f.source_event_id, "source": f.source, "type": f.type,
             "effective_at": format_time(f.effective_at), "recorded_at": format_time(f.recorded_at),
-            "position": positions.get(f.sequence), "sequence": f.sequence, "data": f.data,
+            "position": positions.get(f.sequence), "sequence": f.sequence, "hash": f.hash,
+            "prev_hash": f.prev_hash, "data": f.data,
             "status": status,
         } for f, status in history(facts, usage, self.store.catalogs(tenant))]
 

@@ -30,6 +30,11 @@ ACCESS: dict[str, frozenset[str]] = {
     "read_history": frozenset({"admin", "auditor"}),
     "license_file": frozenset({"admin", "customer"}),
     "metrics": frozenset({"admin"}),
+    "tree_head": frozenset({"admin", "auditor", "customer"}),
+    "inclusion_proof": frozenset({"admin", "auditor", "customer"}),
+    "consistency_proof": frozenset({"admin", "auditor"}),
+    "explain_now": frozenset({"admin", "auditor", "service"}),
+    "explain_past": frozenset({"admin", "auditor"}),
 }
 
 WHAT = {
@@ -41,6 +46,11 @@ WHAT = {
     "read_history": "read license history",
     "license_file": "fetch license files",
     "metrics": "read metrics",
+    "tree_head": "read the signed tree head",
+    "inclusion_proof": "get inclusion proofs",
+    "consistency_proof": "get consistency proofs",
+    "explain_now": "ask why the check answers as it does",
+    "explain_past": "ask why the check answered as it did at a past moment (at, known_at)",
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger apikey create`.")

@@ -9,6 +9,8 @@ from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.convertors import Convertor, register_url_convertor
 
+from ledger.api.proof_models import SignedTreeHead
+
 # Ids are the senders' own: any printable text. Control characters would only ever be a mistake.
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 Id = Annotated[str, Field(min_length=1, max_length=500, pattern=ID_PATTERN)]
@@ -139,6 +141,9 @@ class HistoryEvent(BaseModel):
     effective_at: str
     recorded_at: str
     position: int | None
+    sequence: int | None = None
+    hash: str | None = Field(default=None, description="The event's chain hash (contract section 7).")
+    prev_hash: str | None = Field(default=None, description="The hash of the tenant's event before it.")
     data: dict[str, Any]
     status: Literal["applied", "superseded"]
 
@@ -160,6 +165,8 @@ class LicenseBody(BaseModel):
     expires_at: str
     head: Head
     licenses: list[LicenseState]
+    tree_head: SignedTreeHead | None = Field(
+        default=None, description="The signed tree head of the tenant's log at head.sequence.")
 
 
 class LicenseFile(BaseModel):

@@ -219,7 +219,8 @@ def history(settings: Settings, license_id: str, tenant: str | None, fmt: str) -
               help="Fail if this earlier head is no longer in the tenant's chain.")
 @click.pass_obj
 def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
-    """Recompute the hash chains; name the first altered, removed or reordered event."""
+    """Recompute the hash chains and Merkle trees, check every signed tree head; name the
+    first altered, removed or reordered event."""
     expected = None
     if head is not None:
         sequence, _, digest = head.partition(":")
@@ -237,6 +238,13 @@ def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
              "whose head you noted (LEDGER_TENANT is the default)")
     verdict = verify_chains(wiring.store, tenant, expected,
                             progress=lambda n: log.info("verify.progress", events=n))
+    if verdict.ok:  # the trees and signed heads of contract section 7 (ledger.cli.proofs)
+        from ledger.cli.proofs import audit_logs
+
+        problem = audit_logs(settings, wiring.store, tenant, list(verdict.tenants))
+        if problem:
+            wiring.close()
+            fail(f"log broken: {problem}")
     wiring.close()
     if not verdict.ok:
         fail(f"chain broken: {verdict.problem}")

@@ -24,6 +24,7 @@ COMMAND_MODULES = {
     "consume": "workers", "relay": "workers", "project": "workers", "projections": "workers",
     "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "serve",
     "status": "operator",
+    "tree-head": "proofs", "proof": "proofs", "explain": "audit", "audit": "audit",
 }
 
 

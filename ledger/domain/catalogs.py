@@ -27,12 +27,18 @@ class CatalogHistory:
 
     def in_force(self, at: datetime, known_at: datetime = FAR_FUTURE) -> Catalog | None:
         """The newest version whose time is at or before `at`, among those recorded by `known_at`."""
+        found = self.published_in_force(at, known_at)
+        return found[1] if found else None
+
+    def published_in_force(self, at: datetime, known_at: datetime = FAR_FUTURE
+                           ) -> tuple[Fact, Catalog] | None:
+        """The catalog in force and the fact that published it (for explanations)."""
         current = None
         for fact, catalog in self._parsed:
             if fact.effective_at > at:
                 break
             if fact.recorded_at <= known_at:
-                current = catalog
+                current = (fact, catalog)
         return current
 
     def plan(self, name: str, at: datetime, known_at: datetime = FAR_FUTURE) -> Plan | None:

@@ -41,11 +41,15 @@ class CountedUsage:
         return cls(tuple(facts), known_at)
 
     def used(self, terms: Terms, feature: str, since: datetime | None, until: datetime) -> int:
+        return sum(int(f.data["quantity"]) for f in self.counted(terms, feature, since, until))
+
+    def counted(self, terms: Terms, feature: str, since: datetime | None, until: datetime) -> list[Fact]:
+        """The usage records `used` adds up (explanations name them)."""
         from ledger.domain.fold import usage_applies
 
-        return sum(
-            int(f.data["quantity"]) for f in self.facts
+        return [
+            f for f in self.facts
             if f.data["feature"] == feature and f.recorded_at <= self.known_at
             and f.effective_at <= until and (since is None or f.effective_at >= since)
             and usage_applies(terms, f)
-        )
+        ]

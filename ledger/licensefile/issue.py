@@ -25,10 +25,13 @@ def issue_license_file(
     head: dict[str, Any],
     issued_at: datetime,
     valid_for: timedelta = DEFAULT_VALIDITY,
+    tree_head: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Sign `licenses` (states of contract section 3) for one customer with the active key.
 
     Refuses a license of another tenant or customer: a file never carries anyone else's data.
+    `tree_head`, the signed tree head of the tenant's log at `head.sequence`, is carried as
+    `license.tree_head` and so signed again as part of the license.
     """
     if issued_at.tzinfo is None:
         raise ValueError("issued_at must carry a time zone")
@@ -45,6 +48,8 @@ def issue_license_file(
         or not isinstance(chain_hash, str)
     ):
         raise ValueError("head must be {'sequence': int, 'hash': str}")
+    if tree_head is not None and tree_head.get("tree_head", {}).get("tree_size") != sequence:
+        raise ValueError("the tree head's tree_size must equal head.sequence")
 
     issued = issued_at.astimezone(UTC).replace(microsecond=0)
     body = {
@@ -55,6 +60,8 @@ def issue_license_file(
         "head": {"sequence": sequence, "hash": chain_hash},
         "licenses": licenses,
     }
+    if tree_head is not None:
+        body["tree_head"] = tree_head
     signed = canonical_json(body)
     key = keyring.active
     return {

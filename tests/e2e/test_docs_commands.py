@@ -96,7 +96,10 @@ def _key(directory: Path, role: str) -> str:
 
 
 def check_answer(command: str, stdout: str) -> None:
-    """An answer that is JSON must not be a refusal, a rejection or an empty list of licenses."""
+    """An answer that is JSON must not be a refusal, a rejection or an empty list of licenses.
+    A command that sends its answer to a file is checked by the commands that read the file."""
+    if not stdout and re.search(r"\s>\s*\S+\s*(#.*)?$", command):
+        return
     try:
         answer: Any = json.loads(stdout)
     except ValueError:

@@ -1,0 +1,228 @@
+"""Proofs for a tenant's log, from stored perfect subtree hashes, so that a proof reads
+O(log n) nodes however big the tenant (see `ledger.domain.merkle`).
+
+The stored tree follows the chain lazily: before answering, `sync` appends the events
+recorded since the last answer (each event is hashed into the tree once, by whichever process
+asks first; the nodes are deterministic, so concurrent writers agree). The chain stays the
+source of truth: the nodes can be dropped and rebuilt, and `audit` recomputes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.domain import merkle
+from ledger.domain.facts import Fact
+from ledger.licensefile.keys import KeyRing
+from ledger.licensefile.proofs import ProofError, verify_tree_head
+from ledger.licensefile.treehead import sign_tree_head
+from ledger.proofs.tables import TreeTables
+from ledger.store.eventstore import LedgerStore
+
+
+class ProofRequestError(ValueError):
+    """A proof asked for sizes or sequences the log does not have; the message says which."""
+
+
+class NoSuchEventError(LookupError):
+    """No accepted event with that sequence, or that source and id, in the tenant; `code` is
+    `no_events` when the tenant's log is empty, else `unknown_event`."""
+
+    def __init__(self, message: str, code: str = "unknown_event"):
+        super().__init__(message)
+        self.code = code
+
+
+CHUNK = 50_000  # events hashed into the tree per read and write
+
+
+class VerifiableLog:
+    """A tenant's log as a Merkle tree over the store's chain: signed heads and proofs
+    (contract section 7), and the audit that `ledger verify` runs."""
+
+    def __init__(self, store: LedgerStore, keyring: KeyRing | None = None,
+                 clock: Callable[[], datetime] | None = None):
+        self.store = store
+        self.keyring = keyring
+        self.tables = TreeTables(store.recorder)
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # -- the tree ----------------------------------------------------------------------------
+    def sync(self, tenant: str, upto: int | None = None) -> int:
+        """Bring the stored tree up to the chain's head (or to `upto`); returns the size."""
+        head = self.store.head(tenant)
+        target = 0 if head is None else head.sequence if upto is None else min(upto, head.sequence)
+        stored = self.tables.size(tenant)
+        if stored >= target:
+            return target
+        ranges = merkle.perfect_ranges(stored)
+        found = self.tables.nodes(tenant, ranges)
+        compact = merkle.CompactRange(stored, [found[k] for k in ranges])
+        for after in range(stored, target, CHUNK):  # a first build of a big tenant: bounded memory
+            upto = min(after + CHUNK, target)
+            hashes = self.store.event_hashes(tenant, upto, after=after)  # just the new links
+            if len(hashes) != upto - after:
+                raise RuntimeError(f"tenant {tenant!r}: the chain has gaps below sequence {upto}; "
+                                   "run `ledger verify`")
+            nodes: list[tuple[int, int, bytes]] = []
+            for event_hash in hashes:
+                nodes += compact.append(merkle.leaf_hash(event_hash))
+            self.tables.add_nodes(tenant, nodes)  # each chunk durable: an interrupted build resumes
+        return target
+
+    def _compute(self, tenant: str, compute: Callable[[merkle.Perfect], Any]) -> Any:
+        wanted = merkle.needed(compute)
+        found = self.tables.nodes(tenant, wanted)
+        if len(found) != len(wanted):
+            raise RuntimeError(f"tenant {tenant!r}: stored tree nodes are missing; run `ledger verify`")
+        return compute(lambda level, index: found[(level, index)])
+
+    def _size(self, tenant: str, asked: int | None, name: str) -> tuple[int, int]:
+        current = self.sync(tenant)
+        if current == 0:
+            raise NoSuchEventError(f"tenant {tenant!r} has no events yet: its log is empty", "no_events")
+        size = current if asked is None else asked
+        if not 0 < size <= current:
+            raise ProofRequestError(f"{name} must be between 1 and the current tree size {current}, "
+                                    f"not {size}")
+        return size, current
+
+    def root(self, tenant: str, size: int) -> str:
+        return str(self._compute(tenant, lambda p: merkle.root(size, p)).hex())
+
+    # -- answers (contract section 7) ---------------------------------------------------------
+    def tree_head(self, tenant: str, tree_size: int | None = None) -> dict[str, Any]:
+        """The signed head of the tree of `tree_size` (default: the current one). A head once
+        signed for a size and key is handed out again, so its timestamp is when it was first
+        signed."""
+        if self.keyring is None:
+            raise RuntimeError("no signing key: this log was built without a key ring")
+        size, _ = self._size(tenant, tree_size, "tree_size")
+        key_id = self.keyring.active.key_id
+        kept = self.tables.head(tenant, size, key_id)
+        if kept is not None:
+            return dict(json.loads(kept))
+        document = sign_tree_head(self.keyring, tenant, size, self.root(tenant, size), self.clock())
+        return dict(json.loads(self.tables.add_head(tenant, size, key_id, json.dumps(document))))
+
+    def sequence_of(self, tenant: str, source: str, event_id: str) -> int:
+        found = self.store.sequence_of(tenant, source, event_id)
+        if found is None:
+            raise NoSuchEventError(f"no accepted event {event_id!r} from {source!r} in tenant {tenant!r}")
+        return found
+
+    def inclusion(self, tenant: str, sequence: int, tree_size: int | None = None) -> dict[str, Any]:
+        """That the event of `sequence` is leaf `sequence - 1` of the tree of `tree_size`."""
+        size, current = self._size(tenant, tree_size, "tree_size")
+        if not 0 < sequence <= current:
+            raise NoSuchEventError(f"tenant {tenant!r} has no event with sequence {sequence} "
+                                   f"(its log has {current})")
+        if sequence > size:
+            raise ProofRequestError(f"sequence {sequence} is not in the tree of size {size}: "
+                                    "ask for tree_size >= sequence")
+        fact = self.store.fact_at_sequence(tenant, sequence)
+        if fact is None:
+            raise RuntimeError(f"tenant {tenant!r}: sequence {sequence} is missing; run `ledger verify`")
+        return self.proof_of(fact, size)
+
+    def proof_of(self, fact: Fact, size: int) -> dict[str, Any]:
+        """The inclusion proof of a stored fact in the tree of `size` leaves, already synced."""
+        return self.proofs_of([fact], size)[0]
+
+    def proofs_of(self, facts: list[Fact], size: int) -> list[dict[str, Any]]:
+        """Inclusion proofs of many stored facts of one tenant in the tree of `size` leaves
+        (already synced), with one read of the nodes they all need (for audit packs)."""
+        if not facts:
+            return []
+        tenant = facts[0].tenant
+
+        def paths(perfect: merkle.Perfect) -> list[list[bytes]]:
+            return [merkle.inclusion_path(f.sequence - 1, size, perfect) for f in facts]
+
+        return [{"tenant": tenant, "sequence": f.sequence, "leaf_index": f.sequence - 1,
+                 "tree_size": size, "leaf_hash": merkle.leaf_hash(f.hash).hex(),
+                 "event_hash": f.hash, "audit_path": [h.hex() for h in path]}
+                for f, path in zip(facts, self._compute(tenant, paths), strict=True)]
+
+    def consistency(self, tenant: str, first: int, second: int | None = None) -> dict[str, Any]:
+        """That the tree of `first` leaves is a prefix of the tree of `second`."""
+        size, _ = self._size(tenant, second, "to (second)")
+        if not 0 < first <= size:
+            raise ProofRequestError(f"from (first) must be between 1 and {size}, not {first}")
+        path = self._compute(tenant, lambda p: merkle.consistency_path(first, size, p))
+        return {"tenant": tenant, "first": first, "second": size,
+                "consistency_path": [h.hex() for h in path]}
+
+    # -- audit (`ledger verify`) --------------------------------------------------------------
+    def audit(self, tenant: str) -> str | None:
+        """Recompute the tenant's tree from its chain; the first problem found, or None: a
+        stored node that differs, or a signed head whose signature or root does not hold."""
+        hashes = self.store.event_hashes(tenant)
+        wanted: dict[int, list[dict[str, Any]]] = {}
+        for tree_size, key_id, text in self.tables.kept_heads(tenant):
+            try:
+                document = json.loads(text)
+                size = document["tree_head"]["tree_size"]
+                named = (document["tree_head"]["tenant"], size, document["key_id"])
+            except (ValueError, TypeError, KeyError):
+                return f"tenant {tenant!r}: a kept tree head is unreadable (altered)"
+            if named != (tenant, tree_size, key_id):  # `tree_head` hands heads out by these keys
+                return (f"tenant {tenant!r}: the tree head kept as size {tree_size}, key {key_id!r} "
+                        "is signed for another tenant, size or key (altered)")
+            wanted.setdefault(size if isinstance(size, int) else -1, []).append(document)
+        stored_size, stored_nodes = self.tables.shape(tenant)
+        if stored_size > len(hashes):
+            return (f"tenant {tenant!r}: the stored tree has {stored_size} leaves but the chain "
+                    f"{len(hashes)} events: events were cut off")
+        implied = sum(stored_size >> level for level in range(stored_size.bit_length()))
+        if stored_nodes != implied:  # the nodes of `stored_size` leaves, no others
+            return (f"tenant {tenant!r}: the stored tree of {stored_size} leaves has nodes missing "
+                    "or nodes it cannot have (altered)")
+        compact = merkle.CompactRange()
+        recomputed: list[tuple[int, int, bytes]] = []
+        roots: dict[int, str] = {}
+        for event_hash in hashes:
+            appended = compact.append(merkle.leaf_hash(event_hash))
+            if compact.size <= stored_size:
+                recomputed += appended
+            if compact.size in wanted:
+                roots[compact.size] = compact.root().hex()
+            if len(recomputed) >= 20_000 or compact.size == len(hashes):  # bounded memory
+                problem = self._compare_nodes(tenant, recomputed)
+                if problem:
+                    return problem
+                recomputed.clear()
+        keys = self.keyring.public_key_map() if self.keyring else {}
+        for size, documents in sorted(wanted.items()):
+            for document in documents:
+                problem = _head_problem(document, keys, roots.get(size), tenant)
+                if problem:
+                    return problem
+        return None
+
+
+    def _compare_nodes(self, tenant: str, recomputed: list[tuple[int, int, bytes]]) -> str | None:
+        stored = self.tables.nodes(tenant, [(level, index) for level, index, _ in recomputed])
+        for level, index, digest in recomputed:
+            if stored.get((level, index)) != digest:
+                return (f"tenant {tenant!r}: the stored tree node at level {level}, index {index} "
+                        "does not match the events (altered, or the events were)")
+        return None
+
+
+def _head_problem(document: dict[str, Any], keys: dict[str, str], root: str | None,
+                  tenant: str) -> str | None:
+    try:
+        head = verify_tree_head(document, keys) if keys else document["tree_head"]
+    except ProofError as exc:
+        return f"tenant {tenant!r}: an issued tree head does not verify: {exc.reason}: {exc}"
+    if root is None:
+        return (f"tenant {tenant!r}: a tree head was signed at size {head['tree_size']}, but the "
+                "chain is shorter now: events were cut off")
+    if head["root_hash"] != root:
+        return (f"tenant {tenant!r}: the tree head signed at size {head['tree_size']} no longer "
+                "matches the events: events were altered or rewritten since it was signed")
+    return None
