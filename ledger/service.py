@@ -19,12 +19,16 @@ from uuid import UUID
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import fold, history, judge
+from ledger.domain.releases import judge_publication, judge_step
 from ledger.domain.state import license_state
 from ledger.domain.usage import CountedUsage, month_key
 from ledger.store import streams
 from ledger.store.eventstore import ConcurrentAppendError, LedgerStore
+from ledger.store.governance import governance_facts
 from schemas.catalog import meaning
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
+from schemas.events import EVENT_TYPES, PAYMENTS
+from schemas.governance import STEP_TYPES
 from schemas.times import format_time
 
 ATTEMPTS = 50
@@ -58,10 +62,17 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------------
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
-               text: bool = True) -> list[Outcome]:
+               text: bool = True, workflow: bool = False) -> list[Outcome]:
         """Judge and record a batch in one transaction; one bad envelope never fails the others.
-        With `text`, str and bytes items are JSON text; without, every item must be an object."""
+        With `text`, str and bytes items are JSON text; without, every item must be an object.
+        Release steps and policy changes (`schemas.governance`) are taken only with `workflow`:
+        the release workflow records them, no billing channel may."""
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
+        if not workflow:
+            parsed = [_rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
+                                "catalog release workflow ('ledger catalog', /v1/catalog), never "
+                                "sent in") if isinstance(p, Inbound) and p.type in STEP_TYPES else p
+                      for p in parsed]
         parsed = self._resent_copies_are_duplicates(parsed, raws, default_tenant)
         for attempt in range(ATTEMPTS):
             try:
@@ -121,9 +132,11 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
     def state(self, tenant: str, license_id: str, as_of: datetime,
-              known_at: datetime = FAR_FUTURE) -> dict[str, Any] | None:
-        """The state of one license at `as_of`, as the ledger knew it at `known_at`."""
-        catalogs = self.store.catalogs(tenant)
+              known_at: datetime = FAR_FUTURE, catalogs: CatalogHistory | None = None
+              ) -> dict[str, Any] | None:
+        """The state of one license at `as_of`, as the ledger knew it at `known_at`; with
+        `catalogs`, as it would be under that catalog history (an impact preview's fork)."""
+        catalogs = self.store.catalogs(tenant) if catalogs is None else catalogs
         timeline = fold(self.store.license_facts(tenant, license_id), catalogs, as_of, known_at)
         if timeline.terms is None:
             return None
@@ -179,6 +192,9 @@ def _counts_totals(catalogs: CatalogHistory, plan: str, as_of: datetime, known_a
     return found is not None and any(f.period == "total" for f in found.features.values())
 
 
+_LICENSE_TYPES = frozenset(t for t in EVENT_TYPES if t != "catalog.published")
+
+
 class _Judging:
     """Judges one batch: each envelope sees the facts already recorded and those accepted
     earlier in the same batch, exactly as if they had come one at a time."""
@@ -191,8 +207,9 @@ class _Judging:
         self.heads = {t: store.head(t) for t in {i.tenant or "" for i in items}}
         self.seen = store.receipts((i.tenant or "", i.source, i.id) for i in items)
         self.facts = store.license_facts_of(
-            {(i.tenant or "", i.subject) for i in items if i.type != "catalog.published"})
+            {(i.tenant or "", i.subject) for i in items if i.type in _LICENSE_TYPES})
         self.catalogs: dict[str, CatalogHistory] = {}
+        self.governance: dict[str, list[Fact]] = {}
         self.keys: set[tuple[str, str, str]] = set()
         self.read: dict[UUID, int] = {}  # records per stream the judgement was based on
         self.now = datetime.now(UTC)
@@ -210,7 +227,15 @@ class _Judging:
             if item.type == "catalog.published":
                 if self._same_catalog_exists(catalogs, draft):
                     return Outcome(item.id, item.source, "duplicate")
+                judge_publication(self._governance(tenant), catalogs, draft)
                 self.catalogs[tenant] = catalogs.with_fact(draft)
+            elif item.type in STEP_TYPES:
+                judge_step(self._governance(tenant), catalogs, draft)
+                self._governance(tenant).append(draft)
+            elif item.type in PAYMENTS:
+                if not self._facts(tenant, item.subject):
+                    raise reject("unknown_license", f"license {item.subject!r} does not exist; "
+                                 "a payment names a granted license")
             else:
                 facts = self._facts(tenant, item.subject)
                 judge(facts, catalogs, draft)
@@ -239,6 +264,14 @@ class _Judging:
         facts = self.facts[(tenant, license_id)]
         self.read.setdefault(streams.license_stream(tenant, license_id), len(facts))
         return facts
+
+    def _governance(self, tenant: str) -> list[Fact]:
+        """The tenant's release steps and policy: read once per batch, then grown by the batch.
+        The chain heads make a step written meanwhile collide with this batch."""
+        if tenant not in self.governance:
+            self.governance[tenant] = governance_facts(self.store, tenant)
+            self.read[streams.governance_stream(tenant)] = len(self.governance[tenant])
+        return self.governance[tenant]
 
     def _catalogs(self, tenant: str) -> CatalogHistory:
         if tenant not in self.catalogs:

@@ -27,7 +27,9 @@ class ChainHead(BaseModel):
 class OutboundEvent(BaseModel):
     """Version 1 of the message. `position` is the ledger position consumers deduplicate by.
     A `catalog.published` event belongs to no license: its `license_id` is null and
-    `catalog_version` names the version (its record key is `catalog:<tenant>`)."""
+    `catalog_version` names the version (its record key is `catalog:<tenant>`); so do the
+    release steps (`catalog.drafted`, ...), and a `tenant.configured` names only `subject`
+    (the tenant). `subject` is the fact's subject, whatever its type."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -35,6 +37,7 @@ class OutboundEvent(BaseModel):
     position: int
     tenant: str
     license_id: str | None
+    subject: str | None = None
     catalog_version: str | None = None
     type: str
     effective_at: AwareDatetime

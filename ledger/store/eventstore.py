@@ -24,6 +24,7 @@ from ledger.domain.facts import Fact
 from ledger.store import records, streams
 from ledger.store.codec import decode, encode, fact_record, to_fact
 from schemas.events import EVENT_TYPES
+from schemas.governance import STEP_TYPES
 from schemas.times import format_time, parse_time
 
 
@@ -182,7 +183,7 @@ class LedgerStore:
         return chained
 
 
-FACT_TOPICS = [streams.fact_topic(t) for t in EVENT_TYPES]
+FACT_TOPICS = [streams.fact_topic(t) for t in (*EVENT_TYPES, *STEP_TYPES)]
 
 
 class _Batch:

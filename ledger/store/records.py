@@ -11,16 +11,23 @@ from ledger.domain.facts import Fact
 from ledger.domain.terms import GRANTS
 from ledger.domain.usage import month_key
 from ledger.store import streams
+from schemas.events import PAYMENTS
+from schemas.governance import STEP_TYPES
 
 Record = tuple[UUID, dict[str, Any]]
 
 
 def fact_stream(fact: Fact) -> UUID:
-    """A license's lifecycle, a license's usage of one month, or the tenant's catalogs."""
+    """A license's lifecycle, a license's usage of one month, the tenant's catalogs, the tenant's
+    release steps and policy, or a license's payments."""
     if fact.type == "usage.recorded":
         return streams.usage_stream(fact.tenant, fact.subject, month_key(fact.effective_at))
     if fact.type == "catalog.published":
         return streams.catalog_stream(fact.tenant)
+    if fact.type in STEP_TYPES:
+        return streams.governance_stream(fact.tenant)
+    if fact.type in PAYMENTS:
+        return streams.payments_stream(fact.tenant, fact.subject)
     return streams.license_stream(fact.tenant, fact.subject)
 
 

@@ -36,6 +36,15 @@ def catalog_stream(tenant: str) -> UUID:
     return _id("catalog", tenant)
 
 
+def governance_stream(tenant: str) -> UUID:
+    """A tenant's catalog release steps and governance policy, in recorded order."""
+    return _id("governance", tenant)
+
+
+def payments_stream(tenant: str, license_id: str) -> UUID:
+    return _id("payments", tenant, license_id)
+
+
 def chain_stream(tenant: str) -> UUID:
     return _id("chain", tenant)
 
