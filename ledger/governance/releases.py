@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.domain.catalogs import CatalogHistory
-from ledger.domain.facts import Fact
+from ledger.domain.facts import FAR_FUTURE, Fact
 from ledger.domain.impact import catalog_diff, license_impact, summary
 from ledger.domain.releases import Policy, Release, digest, policy_of, releases_of
 from ledger.service import Ledger
@@ -69,18 +69,18 @@ class Releases:
         at, now = release.effective_at, self.clock()
         recorded = _without(catalogs, version)
         fork = recorded.with_fact(Fact(tenant=tenant, subject=version, type="catalog.published",
-                                       effective_at=at, recorded_at=now, source=SOURCE,
+                                       effective_at=at, recorded_at=FAR_FUTURE, source=SOURCE,
                                        source_event_id="preview", data=release.catalog,
                                        sequence=2**62))
         plans = release.catalog["plans"]
         impacts, count = [], 0
         for license_id in sorted(self.ledger.store.licenses_of_tenant(tenant)):
-            before = self.ledger.state(tenant, license_id, at, now, catalogs=recorded)
-            after = self.ledger.state(tenant, license_id, at, now, catalogs=fork)
+            before = self.ledger.state(tenant, license_id, at, catalogs=recorded)
+            after = self.ledger.state(tenant, license_id, at, catalogs=fork)
             if before is None or after is None:
                 continue
             count += 1
-            current = self.ledger.state(tenant, license_id, min(now, at), now, catalogs=recorded)
+            current = self.ledger.state(tenant, license_id, min(now, at), catalogs=recorded)
             used = {n: f.get("used", 0) for n, f in (current or before)["features"].items()}
             found = license_impact(before, after, before["plan"] in plans, used)
             if found is not None:

@@ -134,3 +134,24 @@ def test_a_withdrawn_approved_version_is_never_published(tenant_with_licenses: A
         releases.publish(tenant, "2026-04", "bob")
     assert closed.value.code == "release_closed"
     assert wiring.store.catalogs(tenant).version("2026-04") is None
+
+
+def test_the_preview_names_features_lost_and_limits_lowered_below_usage_without_writing(tenant_with_licenses: Any) -> None:
+    wiring, tenant = tenant_with_licenses
+    releases = Releases(wiring.ledger, clock=lambda: t("2026-03-15"))
+    releases.draft(tenant, "alice", _price_change(), t("2026-03-20"))
+    head = wiring.store.head(tenant)
+    diff = releases.diff(tenant, "2026-04")
+    assert diff["against"] == "2026-03"
+    assert {"change": "removed", "plan": "pro", "feature": "sso"} in diff["changes"]
+    assert {"change": "changed", "plan": "basic", "feature": "api_calls", "field": "limit",
+            "before": 1000, "after": 500} in diff["changes"]
+    preview = releases.preview(tenant, "2026-04")
+    assert preview["counts"] == {"licenses": 2, "changed": 2, "losing_features": 1,
+                                 "gaining_features": 0, "limits_below_usage": 1, "plans_removed": 0}
+    by_license = {i["license_id"]: i for i in preview["licenses"]}
+    assert by_license["lic-pro"]["features_lost"] == ["sso"]
+    assert by_license["lic-basic"]["limits_lowered"] == [
+        {"feature": "api_calls", "before": 1000, "after": 500, "used": 800, "below_usage": True}]
+    assert wiring.store.head(tenant) == head
+    assert wiring.store.catalogs(tenant).version("2026-04") is None
