@@ -29,6 +29,14 @@ ACCESS: dict[str, frozenset[str]] = {
     "read_history": frozenset({"admin", "auditor"}),
     "license_file": frozenset({"admin", "customer"}),
     "metrics": frozenset({"admin"}),
+    # controlled change (issue 8): editors draft and preview, admins approve and publish
+    "read_releases": frozenset({"admin", "catalog_editor", "auditor"}),
+    "draft_catalog": frozenset({"admin", "catalog_editor"}),
+    "withdraw_catalog": frozenset({"admin", "catalog_editor"}),
+    "approve_catalog": frozenset({"admin"}),
+    "publish_catalog": frozenset({"admin"}),
+    "set_policy": frozenset({"admin"}),
+    "read_governance": frozenset({"admin", "auditor"}),
 }
 
 WHAT = {
@@ -40,6 +48,13 @@ WHAT = {
     "read_history": "read license history",
     "license_file": "fetch license files",
     "metrics": "read metrics",
+    "read_releases": "read catalog releases",
+    "draft_catalog": "draft or preview catalog versions",
+    "withdraw_catalog": "withdraw catalog versions",
+    "approve_catalog": "approve or reject catalog versions",
+    "publish_catalog": "publish catalog versions",
+    "set_policy": "change the tenant's governance policy",
+    "read_governance": "read reconciliation and compliance findings",
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger apikey create`.")

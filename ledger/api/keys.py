@@ -15,7 +15,7 @@ from typing import Any
 
 from ledger.store.sql import Database
 
-ROLES = ("admin", "billing", "service", "auditor", "customer")
+ROLES = ("admin", "billing", "service", "auditor", "customer", "catalog_editor")
 PREFIX = "ldg_"
 
 SCHEMA = ["""
@@ -26,8 +26,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     role TEXT NOT NULL,
     customer_id TEXT,
     created_at TEXT NOT NULL,
-    revoked_at TEXT
+    revoked_at TEXT,
+    name TEXT,
+    last_used_on TEXT
 )"""]
+# Columns added after the first release: added to older tables on start, nothing else changes.
+ADDED = {"name": "TEXT", "last_used_on": "TEXT"}
 
 
 class ApiKeyError(ValueError):
@@ -42,6 +46,7 @@ class Principal:
     tenant: str
     role: str
     customer_id: str | None = None
+    name: str | None = None  # the person or system holding it: the actor of release steps
 
 
 @dataclass(frozen=True)
@@ -53,9 +58,14 @@ class IssuedKey:
     tenant: str
     role: str
     customer_id: str | None
+    name: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """`name` only when the key has one: the answer for unnamed keys is unchanged."""
+        found = asdict(self)
+        if self.name is None:
+            del found["name"]
+        return found
 
 
 def digest(key: str) -> str:
@@ -68,6 +78,18 @@ class ApiKeys:
     def __init__(self, db: Database):
         self.db = db
         db.create_tables(SCHEMA)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        if self.db.postgres:
+            self.db.create_tables([f"ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS {c} {t}"
+                                   for c, t in ADDED.items()])
+            return
+        with self.db.transaction() as cur:
+            present = {row[1] for row in cur.execute("PRAGMA table_info(api_keys)").fetchall()}
+            for column, kind in ADDED.items():
+                if column not in present:
+                    cur.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {kind}")
 
     @classmethod
     def open(cls, url: str) -> ApiKeys:
@@ -76,8 +98,10 @@ class ApiKeys:
     def close(self) -> None:
         self.db.close()
 
-    def create(self, tenant: str, role: str, customer_id: str | None = None) -> IssuedKey:
-        """Make a key; the returned secret is not stored and cannot be shown again."""
+    def create(self, tenant: str, role: str, customer_id: str | None = None,
+               name: str | None = None) -> IssuedKey:
+        """Make a key; the returned secret is not stored and cannot be shown again. `name`
+        says who holds it; release steps taken with the key are recorded under that name."""
         if role not in ROLES:
             raise ApiKeyError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
         if not tenant:
@@ -86,13 +110,15 @@ class ApiKeys:
             raise ApiKeyError("a customer key needs the customer it speaks for (--customer)")
         if role != "customer" and customer_id:
             raise ApiKeyError(f"only a customer key names a customer, not a {role} key")
+        if name is not None and not (0 < len(name) <= 200 and name.isprintable()):
+            raise ApiKeyError("--name: 1 to 200 printable characters naming who holds the key")
         issued = IssuedKey(f"key_{secrets.token_hex(8)}", PREFIX + secrets.token_urlsafe(32),
-                           tenant, role, customer_id)
+                           tenant, role, customer_id, name)
         with self.db.transaction() as cur:
             cur.execute("INSERT INTO api_keys (key_id, key_hash, tenant, role, customer_id, "
-                        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        "created_at, name) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (issued.key_id, digest(issued.key), tenant, role, customer_id,
-                         datetime.now(UTC).isoformat()))
+                         datetime.now(UTC).isoformat(), name))
         return issued
 
     def revoke(self, key_id: str) -> bool:
@@ -112,7 +138,22 @@ class ApiKeys:
         if not key.startswith(PREFIX) or len(key) > 200:
             return None
         with self.db.reading() as cur:
-            row = cur.execute("SELECT key_id, tenant, role, customer_id FROM api_keys "
-                              "WHERE key_hash = ? AND revoked_at IS NULL",
+            row = cur.execute("SELECT key_id, tenant, role, customer_id, name, last_used_on "
+                              "FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
                               (digest(key),)).fetchone()
-        return Principal(*row) if row else None
+        if row is None:
+            return None
+        today = datetime.now(UTC).date().isoformat()
+        if row[5] != today:  # one write per key and day: enough to find keys nobody uses
+            with self.db.transaction() as cur:
+                cur.execute("UPDATE api_keys SET last_used_on = ? WHERE key_id = ?", (today, row[0]))
+        return Principal(*row[:5])
+
+    def listed(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's keys without their secrets: who holds them, when made, last used, ended."""
+        with self.db.reading() as cur:
+            rows = cur.execute("SELECT key_id, role, customer_id, name, created_at, last_used_on, "
+                               "revoked_at FROM api_keys WHERE tenant = ? ORDER BY created_at",
+                               (tenant,)).fetchall()
+        names = ("key_id", "role", "customer_id", "name", "created_at", "last_used_on", "revoked_at")
+        return [dict(zip(names, row, strict=True)) for row in rows]

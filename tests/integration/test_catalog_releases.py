@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger.governance.releases import Releases, ReleaseError
+from ledger.governance.releases import ReleaseError, Releases
 from ledger.integrity import verify
 from tests.builders import CATALOG, catalog_envelope, envelope, t
 from tests.conftest import unique
