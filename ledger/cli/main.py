@@ -15,8 +15,8 @@ from ledger.settings import Settings
 # Which module holds each command: imported only when the command runs, so `ledger head`
 # does not pay for FastAPI or Kafka clients.
 COMMAND_MODULES = {
-    "ingest": "core", "catalog": "core", "replay": "core", "history": "core", "verify": "core",
-    "head": "core", "schemas": "core",
+    "ingest": "core", "replay": "core", "history": "core", "verify": "core",
+    "head": "core", "schemas": "core", "catalog": "releases", "policy": "releases",
     "consume": "workers", "relay": "workers", "project": "workers", "projections": "workers",
     "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "serve",
 }
