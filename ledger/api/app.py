@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from ledger.api import errors, events, license_files, operations, queries, releases
+from ledger.api import errors, events, governance, license_files, operations, queries, releases
 from ledger.api.cache import EntitlementCache
 from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
@@ -28,7 +28,7 @@ def application() -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
                   docs_url="/docs", redoc_url=None, default_response_class=errors.Answer)
     errors.install(app)
-    for module in (events, queries, license_files, operations, releases):
+    for module in (events, queries, license_files, operations, releases, governance):
         app.include_router(module.router)
 
     def openapi() -> dict:

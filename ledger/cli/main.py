@@ -17,6 +17,7 @@ from ledger.settings import Settings
 COMMAND_MODULES = {
     "ingest": "core", "replay": "core", "history": "core", "verify": "core",
     "head": "core", "schemas": "core", "catalog": "releases", "policy": "releases",
+    "reconcile": "governance", "compliance": "governance",
     "consume": "workers", "relay": "workers", "project": "workers", "projections": "workers",
     "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "serve",
 }
