@@ -50,23 +50,27 @@ def enabled(state: dict[str, Any] | None) -> set[str]:
 def license_impact(before: dict[str, Any], after: dict[str, Any], plan_listed: bool,
                    used_now: dict[str, int]) -> dict[str, Any] | None:
     """How one license changes at the effective time, or None if it does not: features lost or
-    gained, limits lowered (and whether below the usage of the current period), and whether its
+    gained, limits lowered (and whether below the usage of the current period) or raised, whether its
     plan disappears from the catalog (leaving it without features)."""
     lost, gained = sorted(enabled(before) - enabled(after)), sorted(enabled(after) - enabled(before))
-    lowered = []
+    lowered, raised = [], []
     for name, feature in after.get("features", {}).items():
-        limit = feature.get("limit")
-        previous = before.get("features", {}).get(name, {}).get("limit")
-        if feature.get("enabled") and limit is not None and "limit" in feature and (
-                previous is None or limit < previous) and name not in gained:
+        if not feature.get("enabled") or name in gained:
+            continue
+        # no limit (unmetered, or metered without one) is unlimited
+        limit, previous = feature.get("limit"), before["features"].get(name, {}).get("limit")
+        if limit is not None and (previous is None or limit < previous):
             used = used_now.get(name, 0)
             lowered.append({"feature": name, "before": previous, "after": limit, "used": used,
                             "below_usage": used > limit})
-    if not (lost or gained or lowered or not plan_listed):
+        elif previous is not None and (limit is None or limit > previous):
+            raised.append({"feature": name, "before": previous, "after": limit})
+    if not (lost or gained or lowered or raised or not plan_listed):
         return None
     return {"license_id": before["license_id"], "customer_id": before["customer_id"],
             "plan": before["plan"], "status": after["status"], "features_lost": lost,
-            "features_gained": gained, "limits_lowered": lowered, "plan_removed": not plan_listed}
+            "features_gained": gained, "limits_lowered": lowered, "limits_raised": raised,
+            "plan_removed": not plan_listed}
 
 
 def summary(impacts: list[dict[str, Any]], licenses: int) -> dict[str, int]:

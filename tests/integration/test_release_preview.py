@@ -28,6 +28,7 @@ edits = st.lists(st.one_of(
     st.tuples(st.just("drop_feature"), st.sampled_from(PLANS), st.sampled_from(FEATURES)),
     st.tuples(st.just("add_feature"), st.sampled_from(PLANS), st.sampled_from(FEATURES)),
     st.tuples(st.just("limit"), st.sampled_from(PLANS), st.integers(0, 5000)),
+    st.tuples(st.just("unmeter"), st.sampled_from(PLANS), st.none()),
     st.tuples(st.just("block"), st.sampled_from(PLANS), st.sampled_from(["DE", "KP", "US"])),
 ), max_size=6)
 
@@ -48,10 +49,16 @@ def _edited(edits: list[tuple[str, str, Any]]) -> dict[str, Any]:
             features.setdefault(arg, {})
         elif kind == "limit":
             features["api_calls"] = {"limit": arg, "period": "month"}
+        elif kind == "unmeter":
+            features["api_calls"] = {}
         else:
             for feature in features.values():
                 feature["blocked_regions"] = sorted({*feature.get("blocked_regions", []), arg})
     return draft
+
+
+def _limits(state: dict[str, Any]) -> dict[str, Any]:
+    return {n: f.get("limit") for n, f in state["features"].items() if f["enabled"]}
 
 
 @PREVIEW
@@ -84,6 +91,7 @@ def test_a_preview_predicts_the_states_observed_after_publishing(
     for license_id, state in observed.items():
         if license_id not in predicted:
             assert enabled(state) == enabled(before[license_id])
+            assert _limits(state) == _limits(before[license_id])
             continue
         change = predicted[license_id]
         assert sorted(enabled(state)) == change["features_after"]
@@ -91,5 +99,5 @@ def test_a_preview_predicts_the_states_observed_after_publishing(
             | set(change["features_gained"])
         assert change["plan_removed"] == (state["features"] == {} and state["plan"] not in
                                           draft["catalog"]["plans"])
-        for lowered in change["limits_lowered"]:
-            assert state["features"][lowered["feature"]]["limit"] == lowered["after"]
+        for limit in change["limits_lowered"] + change["limits_raised"]:
+            assert state["features"][limit["feature"]]["limit"] == limit["after"]
