@@ -176,34 +176,25 @@ def approve(settings: Settings, version: str, digest: str | None, tenant: str | 
                                                       digest, reason)), fmt)
 
 
-@catalog.command("reject")
-@VERSION
-@tenant_option
-@ACTOR
-@REQUIRED_REASON
-@FORMAT
-@click.pass_obj
-def reject(settings: Settings, version: str, tenant: str | None, actor: str | None, reason: str,
-           fmt: str) -> None:
-    """Reject a draft: it can never be published (a new draft may follow)."""
-    who = _actor(actor)
-    _print_release(_run(settings, lambda r: r.reject(tenant or settings.tenant, version, who,
-                                                     reason)), fmt)
+def _closing(step: str, doc: str) -> None:
+    """`catalog reject` and `catalog withdraw`: a step that closes a release, with its reason."""
+
+    @catalog.command(step, help=doc)
+    @VERSION
+    @tenant_option
+    @ACTOR
+    @REQUIRED_REASON
+    @FORMAT
+    @click.pass_obj
+    def close(settings: Settings, version: str, tenant: str | None, actor: str | None,
+              reason: str, fmt: str) -> None:
+        who = _actor(actor)
+        _print_release(_run(settings, lambda r: getattr(r, step)(tenant or settings.tenant,
+                                                                 version, who, reason)), fmt)
 
 
-@catalog.command("withdraw")
-@VERSION
-@tenant_option
-@ACTOR
-@REQUIRED_REASON
-@FORMAT
-@click.pass_obj
-def withdraw(settings: Settings, version: str, tenant: str | None, actor: str | None, reason: str,
-             fmt: str) -> None:
-    """Withdraw a draft or an approved version before it is published."""
-    who = _actor(actor)
-    _print_release(_run(settings, lambda r: r.withdraw(tenant or settings.tenant, version, who,
-                                                       reason)), fmt)
+_closing("reject", "Reject a draft: it can never be published (a new draft may follow).")
+_closing("withdraw", "Withdraw a draft or an approved version before it is published.")
 
 
 @click.command("policy")

@@ -51,8 +51,14 @@ def test_a_price_change_goes_through_review_and_a_failed_payment_is_found(tmp_pa
     assert own.returncode == 1 and "own_draft" in own.stderr
     run(tmp_path, "catalog", "approve", "2026-04", "--actor", "bob", "--digest", drafted["digest"], env=env)
     run(tmp_path, "catalog", "publish", "2026-04", "--actor", "bob", env=env)
+    cheaper["version"] = "2026-05"
+    (tmp_path / "2026-05.json").write_text(json.dumps(cheaper))
+    run(tmp_path, "catalog", "draft", "2026-05.json", "--effective-at", "2026-05-01T00:00:00Z",
+        "--actor", "alice", env=env)
+    run(tmp_path, "catalog", "withdraw", "2026-05", "--actor", "alice", "--reason", "not yet", env=env)
     listed = run_json(tmp_path, "catalog", "list", env=env)["releases"]
-    assert [(r["version"], r["status"], r["approvals"]) for r in listed] == [("2026-04", "published", ["bob"])]
+    assert [(r["version"], r["status"], r["approvals"]) for r in listed] == [
+        ("2026-04", "published", ["bob"]), ("2026-05", "withdrawn", [])]
     [state] = run_json(tmp_path, "replay", "--as-of", "2026-04-01T00:00:00Z", "--all", env=env)["licenses"]
     assert state["catalog_version"] == "2026-04" and state["features"]["api_calls"]["limit"] == 2000
 

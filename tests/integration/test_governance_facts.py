@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from consumers.outbound import decode_fact, encode_fact
+from ledger.api.keys import ApiKeys
+from ledger.governance.compliance import compliance
 from ledger.governance.releases import Releases
 from ledger.integrity import verify
 from projections.readmodel import ReadModels
@@ -62,11 +64,24 @@ def test_payments_are_idempotent_and_change_no_license_state(database_url: str, 
     for fact in facts:  # the relay's wire format keeps what the chain hashed
         assert decode_fact(encode_fact(fact)[1]) == fact
     models = ReadModels.open(f"sqlite:///{tmp_path / 'read.db'}")
+    keys = ApiKeys.open(f"sqlite:///{tmp_path / 'read.db'}")
     try:
+        models.apply(facts[:-1], tracking=("ledger", facts[-2].position or 0))
+        behind = compliance(wiring.ledger, tenant, t("2026-03-15"), models=models, api_keys=[],
+                            signing_keys=[], today=t("2026-03-15"))
+        assert behind["counts"]["read_model_mismatch"] >= 1
         models.apply(facts, tracking=("ledger", wiring.store.max_position()))
         assert models.licenses(tenant) == ["lic-1"]
         assert verify_projections(wiring.store, wiring.ledger, models, t("2026-03-15")) == []
+        keys.create(tenant, "billing", name="stripe")
+        report = compliance(wiring.ledger, tenant, t("2026-03-15"), models=models,
+                            api_keys=keys.listed(tenant), signing_keys=[], today=t("2026-03-15"))
+        assert (report["findings"], report["skipped"]) == ([], [])
+        later = compliance(wiring.ledger, tenant, t("2026-03-15"), models=models,
+                           api_keys=keys.listed(tenant), signing_keys=[], today=t("2027-06-01"))
+        assert [f["code"] for f in later["findings"]] == ["api_key_unused"]
     finally:
+        keys.close()
         models.close()
 
 
