@@ -91,6 +91,17 @@ def describe_validation(errors: Any) -> str:
     return "; ".join(parts[:5]) or "the request is not valid"
 
 
+def _allowed(request: Request) -> str:
+    """Every method some route of this path takes (a path may be served by several routes)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that keep every answer, even a failure, in the contract's shape."""
 
@@ -103,11 +114,14 @@ def install(app: FastAPI) -> None:
         return Answer(body("invalid_request", describe_validation(exc.errors())), 400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Answer:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Answer:
         code = _HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500
                                else "internal_error")
         message = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
-        return Answer(body(code, message), exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            headers = {**(headers or {}), "Allow": _allowed(request)}
+        return Answer(body(code, message), exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Answer:

@@ -19,7 +19,10 @@ from ledger.governance.reconciliation import as_csv, reconciliation
 router = APIRouter(tags=["governance"], route_class=Guarded)
 
 
-@router.get("/v1/reconciliation", response_model=None, responses=problems(400, 401, 403))
+@router.get("/v1/reconciliation", response_model=None, responses={
+    200: {"description": "The findings, as JSON or (`format=csv`) CSV.",
+          "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}},
+    **problems(400, 401, 403)})
 def reconcile(principal: Annotated[Principal, Depends(may("read_governance"))], ports: PortsDep,
               as_of: AsOf = None,
               format: Annotated[Literal["json", "csv"], Query()] = "json") -> Response:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from ledger.api.auth import Guarded, may
 from ledger.api.errors import Answer, ApiError
 from ledger.api.events import await_projection
 from ledger.api.keys import Principal
-from ledger.api.models import ID_PATTERN
+from ledger.api.models import ID_PATTERN, whole_number
 from ledger.api.ports import Ports, PortsDep
 from ledger.api.responses import problems
 from ledger.governance.releases import ReleaseError, Releases
@@ -26,6 +26,7 @@ router = APIRouter(tags=["catalog releases"], route_class=Guarded)
 Version = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN,
                               description="The catalog version; a \"/\" in it as %2F.")]
 STEP = problems(400, 401, 403, 404, 409)
+Whole = BeforeValidator(whole_number)  # 7 or 7.0, never "7" or 7.5
 
 
 class DraftRequest(BaseModel):
@@ -62,10 +63,10 @@ class PolicyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approval_required: StrictBool | None = None
-    approvals_required: StrictInt | None = Field(default=None, ge=1, le=20)
-    failed_payment_days: StrictInt | None = Field(default=None, ge=0, le=3650)
-    api_key_unused_days: StrictInt | None = Field(default=None, ge=1, le=3650)
-    signing_key_max_age_days: StrictInt | None = Field(default=None, ge=1, le=36500)
+    approvals_required: Annotated[int, Field(ge=1, le=20), Whole] | None = None
+    failed_payment_days: Annotated[int, Field(ge=0, le=3650), Whole] | None = None
+    api_key_unused_days: Annotated[int, Field(ge=1, le=3650), Whole] | None = None
+    signing_key_max_age_days: Annotated[int, Field(ge=1, le=36500), Whole] | None = None
     reason: str | None = Field(default=None, max_length=2000)
 
 
