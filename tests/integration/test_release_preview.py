@@ -100,4 +100,4 @@ def test_a_preview_predicts_the_states_observed_after_publishing(
         assert change["plan_removed"] == (state["features"] == {} and state["plan"] not in
                                           draft["catalog"]["plans"])
         for limit in change["limits_lowered"] + change["limits_raised"]:
-            assert state["features"][limit["feature"]]["limit"] == limit["after"]
+            assert state["features"][limit["feature"]].get("limit") == limit["after"]
