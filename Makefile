@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint bench pg-up pg-down kafka-up kafka-down services-up services-down clean
+.PHONY: install run test test-unit lint bench bench-ingest soak pg-up pg-down kafka-up kafka-down services-up services-down clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## make bench-ingest: ingest and projection apply beside their baselines (SQLite; DATABASE_URL=postgresql://... for PostgreSQL)
+bench-ingest: $(STAMP)
+	$(BIN)/python -m bench.ingest --events 10000 --rounds 3 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
+	$(BIN)/python -m bench.project --events 10000 --rounds 3 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
+
+## make soak: the long fault run (~100,000 events, 24 SIGKILLs, PostgreSQL and the broker restarted once), on services of its own
+soak: $(STAMP)
+	LEDGER_FAULT_LICENSES=$${LEDGER_FAULT_LICENSES:-13000} LEDGER_FAULT_KILLS=$${LEDGER_FAULT_KILLS:-24} \
+	  $(BIN)/pytest -q -s -p no:cacheprovider tests/faults
 
 pg-up:
 	bash scripts/postgres.sh up

@@ -27,7 +27,9 @@ tracking record back: it only advances (the store refuses otherwise, and we re-s
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -37,9 +39,11 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from consumers.partitions import FencedError
 from ledger.service import Ledger, Outcome
+from ledger.store.eventstore import ConcurrentAppendError
 
 log = structlog.get_logger()
 SEND_TIMEOUT = 60.0
+BUSY_BACKOFF = 0.2  # seconds, times the attempt, at most 5
 # Below the producer's 1 MiB request limit: a huge original is cut, never a poison pill.
 MAX_REJECTION_BYTES = 900_000
 KEPT_WHEN_CUT = 10_000
@@ -102,7 +106,7 @@ class InboundConsumer:
         # reason says "not JSON" or "must be a JSON object" in the sender's terms.
         raws = [o if isinstance(o, dict) else (r.value or b"")
                 for o, r in zip(originals, records, strict=True)]
-        outcomes = self.ledger.ingest(raws, None)  # 1. facts durable
+        outcomes = self._ingest(key, raws)  # 1. facts durable
         self._publish_rejections(records, originals, outcomes)  # 2. rejections durable
         try:  # 3. the batch is done
             self.ledger.store.recorder.insert_tracking(Tracking(key, records[-1].offset + 1))
@@ -113,6 +117,18 @@ class InboundConsumer:
         log.info("consume.batch", partition=key, first_offset=records[0].offset,
                  last_offset=records[-1].offset, accepted=batch["accepted"],
                  duplicate=batch["duplicate"], rejected=batch["rejected"])
+
+    def _ingest(self, key: str, raws: Sequence[Any]) -> list[Outcome]:
+        """Contention never kills the worker: a tenant lock that stays taken (another writer, a
+        long batch) means wait and judge the same batch again; nothing of it was written."""
+        for attempt in itertools.count(1):
+            try:
+                return self.ledger.ingest(raws, None)
+            except ConcurrentAppendError as exc:
+                log.warning("consume.busy", partition=key, attempt=attempt, reason=str(exc),
+                            next_step="waiting for the tenant's write lock, then judging again")
+                time.sleep(min(BUSY_BACKOFF * attempt, 5.0))
+        raise AssertionError("unreachable")
 
     def _publish_rejections(self, records: Sequence[Any], originals: Sequence[Any],
                             outcomes: Sequence[Outcome]) -> None:

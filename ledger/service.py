@@ -8,30 +8,24 @@ are recorded in one transaction. Reads fold the same facts with the same fold.
 from __future__ import annotations
 
 import json
-import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
-from ledger.domain.fold import fold, history, judge
+from ledger.domain.fold import Timeline, fold, history, judge
 from ledger.domain.releases import judge_publication, judge_step
 from ledger.domain.state import license_state
 from ledger.domain.usage import CountedUsage, month_key
-from ledger.store import streams
-from ledger.store.eventstore import ConcurrentAppendError, LedgerStore
+from ledger.store.eventstore import LedgerStore
 from ledger.store.governance import governance_facts
 from schemas.catalog import meaning
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
 from schemas.events import EVENT_TYPES, PAYMENTS
 from schemas.governance import STEP_TYPES
 from schemas.times import format_time
-
-ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -66,38 +60,34 @@ class Ledger:
         """Judge and record a batch in one transaction; one bad envelope never fails the others.
         With `text`, str and bytes items are JSON text; without, every item must be an object.
         Release steps and policy changes (`schemas.governance`) are taken only with `workflow`:
-        the release workflow records them, no billing channel may."""
+        the release workflow records them, no billing channel may.
+        The batch's tenants are locked for the judgement and the append, so each envelope is
+        judged against everything recorded before it, whatever the batch boundaries.
+        Raises ConcurrentAppendError (nothing written) if a tenant stays locked too long."""
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
         if not workflow:
             parsed = [_rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
                                 "catalog release workflow ('ledger catalog', /v1/catalog), never "
                                 "sent in") if isinstance(p, Inbound) and p.type in STEP_TYPES else p
                       for p in parsed]
-        parsed = self._resent_copies_are_duplicates(parsed, raws, default_tenant)
-        for attempt in range(ATTEMPTS):
-            try:
-                return self._ingest_once(parsed)
-            except ConcurrentAppendError:
-                # Another writer of the same tenant won; back off a little, at random, so
-                # that contending writers spread out instead of colliding again in lockstep.
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
-        raise ConcurrentAppendError(f"gave up after {ATTEMPTS} attempts: heavy write contention")
+        garbled = _garbled_keys(parsed, raws, default_tenant)
+        items = [p for p in parsed if isinstance(p, Inbound)]
+        tenants = {i.tenant or "" for i in items} | {k[0] for k in garbled.values()}
+        outcomes: list[Outcome] = []
 
-    def _resent_copies_are_duplicates(self, parsed: list[Inbound | Outcome], raws: Sequence[Any],
-                                      default_tenant: str | None) -> list[Inbound | Outcome]:
-        """An accepted (tenant, source, id) delivered again is a duplicate, not an error, even
-        if this copy came garbled: the event it names is already in the ledger."""
-        keys: dict[int, tuple[str, str, str]] = {}
-        for n, item in enumerate(parsed):
-            if isinstance(item, Outcome) and item.code == "invalid_event" and item.id and item.source:
-                tenant = _claimed_tenant(raws[n]) or default_tenant
-                if tenant:
-                    keys[n] = (tenant, item.source, item.id)
-        if not keys:
-            return parsed
-        seen = self.store.receipts(keys.values())
-        return [Outcome(p.id, p.source, "duplicate") if n in keys and keys[n] in seen else p
-                for n, p in enumerate(parsed)]
+        def judge() -> list[Fact]:
+            batch = _Judging(self.store, items, garbled.values())
+            outcomes.clear()
+            for n, item in enumerate(parsed):
+                outcomes.append(batch.resent(item, garbled.get(n)) if isinstance(item, Outcome)
+                                else batch.consider(item))
+            return [o.fact for o in outcomes if o.fact is not None]
+
+        if not tenants:  # every envelope was refused before judgement
+            return [p for p in parsed if isinstance(p, Outcome)]
+        stored = iter(self.store.write(tenants, judge))
+        return [Outcome(o.id, o.source, o.status, fact=next(stored)) if o.fact else o
+                for o in outcomes]
 
     def _parse(self, raw: Any, default_tenant: str | None, enforce: bool, text: bool) -> Inbound | Outcome:
         try:
@@ -111,24 +101,6 @@ class Ledger:
         if not tenant:
             return _rejected(item, "invalid_event", "field 'tenantid': required on this channel")
         return Inbound(item.id, item.source, item.type, item.time, item.subject, tenant, item.data)
-
-    def _ingest_once(self, parsed: list[Inbound | Outcome]) -> list[Outcome]:
-        batch = _Judging(self.store, [p for p in parsed if isinstance(p, Inbound)])
-        outcomes: list[Outcome] = []
-        drafts: list[Fact] = []
-        for item in parsed:
-            if isinstance(item, Outcome):
-                outcomes.append(item)
-                continue
-            outcome = batch.consider(item)
-            outcomes.append(outcome)
-            if outcome.fact is not None:
-                drafts.append(outcome.fact)
-        if drafts:
-            stored = iter(self.store.append(drafts, judged_against=batch.read, heads=batch.heads))
-            outcomes = [Outcome(o.id, o.source, o.status, fact=next(stored)) if o.fact else o
-                        for o in outcomes]
-        return outcomes
 
     # -- reading -------------------------------------------------------------------------------
     def state(self, tenant: str, license_id: str, as_of: datetime,
@@ -177,6 +149,29 @@ class Ledger:
         } for f, status in history(facts, usage, self.store.catalogs(tenant))]
 
 
+def _garbled_keys(parsed: Sequence[Inbound | Outcome], raws: Sequence[Any],
+                  default_tenant: str | None) -> dict[int, tuple[str, str, str]]:
+    """The (tenant, source, id) that invalid envelopes still name: if that event was accepted
+    (before, or earlier in the same batch), a garbled copy of it is a duplicate, not an error."""
+    keys: dict[int, tuple[str, str, str]] = {}
+    for n, item in enumerate(parsed):
+        if isinstance(item, Outcome) and item.code == "invalid_event" and item.id and item.source:
+            tenant = _claimed_tenant(raws[n]) or default_tenant
+            if tenant and _storable(tenant, item.source, item.id):
+                keys[n] = (tenant, item.source, item.id)
+    return keys
+
+
+def _storable(*parts: str) -> bool:
+    """Text that is not valid Unicode (a lone surrogate) can name no accepted event."""
+    try:
+        for part in parts:
+            part.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _claimed_tenant(raw: Any) -> str | None:
     if isinstance(raw, str | bytes):
         try:
@@ -196,23 +191,27 @@ _LICENSE_TYPES = frozenset(t for t in EVENT_TYPES if t != "catalog.published")
 
 
 class _Judging:
-    """Judges one batch: each envelope sees the facts already recorded and those accepted
-    earlier in the same batch, exactly as if they had come one at a time."""
+    """Judges one batch under its tenants' write lock: each envelope sees the facts already
+    recorded and those accepted earlier in the same batch, exactly as if they had come one at
+    a time."""
 
-    def __init__(self, store: LedgerStore, items: Sequence[Inbound]):
+    def __init__(self, store: LedgerStore, items: Sequence[Inbound],
+                 garbled: Iterable[tuple[str, str, str]] = ()):
         self.store = store
-        # The chain heads first: whatever the judgement reads next is at least this recent, and
-        # the append takes the sequences right after them, so any write to these tenants in
-        # between (a revocation, a catalog) makes it collide and the batch is judged again.
-        self.heads = {t: store.head(t) for t in {i.tenant or "" for i in items}}
-        self.seen = store.receipts((i.tenant or "", i.source, i.id) for i in items)
+        self.seen = store.receipts([*((i.tenant or "", i.source, i.id) for i in items), *garbled])
         self.facts = store.license_facts_of(
             {(i.tenant or "", i.subject) for i in items if i.type in _LICENSE_TYPES})
         self.catalogs: dict[str, CatalogHistory] = {}
         self.governance: dict[str, list[Fact]] = {}
         self.keys: set[tuple[str, str, str]] = set()
-        self.read: dict[UUID, int] = {}  # records per stream the judgement was based on
+        self.folds: dict[tuple[str, str, int, int, int], Timeline] = {}
         self.now = datetime.now(UTC)
+
+    def resent(self, outcome: Outcome, key: tuple[str, str, str] | None) -> Outcome:
+        """A rejected envelope that names an accepted event is a duplicate of it."""
+        if key is not None and (key in self.seen or key in self.keys):
+            return Outcome(outcome.id, outcome.source, "duplicate")
+        return outcome
 
     def consider(self, item: Inbound) -> Outcome:
         tenant = item.tenant or ""
@@ -238,13 +237,22 @@ class _Judging:
                                  "a payment names a granted license")
             else:
                 facts = self._facts(tenant, item.subject)
-                judge(facts, catalogs, draft)
+                judge(facts, catalogs, draft, self._before(facts, catalogs, draft))
                 if item.type != "usage.recorded":
                     facts.append(draft)
         except RuleBrokenError as exc:
             return _rejected(item, exc.code, exc.message)
         self.keys.add(key)
         return Outcome(item.id, item.source, "accepted", fact=draft)
+
+    def _before(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact) -> Timeline:
+        """The license's fold at the draft's moment, once per distinct set of facts it covers:
+        usage and the other events that leave the facts as they are reuse it."""
+        covered = sum(1 for f in facts if f.effective_at <= draft.effective_at)
+        key = (draft.tenant, draft.subject, len(facts), covered, len(catalogs.facts))
+        if key not in self.folds:
+            self.folds[key] = fold(facts, catalogs, as_of=draft.effective_at)
+        return self.folds[key]
 
     def _same_catalog_exists(self, catalogs: CatalogHistory, draft: Fact) -> bool:
         if draft.data.get("version") != draft.subject:
@@ -261,20 +269,16 @@ class _Judging:
     def _facts(self, tenant: str, license_id: str) -> list[Fact]:
         if (tenant, license_id) not in self.facts:
             self.facts[(tenant, license_id)] = self.store.license_facts(tenant, license_id)
-        facts = self.facts[(tenant, license_id)]
-        self.read.setdefault(streams.license_stream(tenant, license_id), len(facts))
-        return facts
+        return self.facts[(tenant, license_id)]
 
     def _governance(self, tenant: str) -> list[Fact]:
-        """The tenant's release steps and policy: read once per batch, then grown by the batch.
-        The chain heads make a step written meanwhile collide with this batch."""
+        """The tenant's release steps and policy: read once per batch (under the tenant's write
+        lock, so no other step can be recorded meanwhile), then grown by the batch."""
         if tenant not in self.governance:
             self.governance[tenant] = governance_facts(self.store, tenant)
-            self.read[streams.governance_stream(tenant)] = len(self.governance[tenant])
         return self.governance[tenant]
 
     def _catalogs(self, tenant: str) -> CatalogHistory:
         if tenant not in self.catalogs:
             self.catalogs[tenant] = self.store.catalogs(tenant)
-            self.read[streams.catalog_stream(tenant)] = len(self.catalogs[tenant].facts)
         return self.catalogs[tenant]

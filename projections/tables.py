@@ -73,6 +73,16 @@ def insert(cur: Cursor, table: str, columns: Sequence[str], rows: Sequence[Seque
     returned rows are collected."""
     found: list[tuple[Any, ...]] = []
     row = "(" + ", ".join("?" * len(columns)) + ")"
+    if cur.postgres:
+        # One statement whatever the row count, one array per column: a multi-row VALUES
+        # changes its text with the row count, and psycopg would parse each one afresh.
+        if not rows:
+            return found
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        unnest = ", ".join(f"?::{_pg_type(a)}[]" for a in arrays)
+        cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({unnest}) "
+                    f"{suffix}", arrays, prepare=True)
+        return cur.fetchall() if "RETURNING" in suffix else found
     for chunk in chunks(rows, _PARAMS // len(columns)):
         cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                     f"{', '.join([row] * len(chunk))} {suffix}",
@@ -80,6 +90,12 @@ def insert(cur: Cursor, table: str, columns: Sequence[str], rows: Sequence[Seque
         if "RETURNING" in suffix:
             found += cur.fetchall()
     return found
+
+
+def _pg_type(values: Sequence[Any]) -> str:
+    """The array type of a column's values: integers are bigint, anything else is text."""
+    present = [v for v in values if v is not None]
+    return "bigint" if present and all(isinstance(v, int) for v in present) else "text"
 
 
 def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:

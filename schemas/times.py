@@ -25,8 +25,10 @@ def parse_time(value: str) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """UTC with a 'Z', microseconds only when there are some: stable text for hashing and output."""
-    moment = moment.astimezone(UTC)
-    text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment:%H:%M:%S}"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    text = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}")
     return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
 
 

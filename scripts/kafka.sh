@@ -10,7 +10,8 @@
 #
 # Settings: LEDGER_KAFKA_PORT (default 19092), LEDGER_KAFKA_CONTROLLER_PORT (default 19093) (both
 # below the kernel's ephemeral range, so no client socket can hold them when the broker starts),
-# LEDGER_KAFKA_TIMEOUT seconds (default 90), LEDGER_KAFKA_HEAP (default 512m).
+# LEDGER_KAFKA_TIMEOUT seconds (default 90), LEDGER_KAFKA_HEAP (default 512m), LEDGER_KAFKA_DIR
+# (default .cache/kafka: jars, config, data and logs; the fault suite runs its own broker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,7 @@ CONTROLLER_PORT="${LEDGER_KAFKA_CONTROLLER_PORT:-19093}"
 TIMEOUT="${LEDGER_KAFKA_TIMEOUT:-90}"
 HEAP="${LEDGER_KAFKA_HEAP:-512m}"
 
-ROOT="$PWD/.cache/kafka"
+ROOT="${LEDGER_KAFKA_DIR:-$PWD/.cache/kafka}"
 LIBS="$ROOT/libs"
 LOGS="$ROOT/logs"
 DATA="$ROOT/data"

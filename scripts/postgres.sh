@@ -8,7 +8,8 @@
 #
 # Settings: LEDGER_PG_PORT (default 15432, below the kernel's ephemeral range 32768-60999 so that
 # no client socket can hold it when the server starts), LEDGER_PG_TIMEOUT seconds (default 60),
-# LEDGER_PG_BINDIR (default: the newest /usr/lib/postgresql/*/bin).
+# LEDGER_PG_BINDIR (default: the newest /usr/lib/postgresql/*/bin), LEDGER_PG_DIR (default
+# .cache/pg: where the cluster, its socket and its log live; the fault suite runs its own).
 # The cluster is tuned for tests (fsync=off): never put data you care about in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ DB_PASSWORD=ledger
 DB_NAME=ledger
 SUPERUSER=postgres
 
-ROOT="$PWD/.cache/pg"
+ROOT="${LEDGER_PG_DIR:-$PWD/.cache/pg}"
 DATA="$ROOT/data"
 LOG="$ROOT/postgres.log"
 SOCK="$ROOT/run"

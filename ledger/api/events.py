@@ -19,7 +19,7 @@ from ledger.api.keys import Principal
 from ledger.api.models import EventResults
 from ledger.api.ports import Ports, PortsDep
 from ledger.api.responses import problems
-from ledger.store.eventstore import ConcurrentAppendError
+from ledger.store.eventstore import ConcurrentAppendError, CorruptStoreError
 
 log = structlog.get_logger()
 router = APIRouter(tags=["events"], route_class=Guarded)
@@ -42,6 +42,10 @@ def post_events(payload: Annotated[dict[str, Any] | list[Any], Body()],
     except ConcurrentAppendError:
         raise ApiError(503, "busy", "the ledger is under heavy write contention; "
                        "send the same envelopes again, duplicates are harmless") from None
+    except CorruptStoreError as exc:
+        log.error("ingest.store_corrupt", reason=str(exc))
+        raise ApiError(503, "busy", "the ledger cannot record events for this tenant until an "
+                       "operator has run `ledger verify`; nothing was recorded") from None
     for outcome in outcomes:
         ports.metrics.events.labels(outcome.status).inc()
     positions = [o.fact.position for o in outcomes if o.fact is not None and o.fact.position]

@@ -34,5 +34,10 @@ def content(fact: Fact) -> dict[str, Any]:
     }
 
 
+def digest(body: dict[str, Any]) -> str:
+    """The hash of a fact's `content`."""
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
 def fact_hash(fact: Fact) -> str:
-    return hashlib.sha256(canonical(content(fact))).hexdigest()
+    return digest(content(fact))

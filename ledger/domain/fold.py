@@ -42,13 +42,17 @@ def fold(facts: Iterable[Fact], catalogs: CatalogHistory, as_of: datetime = FAR_
     return Timeline(terms, tuple(applied), tuple(superseded))
 
 
-def judge(facts: Sequence[Fact], catalogs: CatalogHistory, new: Fact) -> Terms:
+def judge(facts: Sequence[Fact], catalogs: CatalogHistory, new: Fact,
+          before: Timeline | None = None) -> Terms:
     """Accept `new` only if it fits the terms at its effective time, given all facts so far;
-    raises RuleBrokenError with the rule's code otherwise."""
+    raises RuleBrokenError with the rule's code otherwise. `before`, if the caller has it, is
+    `fold(facts, catalogs, as_of=new.effective_at)` (a batch judges many events of one license
+    against the same facts)."""
     if new.type in GRANTS and any(f.type in GRANTS for f in facts):
         # A license id is granted once, ever: a back-dated second grant would rewrite whose it is.
         raise reject("license_exists", f"license {new.subject!r} already exists")
-    before = fold(facts, catalogs, as_of=new.effective_at)
+    if before is None:
+        before = fold(facts, catalogs, as_of=new.effective_at)
     return apply(before.terms, new, catalogs)
 
 

@@ -24,7 +24,8 @@ def library_settings(url: str) -> dict[str, str]:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
-                "SQLITE_LOCK_TIMEOUT": "30"}
+                "SQLITE_LOCK_TIMEOUT": "30",
+                "PROCESS_RECORDER_TOPIC": "ledger.store.recorders:SQLiteLedgerRecorder"}
     if parsed.scheme in ("postgresql", "postgres"):
         query = parse_qs(parsed.query)
         settings = {
@@ -37,6 +38,7 @@ def library_settings(url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            "PROCESS_RECORDER_TOPIC": "ledger.store.recorders:PostgresLedgerRecorder",
         }
         if "schema" in query:
             settings["POSTGRES_SCHEMA"] = query["schema"][0]

@@ -1,51 +1,54 @@
-"""Where each fact is stored and which bookkeeping records go with it. The store writes them;
-`ledger verify` recomputes them from the facts, so a moved fact or a removed receipt or index
-entry is caught like an altered one."""
+"""The index row each fact gets in our own table, beside the fact itself in the library's table.
+
+The store writes one row per fact; `ledger verify` derives the same row from the fact and its
+position and compares, so an index row that was removed, added or altered is caught like an
+altered fact. The row is also the idempotency receipt: (tenant, source, source_event_id) is unique.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID
+from typing import NamedTuple
 
 from ledger.domain.facts import Fact
 from ledger.domain.terms import GRANTS
 from ledger.domain.usage import month_key
-from ledger.store import streams
 from schemas.events import PAYMENTS
 from schemas.governance import STEP_TYPES
 
-Record = tuple[UUID, dict[str, Any]]
+LIFECYCLE, USAGE, CATALOG = "lifecycle", "usage", "catalog"
+GOVERNANCE, PAYMENT = "governance", "payment"  # release steps and policy; a license's payments
 
 
-def fact_stream(fact: Fact) -> UUID:
-    """A license's lifecycle, a license's usage of one month, the tenant's catalogs, the tenant's
-    release steps and policy, or a license's payments."""
-    if fact.type == "usage.recorded":
-        return streams.usage_stream(fact.tenant, fact.subject, month_key(fact.effective_at))
-    if fact.type == "catalog.published":
-        return streams.catalog_stream(fact.tenant)
-    if fact.type in STEP_TYPES:
-        return streams.governance_stream(fact.tenant)
-    if fact.type in PAYMENTS:
-        return streams.payments_stream(fact.tenant, fact.subject)
-    return streams.license_stream(fact.tenant, fact.subject)
+class IndexRow(NamedTuple):
+    """Which license (or catalog, or release) a fact belongs to, and where it is in the ledger."""
+
+    tenant: str
+    sequence: int
+    position: int
+    kind: str
+    subject: str
+    month: str | None  # the usage month, for usage facts
+    customer: str | None  # the customer of a grant: which licenses a customer (and tenant) has
+    source: str
+    source_event_id: str
 
 
-def receipt(fact: Fact) -> Record:
-    """The idempotency key of an accepted event: written once, at version 1."""
-    return (streams.receipt_stream(fact.tenant, fact.source, fact.source_event_id),
-            {"tenant": fact.tenant, "sequence": fact.sequence, "type": fact.type,
-             "subject": fact.subject, "hash": fact.hash})
+def kind_of(event_type: str) -> str:
+    if event_type == "usage.recorded":
+        return USAGE
+    if event_type == "catalog.published":
+        return CATALOG
+    if event_type in STEP_TYPES:
+        return GOVERNANCE
+    if event_type in PAYMENTS:
+        return PAYMENT
+    return LIFECYCLE
 
 
-def index_entries(fact: Fact, opens_month: bool) -> list[Record]:
-    """A grant lists the license under its customer and its tenant; the first usage of a month
-    lists the month under the license."""
-    if fact.type in GRANTS:
-        entry = {"tenant": fact.tenant, "license_id": fact.subject}
-        return [(streams.customer_stream(fact.tenant, fact.data["customer_id"]), entry),
-                (streams.tenant_licenses_stream(fact.tenant), dict(entry))]
-    if fact.type == "usage.recorded" and opens_month:
-        return [(streams.usage_months_stream(fact.tenant, fact.subject),
-                 {"tenant": fact.tenant, "month": month_key(fact.effective_at)})]
-    return []
+def index_row(fact: Fact, position: int) -> IndexRow:
+    kind = kind_of(fact.type)
+    customer = fact.data.get("customer_id") if fact.type in GRANTS else None
+    return IndexRow(fact.tenant, fact.sequence, position, kind, fact.subject,
+                    month_key(fact.effective_at) if kind == USAGE else None,
+                    customer if isinstance(customer, str) else None,
+                    fact.source, fact.source_event_id)

@@ -108,11 +108,18 @@ class Cursor:
         self._cursor = cursor
         self._postgres = postgres
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
+    def execute(self, statement: str, params: Sequence[Any] = (), *, prepare: bool = False) -> Cursor:
+        """`prepare`: on PostgreSQL, prepare the statement at once (it is run again and again)."""
         if self._postgres:
-            statement = statement.replace("?", "%s")
+            self._cursor.execute(statement.replace("?", "%s"), tuple(params),
+                                 prepare=True if prepare else None)
+            return self
         self._cursor.execute(statement, tuple(params))
         return self
+
+    @property
+    def postgres(self) -> bool:
+        return self._postgres
 
     def fetchone(self) -> tuple[Any, ...] | None:
         row = self._cursor.fetchone()

@@ -53,3 +53,14 @@ def cut_tail(url: str, from_position: int) -> None:
     """Remove every record from a ledger position on, as a restore from an old backup would."""
     column = "rowid" if library_settings(url)["PERSISTENCE_MODULE"].endswith("sqlite") else "notification_id"
     run(url, f"DELETE FROM stored_events WHERE {column} >= %s", (from_position,))
+    run(url, "DELETE FROM ledger_facts WHERE position >= %s", (from_position,))
+
+
+def rewrite_index(url: str, tenant: str, sequence: int, column: str, value: Any) -> None:
+    """Change one column of a fact's index row (its receipt and index entry)."""
+    run(url, f"UPDATE ledger_facts SET {column} = %s WHERE tenant = %s AND sequence = %s",
+        (value, tenant, sequence))
+
+
+def delete_index(url: str, tenant: str, sequence: int) -> None:
+    run(url, "DELETE FROM ledger_facts WHERE tenant = %s AND sequence = %s", (tenant, sequence))

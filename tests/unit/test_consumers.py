@@ -17,12 +17,14 @@ import pytest
 from kafka import TopicPartition
 from kafka.errors import KafkaTimeoutError
 
+from consumers import inbound
 from consumers.inbound import InboundConsumer, original_value
 from consumers.outbound import decode_fact, encode_fact, fact_of
 from consumers.partitions import FencedError, PartitionLoop, SeekToTracked
 from consumers.project import Projector, UnreadableMessageError
 from consumers.relay import Relay
 from ledger.bootstrap import Wiring
+from ledger.store.eventstore import ConcurrentAppendError
 from schemas.outbound import OutboundEvent
 from tests.builders import catalog_envelope, envelope
 
@@ -95,6 +97,23 @@ def test_rejections_reach_the_broker_before_the_batch_is_tracked(wiring: Wiring)
     InboundConsumer(wiring.ledger, producer, "rejected").take(KEY, a_batch())
     assert tracked_at_flush == [None]
     assert wiring.store.recorder.max_tracking_id(KEY) == 5
+
+
+def test_a_tenant_lock_that_stays_taken_makes_the_worker_wait_not_exit(
+        wiring: Wiring, monkeypatch: pytest.MonkeyPatch) -> None:
+    real, busy = wiring.ledger.ingest, [2]
+
+    def contended(*args: Any, **kwargs: Any) -> Any:
+        if busy[0]:
+            busy[0] -= 1
+            raise ConcurrentAppendError("a tenant's write lock stayed taken")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "BUSY_BACKOFF", 0.0)
+    monkeypatch.setattr(wiring.ledger, "ingest", contended)
+    InboundConsumer(wiring.ledger, FakeProducer(), "rejected").take(KEY, a_batch())
+    assert busy == [0] and wiring.store.recorder.max_tracking_id(KEY) == 5
+    assert [f.type for f in wiring.store.facts_after(0)] == ["catalog.published", "license.granted"]
 
 
 def test_each_rejection_carries_the_original_the_reason_and_where_it_came_from(

@@ -1,0 +1,144 @@
+"""Ingest beside its baseline: the eventsourcing library's own `insert_events` of the same number
+of facts with the same payloads, in the same batches, on the same database, alternated round by
+round (A, B, A, B, ...), medians reported. The ratio is the figure; the machine is noisy.
+
+Usage: python -m bench.ingest [--database-url URL] [--events N] [--rounds R] [--batch B]
+       [--workload usage|lifecycle|both] [--profile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.utils import Environment
+
+from ledger.bootstrap import bootstrap
+from ledger.settings import Settings
+from ledger.store.codec import encode, fact_record
+from ledger.store.database import ensure_schema, library_settings
+from tests.builders import catalog_envelope, envelope
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def usage_heavy(events: int, tenant: str = "bench") -> list[dict[str, Any]]:
+    """A grant, then 49 usage records, per license."""
+    out = [catalog_envelope(tenant=tenant, id="catalog")]
+    n = 0
+    while len(out) < events:
+        lic = f"lic-{n}"
+        out.append(envelope("license.granted", "2026-01-02", lic, tenant=tenant, id=f"{lic}-g",
+                            customer_id=f"cust-{n // 3}", plan="pro", seats=5))
+        for k in range(49):
+            moment = (START + timedelta(days=2 + k % 80, minutes=k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.append(envelope("usage.recorded", moment, lic, tenant=tenant, id=f"{lic}-u{k}",
+                                feature="api_calls", quantity=1))
+        n += 1
+    return out[:events]
+
+
+def lifecycle_heavy(events: int, tenant: str = "bench") -> list[dict[str, Any]]:
+    """A grant, an upgrade, 18 seat assignments, per license: every event folds the license."""
+    out = [catalog_envelope(tenant=tenant, id="catalog")]
+    n = 0
+    while len(out) < events:
+        lic = f"lic-{n}"
+        out.append(envelope("license.granted", "2026-01-02", lic, tenant=tenant, id=f"{lic}-g",
+                            customer_id=f"cust-{n // 3}", plan="basic", seats=40))
+        out.append(envelope("license.upgraded", "2026-01-03", lic, tenant=tenant, id=f"{lic}-up",
+                            plan="pro"))
+        for k in range(18):
+            out.append(envelope("seat.assigned", f"2026-01-{4 + k:02d}", lic, tenant=tenant,
+                                id=f"{lic}-s{k}", user_id=f"user-{k}"))
+        n += 1
+    return out[:events]
+
+
+WORKLOADS = {"usage": usage_heavy, "lifecycle": lifecycle_heavy}
+
+
+def fresh_url(base: str | None) -> str:
+    if base is None:
+        return f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    return f"{base.split('?')[0]}?schema=bench_{uuid.uuid4().hex[:10]}"
+
+
+def ours(url: str, events: list[dict[str, Any]], batch: int) -> tuple[float, list[bytes]]:
+    wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    try:
+        started = time.perf_counter()
+        for i in range(0, len(events), batch):
+            outcomes = wiring.ledger.ingest(events[i:i + batch], None)
+            assert all(o.status == "accepted" for o in outcomes), [o for o in outcomes if o.code][:1]
+        seconds = time.perf_counter() - started
+        payloads = [encode(fact_record(f)) for f in wiring.store.facts_after(0, len(events) + 1)]
+        return seconds, payloads
+    finally:
+        wiring.close()
+
+
+def library(url: str, payloads: list[bytes], batch: int) -> float:
+    """The library's application recorder, as it comes, writing the same payloads."""
+    ensure_schema(url)
+    settings = {k: v for k, v in library_settings(url).items() if k != "PROCESS_RECORDER_TOPIC"}
+    factory = InfrastructureFactory.construct(Environment(env=settings))
+    recorder = factory.application_recorder()
+    stream = uuid.uuid4()
+    stored = [StoredEvent(stream, n + 1, "fact:bench", p) for n, p in enumerate(payloads)]
+    try:
+        started = time.perf_counter()
+        for i in range(0, len(stored), batch):
+            recorder.insert_events(stored[i:i + batch])
+        return time.perf_counter() - started
+    finally:
+        factory.close()
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """What every figure of these benchmarks is measured with (shared by bench.project)."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--database-url", default=None, help="postgresql://... (default: SQLite)")
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--profile", default=None, help="write a cProfile of the measured path here")
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--workload", choices=[*WORKLOADS, "both"], default="both")
+    args = parser.parse_args()
+    names = list(WORKLOADS) if args.workload == "both" else [args.workload]
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"store: {(args.database_url or 'sqlite').split('://')[0]}, {args.events} events, "
+          f"batches of {args.batch}, {args.rounds} rounds alternated, medians\n")
+    print("| workload | ours (events/s) | library insert_events (events/s) | ratio |\n|---|---|---|---|")
+    for name in names:
+        events = WORKLOADS[name](args.events)
+        mine, theirs = [], []
+        for _ in range(args.rounds):
+            seconds, payloads = ours(fresh_url(args.database_url), events, args.batch)
+            mine.append(len(events) / seconds)
+            theirs.append(len(payloads) / library(fresh_url(args.database_url), payloads, args.batch))
+        a, b = statistics.median(mine), statistics.median(theirs)
+        print(f"| {name}-heavy | {a:,.0f} | {b:,.0f} | {a / b:.2f} |")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(ours, fresh_url(args.database_url), WORKLOADS[names[0]](args.events), args.batch)
+        profiler.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    main()

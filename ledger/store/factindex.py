@@ -1,0 +1,158 @@
+"""Our index of the facts, `ledger_facts`: one row per fact (`records.IndexRow`), written in
+the transaction that records the fact, and the queries every read beyond one stream is made of
+(each one query of the table joined to the facts by position). The recorder subclasses in
+`recorders.py` bring the connection and the dialect; while a writer holds a tenant's lock, its
+reads run in its own transaction (so they see exactly what it will build on, and a writer never
+needs a second connection from the pool).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+from uuid import UUID
+
+from ledger.store.records import IndexRow
+
+FACTS_TABLE = "ledger_facts"
+COLUMNS = IndexRow._fields
+CHUNK = 500  # values per IN list on SQLite: few statement shapes, far below its limits
+
+
+def ddl(table: str, bigint: str) -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} (tenant TEXT NOT NULL, sequence {bigint} NOT NULL, "
+        f"position {bigint} NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, month TEXT, "
+        "customer TEXT, source TEXT NOT NULL, source_event_id TEXT NOT NULL, "
+        "PRIMARY KEY (tenant, sequence), UNIQUE (tenant, source_event_id, source))",
+        f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_subject ON {table} (tenant, subject, kind, month)",
+        f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_customer ON {table} (tenant, customer) "
+        "WHERE customer IS NOT NULL",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {FACTS_TABLE}_position ON {table} (position)",
+    ]
+
+
+class FactIndex:
+    """The queries of the index, the same on both backends but for placeholders and lists."""
+
+    facts_table: str
+    events_table: str
+    position_column: str
+
+    _writing: threading.local
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read: in the writer's transaction while this thread holds a write lock."""
+        cursor = getattr(self._writing, "cursor", None)
+        if cursor is not None:
+            return self._fetch(cursor, statement, params)
+        with self._reading() as cursor:
+            return self._fetch(cursor, statement, params)
+
+    @contextmanager
+    def _bound(self, cursor: Any) -> Iterator[None]:
+        self._writing.cursor = cursor
+        try:
+            yield
+        finally:
+            self._writing.cursor = None
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def stream_param(self, stream: UUID) -> Any:
+        """A stream id as a query parameter of this backend."""
+        raise NotImplementedError
+
+    def newest(self, stream: UUID) -> tuple[int, bytes] | None:
+        """(version, stored bytes) of the newest record of a stream (a tenant's chain head)."""
+        rows = self.query(f"SELECT originator_version, state FROM {self.events_table} WHERE "
+                          "originator_id = ? ORDER BY originator_version DESC LIMIT 1",
+                          [self.stream_param(stream)])
+        return (rows[0][0], bytes(rows[0][1])) if rows else None
+
+    def stored_id(self, stream: UUID) -> str:
+        """A stream id as this backend stores it."""
+        raise NotImplementedError
+
+    def any_of(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+        """`column IN values` as (SQL, params), in as many statements as the backend needs."""
+        raise NotImplementedError
+
+    def _join(self, where: str) -> str:
+        return (f"SELECT f.subject, f.position, e.state FROM {self.facts_table} f JOIN "
+                f"{self.events_table} e ON e.{self.position_column} = f.position WHERE {where} "
+                "ORDER BY f.sequence")
+
+    def stored_facts(self, tenant: str, kind: str, subjects: Sequence[str] | None = None,
+                     months: Sequence[str] | None = None) -> list[tuple[str, int, bytes]]:
+        """(subject, position, stored bytes) of a tenant's facts of one kind, in sequence order,
+        optionally only of some subjects and usage months."""
+        where, params = "f.tenant = ? AND f.kind = ?", [tenant, kind]
+        if months is not None:
+            if not months:
+                return []
+            where, params = where + " AND f.month IN (" + ",".join("?" * len(months)) + ")", [
+                *params, *months]
+        if subjects is None:
+            return [(r[0], r[1], bytes(r[2])) for r in self.query(self._join(where), params)]
+        found: list[tuple[str, int, bytes]] = []
+        for fragment, values in self.any_of("f.subject", list(subjects)):
+            found += [(r[0], r[1], bytes(r[2]))
+                      for r in self.query(self._join(f"{where} AND {fragment}"), [*params, *values])]
+        return found
+
+    def usage_months(self, tenant: str, license_id: str) -> list[str]:
+        return [r[0] for r in self.query(
+            f"SELECT month FROM {self.facts_table} WHERE tenant = ? AND subject = ? AND kind = 'usage' "
+            "GROUP BY month ORDER BY MIN(sequence)", [tenant, license_id])]
+
+    def granted_licenses(self, tenant: str, customer_id: str | None) -> list[str]:
+        where, params = "tenant = ? AND customer IS NOT NULL", [tenant]
+        if customer_id is not None:
+            where, params = "tenant = ? AND customer = ?", [tenant, customer_id]
+        rows = self.query(f"SELECT subject FROM {self.facts_table} WHERE {where} ORDER BY sequence",
+                          params)
+        return list(dict.fromkeys(r[0] for r in rows))
+
+    def positions(self, tenant: str, license_id: str) -> dict[int, int]:
+        return {r[0]: r[1] for r in self.query(
+            f"SELECT sequence, position FROM {self.facts_table} WHERE tenant = ? AND subject = ? "
+            "AND kind IN ('lifecycle', 'usage')", [tenant, license_id])}
+
+    def receipts(self, tenant: str, event_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """(source, id) of the given ids already accepted for the tenant."""
+        found: set[tuple[str, str]] = set()
+        for fragment, values in self.any_of("source_event_id", list(event_ids)):
+            found |= {(r[0], r[1]) for r in self.query(
+                f"SELECT source, source_event_id FROM {self.facts_table} WHERE tenant = ? AND "
+                f"{fragment}", [tenant, *values])}
+        return found
+
+    def sequence_of(self, tenant: str, source: str, event_id: str) -> int | None:
+        rows = self.query(f"SELECT sequence FROM {self.facts_table} WHERE tenant = ? AND "
+                          "source_event_id = ? AND source = ?", [tenant, event_id, source])
+        return rows[0][0] if rows else None
+
+    def fact_at(self, tenant: str, sequence: int) -> tuple[int, bytes] | None:
+        rows = self.query(self._join("f.tenant = ? AND f.sequence = ?"), [tenant, sequence])
+        return (rows[0][1], bytes(rows[0][2])) if rows else None
+
+    def stream_lengths(self) -> dict[str, int]:
+        """Facts per stream id exactly as stored (a stream id the library would not find again,
+        e.g. in other letter case, is its own stream here)."""
+        return {str(r[0]): r[1] for r in self.query(
+            f"SELECT originator_id, COUNT(*) FROM {self.events_table} GROUP BY originator_id")}
+
+    def index_rows(self, after: int = 0, limit: int = 1000) -> list[IndexRow]:
+        """Index rows in ledger order, for `ledger verify`."""
+        return [IndexRow(*r) for r in self.query(
+            f"SELECT {', '.join(COLUMNS)} FROM {self.facts_table} WHERE position > ? "
+            "ORDER BY position LIMIT ?", [after, limit])]
+
+

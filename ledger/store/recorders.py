@@ -1,0 +1,205 @@
+"""The eventsourcing library's recorders, extended where the library is designed to be (as its
+`searchablecontent` example does): in the same transaction as the facts, our own table
+`ledger_facts` gets one index row per fact (`factindex.py` holds its queries).
+
+One writer per tenant, by design: `writing(tenants)` opens the write transaction and holds the
+tenants' lock until it commits (SQLite: the database's single writer, taken up front with
+BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock per tenant, taken in a fixed
+order so two batches never deadlock). Whatever a writer reads after taking the lock is the
+latest committed state of its tenants, and nobody else can append to them until it commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteProcessRecorder
+
+from ledger.store.factindex import CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
+from ledger.store.records import IndexRow
+
+
+class TenantBusyError(Exception):
+    """The tenant's write lock was not free within the lock timeout."""
+
+
+class AppendCollidedError(Exception):
+    """A unique key refused the append: a write bypassed the tenant lock, or the store is
+    corrupt. Nothing was written."""
+
+
+class Writer(Protocol):
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]: ...
+
+
+class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
+    position_column = "rowid"
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.facts_table = FACTS_TABLE
+        self.events_table = self.events_table_name
+        self._writing = threading.local()
+        self.insert_index_statement = (f"INSERT INTO {FACTS_TABLE} ({', '.join(COLUMNS)}) "
+                                       f"VALUES ({','.join('?' * len(COLUMNS))})")
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *ddl(FACTS_TABLE, "INTEGER")]
+
+    def stored_id(self, stream: UUID) -> str:
+        return stream.hex
+
+    def stream_param(self, stream: UUID) -> Any:
+        return stream.hex
+
+    def _reading(self) -> Any:
+        return self.datastore.transaction(commit=False)
+
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor.execute(statement, list(params))
+        return [tuple(r) for r in cursor.fetchall()]
+
+    def any_of(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+        for i in range(0, len(values), CHUNK):
+            chunk = list(values[i:i + CHUNK])
+            yield f"{column} IN ({','.join('?' * len(chunk))})", chunk
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, then the facts' index rows with the positions it gave."""
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
+        if rows and positions:
+            c.executemany(self.insert_index_statement,
+                          [r._replace(position=p) for r, p in zip(rows, positions, strict=True)])
+        return positions
+
+    @contextmanager
+    def writing(self, tenants: Sequence[str]) -> Iterator[Writer]:
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise TenantBusyError(f"the database stayed locked by another writer: {exc}") from None
+            try:
+                with self._bound(cursor):
+                    yield _SQLiteWriter(self, cursor)
+                conn.commit()
+            except sqlite3.IntegrityError as exc:
+                conn.rollback()
+                raise AppendCollidedError(str(exc)) from None
+            except BaseException:
+                conn.rollback()
+                raise
+
+
+class _SQLiteWriter:
+    def __init__(self, recorder: SQLiteLedgerRecorder, cursor: Any):
+        self.recorder, self.cursor = recorder, cursor
+
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]:
+        try:
+            return list(self.recorder._insert_events(self.cursor, stored, index_rows=rows) or [])
+        except sqlite3.IntegrityError as exc:
+            raise AppendCollidedError(str(exc)) from None
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lock_key(tenant: str) -> int:
+    """A tenant's advisory lock: 64 bits of its name's hash (a clash only serialises two tenants)."""
+    return int.from_bytes(hashlib.sha256(b"ledger-tenant:" + tenant.encode()).digest()[:8], "big",
+                          signed=True)
+
+
+class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
+    position_column = "notification_id"
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events",
+                 tracking_table_name: str = "notification_tracking"):
+        super().__init__(datastore, events_table_name=events_table_name,
+                         tracking_table_name=tracking_table_name)
+        from psycopg.sql import SQL
+
+        schema = _quoted(self.datastore.schema)
+        self.facts_table = f"{schema}.{FACTS_TABLE}"
+        self.events_table = f"{schema}.{_quoted(self.events_table_name)}"
+        self._writing = threading.local()
+        self.sql_create_statements += [SQL(s).format() for s in ddl(self.facts_table, "BIGINT")]
+        types = ["text", "bigint", "bigint", "text", "text", "text", "text", "text", "text"]
+        # One statement of a fixed shape whatever the batch size: prepared once per connection.
+        self.insert_index_statement = (
+            f"INSERT INTO {self.facts_table} ({', '.join(COLUMNS)}) SELECT * FROM unnest("
+            + ", ".join(f"%s::{t}[]" for t in types) + ")")
+
+    def stored_id(self, stream: UUID) -> str:
+        return str(stream)
+
+    def stream_param(self, stream: UUID) -> Any:
+        return stream
+
+    def _reading(self) -> Any:
+        return self.datastore.transaction(commit=False)
+
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor.execute(statement.replace("?", "%s"), list(params), prepare=True)
+        return [tuple(r.values()) for r in cursor.fetchall()]
+
+    def any_of(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+        yield f"{column} = ANY(?)", [list(values)]
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        """After the library's insert: the facts' index rows, with the positions it returned."""
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
+        if rows and positions:
+            placed = [r._replace(position=p) for r, p in zip(rows, positions, strict=True)]
+            curs.execute(self.insert_index_statement, [list(c) for c in zip(*placed, strict=True)],
+                         prepare=True)
+        return positions
+
+    @contextmanager
+    def writing(self, tenants: Sequence[str]) -> Iterator[Writer]:
+        import psycopg
+
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
+                for key in sorted({lock_key(t) for t in tenants}):
+                    curs.execute("SELECT pg_advisory_xact_lock(%s)", (key,), prepare=True)
+                with self._bound(curs):
+                    yield _PostgresWriter(self, curs)
+        except psycopg.errors.LockNotAvailable as exc:
+            raise TenantBusyError(f"a tenant's write lock stayed taken: {exc}") from None
+        except psycopg.errors.UniqueViolation as exc:
+            raise AppendCollidedError(str(exc)) from None
+
+
+class _PostgresWriter:
+    def __init__(self, recorder: PostgresLedgerRecorder, curs: Any):
+        self.recorder, self.curs = recorder, curs
+
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]:
+        """The library's own steps of `insert_events` (its table lock keeps the notification
+        order free of gaps a follower could skip), inside our locked transaction."""
+        import psycopg
+
+        try:
+            self.recorder._insert_events(self.curs, stored)
+            self.recorder._insert_stored_events(self.curs, stored)
+            return list(self.recorder._fetch_ids_after_insert_events(
+                self.curs, stored, index_rows=rows) or [])
+        except psycopg.errors.UniqueViolation as exc:
+            raise AppendCollidedError(str(exc)) from None
