@@ -19,6 +19,7 @@ from projections.readmodel import ReadModels
 from projections.verify import verify_projections
 from tests.builders import CATALOG, catalog_envelope, envelope, t
 from tests.conftest import unique
+from tests.integration import tampering
 from tests.integration.test_api_harness import running_api, sqlite
 from tests.unit.test_projections import all_facts
 
@@ -105,3 +106,26 @@ def test_the_reconciliation_endpoint_answers_auditors_and_sets_the_gauges(api: A
     assert api.as_role("service").get("/v1/reconciliation").status_code == 403
     metrics = api.as_role("admin").get("/metrics").text
     assert 'ledger_reconciliation_findings{code="failed_payment_not_suspended",tenant="acme"} 1.0' in metrics
+
+
+def test_steps_and_payments_have_index_rows_of_their_own_kinds_that_verify_checks(
+        database_url: str, wiring_factory: Any) -> None:
+    wiring = wiring_factory(database_url)
+    tenant = unique("acme")
+    wiring.ledger.ingest([catalog_envelope("2026-01-01"),
+                          envelope("license.granted", "2026-02-01", "lic-1", customer_id="c", plan="pro"),
+                          payment("payment.succeeded", "2026-03-01", "inv-1")], tenant)
+    Releases(wiring.ledger).configure(tenant, "root", failed_payment_days=3)
+    rows = {r.sequence: r for r in wiring.store.index_rows() if r.tenant == tenant}
+    assert [(r.kind, r.subject) for r in rows.values()] == [
+        ("catalog", CATALOG["version"]), ("lifecycle", "lic-1"), ("payment", "lic-1"),
+        ("governance", tenant)]
+    assert [f.type for f in wiring.store.payment_facts(tenant, "lic-1")] == ["payment.succeeded"]
+    assert [f.type for f in wiring.store.governance_facts(tenant)] == ["tenant.configured"]
+    assert [e["type"] for e in wiring.ledger.history(tenant, "lic-1")] == ["license.granted"]
+    assert verify(wiring.store, tenant).ok
+    for sequence, kind in ((3, "lifecycle"), (4, "catalog")):  # a payment made a lifecycle fact
+        tampering.rewrite_index(database_url, tenant, sequence, "kind", kind)
+        assert not verify(wiring.store, tenant).ok
+        tampering.rewrite_index(database_url, tenant, sequence, "kind", rows[sequence].kind)
+    assert verify(wiring.store, tenant).ok
