@@ -68,9 +68,10 @@ class MeasuredLedger(Ledger):
         self.inner, self.metrics = inner, metrics
 
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
-               text: bool = True) -> list[Outcome]:
+               text: bool = True, workflow: bool = False) -> list[Outcome]:
         with self.metrics.judge.labels(self.metrics.worker).time():
-            outcomes = self.inner.ingest(raws, default_tenant, enforce_tenant=enforce_tenant, text=text)
+            outcomes = self.inner.ingest(raws, default_tenant, enforce_tenant=enforce_tenant, text=text,
+                                         workflow=workflow)
         self.metrics.observe_outcomes(raws, outcomes)
         return outcomes
 

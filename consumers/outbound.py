@@ -6,15 +6,21 @@ import json
 from datetime import UTC
 
 from ledger.domain.facts import Fact
+from schemas.governance import STEP_TYPES
 from schemas.outbound import ChainHead, OutboundEvent, record_key
+
+NOT_LICENSED = frozenset(("catalog.published", *STEP_TYPES))
 
 
 def message_of(fact: Fact) -> OutboundEvent:
     if fact.position is None:
         raise ValueError("only recorded facts (with a ledger position) are published")
-    catalog = fact.type == "catalog.published"
-    return OutboundEvent(position=fact.position, tenant=fact.tenant,
-                         license_id=None if catalog else fact.subject,
+    # Release steps and policy belong to no license: a catalog step names its version, a
+    # policy change its tenant (in `subject`, which every message carries).
+    licensed = fact.type not in NOT_LICENSED
+    catalog = fact.type.startswith("catalog.")
+    return OutboundEvent(position=fact.position, tenant=fact.tenant, subject=fact.subject,
+                         license_id=fact.subject if licensed else None,
                          catalog_version=fact.subject if catalog else None, type=fact.type,
                          effective_at=fact.effective_at, recorded_at=fact.recorded_at,
                          source=fact.source, source_event_id=fact.source_event_id, data=fact.data,
@@ -23,7 +29,8 @@ def message_of(fact: Fact) -> OutboundEvent:
 
 
 def fact_of(message: OutboundEvent) -> Fact:
-    subject = message.catalog_version if message.license_id is None else message.license_id
+    subject = message.subject or (
+        message.catalog_version if message.license_id is None else message.license_id)
     return Fact(tenant=message.tenant, subject=subject or "", type=message.type,
                 effective_at=message.effective_at.astimezone(UTC),
                 recorded_at=message.recorded_at.astimezone(UTC), source=message.source,

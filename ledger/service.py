@@ -16,11 +16,15 @@ from typing import Any
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import Timeline, fold, history, judge
+from ledger.domain.releases import judge_publication, judge_step
 from ledger.domain.state import license_state
 from ledger.domain.usage import CountedUsage, month_key
 from ledger.store.eventstore import LedgerStore
+from ledger.store.governance import governance_facts
 from schemas.catalog import meaning
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
+from schemas.events import EVENT_TYPES, PAYMENTS
+from schemas.governance import STEP_TYPES
 from schemas.times import format_time
 
 
@@ -52,13 +56,20 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------------
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
-               text: bool = True) -> list[Outcome]:
+               text: bool = True, workflow: bool = False) -> list[Outcome]:
         """Judge and record a batch in one transaction; one bad envelope never fails the others.
         With `text`, str and bytes items are JSON text; without, every item must be an object.
+        Release steps and policy changes (`schemas.governance`) are taken only with `workflow`:
+        the release workflow records them, no billing channel may.
         The batch's tenants are locked for the judgement and the append, so each envelope is
         judged against everything recorded before it, whatever the batch boundaries.
         Raises ConcurrentAppendError (nothing written) if a tenant stays locked too long."""
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
+        if not workflow:
+            parsed = [_rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
+                                "catalog release workflow ('ledger catalog', /v1/catalog), never "
+                                "sent in") if isinstance(p, Inbound) and p.type in STEP_TYPES else p
+                      for p in parsed]
         garbled = _garbled_keys(parsed, raws, default_tenant)
         items = [p for p in parsed if isinstance(p, Inbound)]
         tenants = {i.tenant or "" for i in items} | {k[0] for k in garbled.values()}
@@ -93,9 +104,11 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
     def state(self, tenant: str, license_id: str, as_of: datetime,
-              known_at: datetime = FAR_FUTURE) -> dict[str, Any] | None:
-        """The state of one license at `as_of`, as the ledger knew it at `known_at`."""
-        catalogs = self.store.catalogs(tenant)
+              known_at: datetime = FAR_FUTURE, catalogs: CatalogHistory | None = None
+              ) -> dict[str, Any] | None:
+        """The state of one license at `as_of`, as the ledger knew it at `known_at`; with
+        `catalogs`, as it would be under that catalog history (an impact preview's fork)."""
+        catalogs = self.store.catalogs(tenant) if catalogs is None else catalogs
         timeline = fold(self.store.license_facts(tenant, license_id), catalogs, as_of, known_at)
         if timeline.terms is None:
             return None
@@ -175,6 +188,9 @@ def _counts_totals(catalogs: CatalogHistory, plan: str, as_of: datetime, known_a
     return found is not None and any(f.period == "total" for f in found.features.values())
 
 
+_LICENSE_TYPES = frozenset(t for t in EVENT_TYPES if t != "catalog.published")
+
+
 class _Judging:
     """Judges one batch under its tenants' write lock: each envelope sees the facts already
     recorded and those accepted earlier in the same batch, exactly as if they had come one at
@@ -185,8 +201,9 @@ class _Judging:
         self.store = store
         self.seen = store.receipts([*((i.tenant or "", i.source, i.id) for i in items), *garbled])
         self.facts = store.license_facts_of(
-            {(i.tenant or "", i.subject) for i in items if i.type != "catalog.published"})
+            {(i.tenant or "", i.subject) for i in items if i.type in _LICENSE_TYPES})
         self.catalogs: dict[str, CatalogHistory] = {}
+        self.governance: dict[str, list[Fact]] = {}
         self.keys: set[tuple[str, str, str]] = set()
         self.folds: dict[tuple[str, str, int, int, int], Timeline] = {}
         self.now = datetime.now(UTC)
@@ -210,7 +227,15 @@ class _Judging:
             if item.type == "catalog.published":
                 if self._same_catalog_exists(catalogs, draft):
                     return Outcome(item.id, item.source, "duplicate")
+                judge_publication(self._governance(tenant), catalogs, draft)
                 self.catalogs[tenant] = catalogs.with_fact(draft)
+            elif item.type in STEP_TYPES:
+                judge_step(self._governance(tenant), catalogs, draft)
+                self._governance(tenant).append(draft)
+            elif item.type in PAYMENTS:
+                if not self._facts(tenant, item.subject):
+                    raise reject("unknown_license", f"license {item.subject!r} does not exist; "
+                                 "a payment names a granted license")
             else:
                 facts = self._facts(tenant, item.subject)
                 judge(facts, catalogs, draft, self._before(facts, catalogs, draft))
@@ -246,6 +271,13 @@ class _Judging:
         if (tenant, license_id) not in self.facts:
             self.facts[(tenant, license_id)] = self.store.license_facts(tenant, license_id)
         return self.facts[(tenant, license_id)]
+
+    def _governance(self, tenant: str) -> list[Fact]:
+        """The tenant's release steps and policy: read once per batch (under the tenant's write
+        lock, so no other step can be recorded meanwhile), then grown by the batch."""
+        if tenant not in self.governance:
+            self.governance[tenant] = governance_facts(self.store, tenant)
+        return self.governance[tenant]
 
     def _catalogs(self, tenant: str) -> CatalogHistory:
         if tenant not in self.catalogs:

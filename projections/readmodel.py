@@ -28,9 +28,11 @@ from ledger.domain.state import LicenseState, state_at
 from ledger.store.codec import fact_record, to_fact
 from ledger.store.sql import Cursor, Database
 from projections import changes, rows, tables, usage
+from schemas.events import EVENT_TYPES, PAYMENTS
 from schemas.times import parse_time
 
 CATALOG, USAGE = "catalog.published", "usage.recorded"
+LICENSED = frozenset(t for t in EVENT_TYPES if t not in (CATALOG, USAGE, *PAYMENTS))
 
 
 class ReadModels:
@@ -65,7 +67,7 @@ class ReadModels:
             new = _claim(cur, facts)
             touched = usage.record(cur, [f for f in new if f.type == USAGE])
             licensed: dict[tuple[str, str], list[Fact]] = defaultdict(list)
-            for fact in (f for f in new if f.type not in (CATALOG, USAGE)):
+            for fact in (f for f in new if f.type in LICENSED):  # payments, release steps: not state
                 licensed[(fact.tenant, fact.subject)].append(fact)
             touched |= set(licensed)
             catalogs = [f for f in new if f.type == CATALOG]

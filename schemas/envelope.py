@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.events import DATA_MODELS, DATA_VERSION, PRINTABLE
+from schemas.governance import STEP_MODELS
 from schemas.times import Time, format_time
 from schemas.upcast import upcast
 
@@ -55,7 +56,7 @@ class Envelope(BaseModel):
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value not in DATA_MODELS:
+        if value not in DATA_MODELS and value not in STEP_MODELS:
             raise ValueError(f"unknown event type {value!r}; expected one of {', '.join(DATA_MODELS)}")
         return value
 
@@ -153,7 +154,7 @@ def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:
     version = envelope.dataversion if envelope.dataversion is not None else DATA_VERSION
     data = upcast(envelope.type, version, dict(envelope.data))
     try:
-        model = DATA_MODELS[envelope.type].model_validate(data)
+        model = {**DATA_MODELS, **STEP_MODELS}[envelope.type].model_validate(data)
     except ValidationError as exc:
         raise InvalidEventError(describe(exc, "data"), event_id=event_id, source=source) from None
     return Inbound(
@@ -170,7 +171,7 @@ def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:
 def _dump(model: BaseModel, event_type: str) -> dict[str, Any]:
     """What was said, defaults filled, nothing said as null: a catalog keeps exactly the keys
     given (`"limit": null` means unlimited, no `limit` means not metered)."""
-    if event_type == "catalog.published":
+    if event_type in ("catalog.published", "catalog.drafted"):
         return model.model_dump(mode="python", exclude_unset=True)
     return model.model_dump(mode="python", exclude_none=True)
 

@@ -114,6 +114,34 @@ class UsageRecorded(_Data):
     """How many units were used (1..1,000,000,000)."""
 
 
+class Payment(_Data):
+    """A payment fact from billing: what was paid (amount in minor units of `currency`), for
+    which period and invoice. It changes no license state; reconciliation compares with it."""
+
+    amount: StrictInt = Field(ge=0, le=10**15)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    period_start: Time
+    period_end: Time
+    invoice_id: str = NonEmpty
+    seats: StrictInt | None = Field(default=None, ge=1, le=MAX_SEATS)
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_upper(cls, value: Any) -> Any:
+        """ISO 4217 codes are upper case; 'eur' is taken as 'EUR'."""
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _period_is_forwards(self) -> Payment:
+        if self.period_end <= self.period_start:
+            raise ValueError("period_end must be later than period_start")
+        return self
+
+
+class PaymentFailed(Payment):
+    reason: str | None = Field(default=None, max_length=500)
+
+
 DATA_MODELS: dict[str, type[BaseModel]] = {
     "license.granted": LicenseGranted,
     "license.trial_started": TrialStarted,
@@ -129,7 +157,11 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
     "seat.released": SeatChanged,
     "usage.recorded": UsageRecorded,
     "catalog.published": Catalog,
+    "payment.succeeded": Payment,
+    "payment.failed": PaymentFailed,
 }
+
+PAYMENTS = ("payment.succeeded", "payment.failed")
 
 EVENT_TYPES = tuple(DATA_MODELS)
 DATA_VERSION = 1

@@ -10,6 +10,7 @@ from typing import Any
 from schemas.catalog import Catalog
 from schemas.envelope import Envelope
 from schemas.events import DATA_MODELS, DATA_VERSION
+from schemas.governance import STEP_MODELS
 from schemas.outbound import MESSAGE_VERSION, OutboundEvent
 
 COMMITTED = Path(__file__).parent / "json"
@@ -25,4 +26,8 @@ def documents() -> dict[str, dict[str, Any]]:
         schema = model.model_json_schema()
         schema["title"] = f"{event_type} data, version {DATA_VERSION}"
         docs[f"data/{event_type}.v{DATA_VERSION}.schema.json"] = schema
+    for event_type, model in STEP_MODELS.items():  # recorded by the workflow, never sent in
+        schema = model.model_json_schema()
+        schema["title"] = f"{event_type} data (recorded, not inbound), version {DATA_VERSION}"
+        docs[f"recorded/{event_type}.v{DATA_VERSION}.schema.json"] = schema
     return docs

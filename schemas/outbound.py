@@ -31,7 +31,9 @@ class ChainHead(BaseModel):
 class OutboundEvent(BaseModel):
     """Version 1 of the message. `position` is the ledger position consumers deduplicate by.
     A `catalog.published` event belongs to no license: its `license_id` is null and
-    `catalog_version` names the version (its record key is `catalog:<tenant>`)."""
+    `catalog_version` names the version (its record key is `catalog:<tenant>`); so do the
+    release steps (`catalog.drafted`, ...), and a `tenant.configured` names only `subject`
+    (the tenant). `subject` is the fact's subject, whatever its type."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
 
@@ -42,7 +44,11 @@ class OutboundEvent(BaseModel):
     tenant: str
     """The tenant of the event."""
     license_id: str | None
-    """The license (the envelope's subject); null for catalog.published."""
+    """The license (the envelope's subject); null for catalog.published and the other facts
+    that name no license (release steps, tenant.configured)."""
+    subject: str | None = None
+    """The fact's subject, whatever its type: the license id, or the catalog version for
+    catalog.published and the release steps, or the tenant for tenant.configured."""
     catalog_version: str | None = None
     """For catalog.published: the version published."""
     type: str

@@ -9,7 +9,18 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from ledger.api import errors, events, explain, license_files, operations, portal, proofs, queries
+from ledger.api import (
+    errors,
+    events,
+    explain,
+    governance,
+    license_files,
+    operations,
+    portal,
+    proofs,
+    queries,
+    releases,
+)
 from ledger.api.cache import EntitlementCache
 from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
@@ -32,7 +43,8 @@ def application() -> FastAPI:
                          redirect_slashes=False, docs_url="/docs", redoc_url=None,
                          static_url="/docs/static", default_response_class=errors.Answer)
     errors.install(app)
-    for module in (events, queries, license_files, operations, proofs, explain):
+    for module in (events, queries, license_files, operations, proofs, explain, releases,
+                   governance):
         app.include_router(module.router)
     portal.install(app)
 

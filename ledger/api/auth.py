@@ -35,6 +35,14 @@ ACCESS: dict[str, frozenset[str]] = {
     "consistency_proof": frozenset({"admin", "auditor"}),
     "explain_now": frozenset({"admin", "auditor", "service"}),
     "explain_past": frozenset({"admin", "auditor"}),
+    # controlled change (issue 8): editors draft and preview, admins approve and publish
+    "read_releases": frozenset({"admin", "catalog_editor", "auditor"}),
+    "draft_catalog": frozenset({"admin", "catalog_editor"}),
+    "withdraw_catalog": frozenset({"admin", "catalog_editor"}),
+    "approve_catalog": frozenset({"admin"}),
+    "publish_catalog": frozenset({"admin"}),
+    "set_policy": frozenset({"admin"}),
+    "read_governance": frozenset({"admin", "auditor"}),
 }
 
 WHAT = {
@@ -51,6 +59,13 @@ WHAT = {
     "consistency_proof": "get consistency proofs",
     "explain_now": "ask why the check answers as it does",
     "explain_past": "ask why the check answered as it did at a past moment (at, known_at)",
+    "read_releases": "read catalog releases",
+    "draft_catalog": "draft or preview catalog versions",
+    "withdraw_catalog": "withdraw catalog versions",
+    "approve_catalog": "approve or reject catalog versions",
+    "publish_catalog": "publish catalog versions",
+    "set_policy": "change the tenant's governance policy",
+    "read_governance": "read reconciliation and compliance findings",
 }
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger apikey create`.")

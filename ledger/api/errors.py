@@ -132,6 +132,17 @@ def describe_validation(errors: Any) -> str:
     return "; ".join(parts[:5]) or "the request is not valid"
 
 
+def _allowed(request: Request) -> str:
+    """Every method some route of this path takes (a path may be served by several routes)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that keep every answer, even a failure, in the contract's shape."""
 
@@ -159,7 +170,10 @@ def install(app: FastAPI) -> None:
             message = f"the body is JSON this API cannot read: {reason}"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path!r} (the routes are in /docs)"
-        return Answer(body(code, message), exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            headers = {**(headers or {}), "Allow": _allowed(request)}
+        return Answer(body(code, message), exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Answer:

@@ -24,7 +24,7 @@ from typing import Any
 
 from ledger.store.sql import Cursor, Database
 
-ROLES = ("admin", "billing", "service", "auditor", "customer")
+ROLES = ("admin", "billing", "service", "auditor", "customer", "catalog_editor")
 PREFIX = "ldg_"
 
 SCHEMA = ["""
@@ -35,8 +35,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     role TEXT NOT NULL,
     customer_id TEXT,
     created_at TEXT NOT NULL,
-    revoked_at TEXT
+    revoked_at TEXT,
+    name TEXT,
+    last_used_on TEXT
 )""", "CREATE INDEX IF NOT EXISTS api_keys_revoked ON api_keys (revoked_at)"]
+# Columns added after the first release: added to older tables on start, nothing else changes.
+ADDED = {"name": "TEXT", "last_used_on": "TEXT"}
 
 RECHECK = 0.5  # seconds a process trusts its memory of keys before it counts revocations again
 
@@ -53,6 +57,7 @@ class Principal:
     tenant: str
     role: str
     customer_id: str | None = None
+    name: str | None = None  # the person or system holding it: the actor of release steps
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,14 @@ class IssuedKey:
     tenant: str
     role: str
     customer_id: str | None
+    name: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """`name` only when the key has one: the answer for unnamed keys is unchanged."""
+        found = asdict(self)
+        if self.name is None:
+            del found["name"]
+        return found
 
 
 def digest(key: str) -> str:
@@ -80,13 +90,26 @@ class ApiKeys:
                  monotonic: Callable[[], float] = time.monotonic, remember: int = 100_000):
         self.db = db
         db.create_tables(SCHEMA)
+        self._add_columns()
         self.recheck, self._monotonic, self._remember = recheck, monotonic, remember
-        self._known: dict[str, Principal] = {}  # digest -> principal of a valid key
+        # digest -> (principal of a valid key, the day its use was last written down)
+        self._known: dict[str, tuple[Principal, str]] = {}
         self._lock = threading.Lock()
         self._revoked = -1  # revoked keys counted at `_counted`
         self._counted = float("-inf")
         self._generation = 0  # moves whenever memory is forgotten: a lookup begun before it
         # must not put back what was forgotten
+
+    def _add_columns(self) -> None:
+        if self.db.postgres:
+            self.db.create_tables([f"ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS {c} {t}"
+                                   for c, t in ADDED.items()])
+            return
+        with self.db.transaction() as cur:
+            present = {row[1] for row in cur.execute("PRAGMA table_info(api_keys)").fetchall()}
+            for column, kind in ADDED.items():
+                if column not in present:
+                    cur.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {kind}")
 
     @classmethod
     def open(cls, url: str, **options: Any) -> ApiKeys:
@@ -95,8 +118,10 @@ class ApiKeys:
     def close(self) -> None:
         self.db.close()
 
-    def create(self, tenant: str, role: str, customer_id: str | None = None) -> IssuedKey:
-        """Make a key; the returned secret is not stored and cannot be shown again."""
+    def create(self, tenant: str, role: str, customer_id: str | None = None,
+               name: str | None = None) -> IssuedKey:
+        """Make a key; the returned secret is not stored and cannot be shown again. `name`
+        says who holds it; release steps taken with the key are recorded under that name."""
         if role not in ROLES:
             raise ApiKeyError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
         if not tenant:
@@ -105,13 +130,15 @@ class ApiKeys:
             raise ApiKeyError("a customer key needs the customer it speaks for (--customer)")
         if role != "customer" and customer_id:
             raise ApiKeyError(f"only a customer key names a customer, not a {role} key")
+        if name is not None and not (0 < len(name) <= 200 and name.isprintable()):
+            raise ApiKeyError("--name: 1 to 200 printable characters naming who holds the key")
         issued = IssuedKey(f"key_{secrets.token_hex(8)}", PREFIX + secrets.token_urlsafe(32),
-                           tenant, role, customer_id)
+                           tenant, role, customer_id, name)
         with self.db.transaction() as cur:
             cur.execute("INSERT INTO api_keys (key_id, key_hash, tenant, role, customer_id, "
-                        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        "created_at, name) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (issued.key_id, digest(issued.key), tenant, role, customer_id,
-                         datetime.now(UTC).isoformat()))
+                         datetime.now(UTC).isoformat(), name))
         return issued
 
     def revoke(self, key_id: str) -> bool:
@@ -134,7 +161,10 @@ class ApiKeys:
         when memory cannot say: an unknown key, or revocations not counted for `recheck`."""
         if self._monotonic() - self._counted >= self.recheck:
             return None
-        return self._known.get(digest(key))
+        known = self._known.get(digest(key))
+        if known is None or known[1] != datetime.now(UTC).date().isoformat():
+            return None  # unknown, or its first use today, which is written down
+        return known[0]
 
     def authenticate(self, key: str) -> Principal | None:
         """The caller behind `key`, or None for an unknown or revoked key."""
@@ -142,29 +172,34 @@ class ApiKeys:
             return None
         hashed = digest(key)
         generation = self._generation
+        today = datetime.now(UTC).date().isoformat()
         try:
             with self.db.reading() as cur:
                 if self._monotonic() - self._counted >= self.recheck:
                     generation = self._count_revoked(cur)
-                if (known := self._known.get(hashed)) is not None:
-                    return known
-                row = cur.execute("SELECT key_id, tenant, role, customer_id FROM api_keys "
-                                  "WHERE key_hash = ? AND revoked_at IS NULL",
+                known = self._known.get(hashed)
+                if known is not None and known[1] == today:
+                    return known[0]
+                row = cur.execute("SELECT key_id, tenant, role, customer_id, name, last_used_on "
+                                  "FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
                                   (hashed,)).fetchone()
         except Exception:
             # The table cannot be read, so no revocation can be written to it either: a key
             # known valid stays valid from memory; any other is an error as before.
             if (known := self._known.get(hashed)) is not None:
-                return known
+                return known[0]
             raise
         if row is None:
             return None
-        principal = Principal(*row)
+        principal = Principal(*row[:5])
+        if row[5] != today:  # one write per key and day: enough to find keys nobody uses
+            with self.db.transaction() as cur:
+                cur.execute("UPDATE api_keys SET last_used_on = ? WHERE key_id = ?", (today, row[0]))
         with self._lock:
             if len(self._known) >= self._remember:
                 self._known.clear()
             if generation == self._generation:
-                self._known[hashed] = principal
+                self._known[hashed] = (principal, today)
         return principal
 
     def _count_revoked(self, cur: Cursor) -> int:
@@ -180,3 +215,12 @@ class ApiKeys:
                 self._generation += 1
             self._revoked, self._counted = revoked, counted_at
             return self._generation
+
+    def listed(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's keys without their secrets: who holds them, when made, last used, ended."""
+        with self.db.reading() as cur:
+            rows = cur.execute("SELECT key_id, role, customer_id, name, created_at, last_used_on, "
+                               "revoked_at FROM api_keys WHERE tenant = ? ORDER BY created_at",
+                               (tenant,)).fetchall()
+        names = ("key_id", "role", "customer_id", "name", "created_at", "last_used_on", "revoked_at")
+        return [dict(zip(names, row, strict=True)) for row in rows]

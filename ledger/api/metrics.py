@@ -29,6 +29,9 @@ class Metrics:
                              registry=self.registry)
         self.events = Counter("ledger_api_events", "Envelopes posted, by outcome.", ["status"],
                               registry=self.registry)
+        self.reconciliation = Gauge("ledger_reconciliation_findings",
+                                    "Reconciliation findings by code, as of the last run.",
+                                    ["tenant", "code"], registry=self.registry)
         self._position = Gauge("ledger_event_store_position", "Newest ledger position.",
                                registry=self.registry)
         self._watermark = Gauge("ledger_read_models_watermark", "Read models' watermark.",

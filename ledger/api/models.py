@@ -38,7 +38,7 @@ class IdConvertor(Convertor[str]):
 register_url_convertor("id", IdConvertor())  # before any route that names it is declared
 
 
-def _whole_number(value: Any) -> Any:
+def whole_number(value: Any) -> Any:
     """A JSON number without a fraction (1 or 1.0); never a bool, a string or 1.5."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("must be a whole number")
@@ -50,7 +50,7 @@ def _whole_number(value: Any) -> Any:
 
 
 Quantity = Annotated[int, Field(gt=0, description="Units about to be used; a positive whole number."),
-                     BeforeValidator(_whole_number)]
+                     BeforeValidator(whole_number)]
 
 
 class Problem(BaseModel):

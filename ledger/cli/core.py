@@ -113,22 +113,38 @@ def ingest(settings: Settings, file: Any, tenant: str | None, any_tenant: bool, 
 
 @click.group()
 def catalog() -> None:
-    """Publish the catalog versions that give plans their meaning."""
+    """Publish the catalog versions that give plans their meaning, directly or through the
+    release workflow (draft, preview, approve, publish: see docs/governance.md)."""
+
+
+def read_catalog(file: Path) -> Any:
+    """A catalog file's data, JSON or TOML; a file that is neither is a one-line failure."""
+    try:
+        text = file.read_text(encoding="utf-8")
+        return _from_toml(tomllib.loads(text)) if file.suffix == ".toml" else json.loads(text)
+    except ValueError as exc:
+        fail(f"{file}: not valid {'TOML' if file.suffix == '.toml' else 'JSON'}: {exc}")
 
 
 @catalog.command("publish")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", metavar="FILE|VERSION")
 @tenant_option
 @click.option("--effective-at", type=TIME, default=None,
               help=f"When it takes effect (default now); {TimeParam.help}.")
+@click.option("--actor", default=None, help="Who publishes an approved VERSION (default: the OS user).")
+@click.option("--reason", default=None, help="Why (recorded with an approved VERSION's publication).")
 @click.pass_obj
-def publish(settings: Settings, file: Path, tenant: str | None, effective_at: datetime | None) -> None:
-    """Publish catalog FILE (JSON or TOML) as a new immutable version."""
-    try:
-        text = file.read_text(encoding="utf-8")
-        data = _from_toml(tomllib.loads(text)) if file.suffix == ".toml" else json.loads(text)
-    except ValueError as exc:
-        fail(f"{file}: not valid {'TOML' if file.suffix == '.toml' else 'JSON'}: {exc}")
+def publish(settings: Settings, file: str, tenant: str | None, effective_at: datetime | None,
+            actor: str | None, reason: str | None) -> None:
+    """Publish catalog FILE (JSON or TOML) as a new immutable version, or the approved draft
+    VERSION at its effective time."""
+    if not Path(file).is_file():
+        from ledger.cli.releases import publish_release
+
+        publish_release(settings, file, tenant, actor, reason, effective_at)
+        return
+    path = Path(file)
+    data = read_catalog(path)
     version = str(data.get("version", "")) if isinstance(data, dict) else ""
     digest = hashlib.sha256(canonical(data)).hexdigest()[:16]
     envelope = {"specversion": "1.0", "id": f"catalog:{version}:{digest}", "source": "ledger/cli",

@@ -19,8 +19,9 @@ DATABASE_HELP = "Event store: sqlite:///PATH or postgresql://... (LEDGER_DATABAS
 # Which module holds each command: imported only when the command runs, so `ledger head`
 # does not pay for FastAPI or Kafka clients.
 COMMAND_MODULES = {
-    "ingest": "core", "catalog": "core", "replay": "core", "history": "core", "verify": "core",
-    "head": "core", "schemas": "core",
+    "ingest": "core", "replay": "core", "history": "core", "verify": "core",
+    "head": "core", "schemas": "core", "catalog": "releases", "policy": "releases",
+    "reconcile": "governance", "compliance": "governance",
     "consume": "workers", "relay": "workers", "project": "workers", "projections": "workers",
     "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "serve",
     "status": "operator",

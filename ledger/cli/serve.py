@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from ledger import tracing
 from ledger.api import ApiKeyError, ApiKeys, create_app
 from ledger.api.cache import EntitlementCache
+from ledger.api.keys import ROLES
 from ledger.api.license_files import customer_license_file
 from ledger.api.server import kafka_probe, port_free, serve_forever
 from ledger.bootstrap import Wiring, bootstrap
@@ -166,18 +167,20 @@ def apikey() -> None:
 @apikey.command("create")
 @click.option("--tenant", default=None, help="Tenant of the key (default: LEDGER_TENANT).")
 @click.option("--role", required=True,
-              type=click.Choice(["admin", "billing", "service", "auditor", "customer"]),
+              type=click.Choice(list(ROLES)),
               help="What the key may do (docs/api.md, roles).")
 @click.option("--customer", default=None, help="The customer a `customer` key speaks for.")
+@click.option("--name", default=None,
+              help="Who holds the key (a person or system): recorded as the actor of its release steps.")
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="text",
               show_default=True, help="json: the key as one JSON document on standard output.")
 @click.pass_obj
 def apikey_create(settings: Settings, tenant: str | None, role: str, customer: str | None,
-                  fmt: str) -> None:
+                  name: str | None, fmt: str) -> None:
     """Make a key and print it once: it is not stored, only its hash."""
     keys = ApiKeys.open(settings.read_url)
     try:
-        issued = keys.create(tenant or settings.tenant, role, customer)
+        issued = keys.create(tenant or settings.tenant, role, customer, name)
     except ApiKeyError as exc:
         raise click.UsageError(str(exc)) from None
     finally:

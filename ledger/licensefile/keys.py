@@ -232,3 +232,11 @@ def _locked(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def key_ages(directory: Path) -> list[tuple[str, datetime]]:
+    """(key_id, when made) of the keys kept in `directory`, for the compliance check of their
+    age; [] if none are kept there (a key given in settings has no recorded age)."""
+    index = _read_index(directory) or {"keys": []}
+    return [(e["key_id"], datetime.strptime(e["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC))
+            for e in index["keys"] if "created_at" in e]

@@ -25,7 +25,7 @@ from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, decode, encode, fact_record, seal, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
-from ledger.store.records import CATALOG, LIFECYCLE, USAGE, IndexRow, index_row
+from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_row
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
 
@@ -92,6 +92,14 @@ class LedgerStore:
 
     def catalogs(self, tenant: str) -> CatalogHistory:
         return CatalogHistory.of(f for _, f in self._facts(tenant, CATALOG))
+
+    def governance_facts(self, tenant: str) -> list[Fact]:
+        """The tenant's catalog release steps and policy changes, in recorded order."""
+        return [f for _, f in self._facts(tenant, GOVERNANCE)]
+
+    def payment_facts(self, tenant: str, license_id: str) -> list[Fact]:
+        """A license's payment events, in recorded order."""
+        return [f for _, f in self._facts(tenant, PAYMENT, [license_id])]
 
     def head(self, tenant: str) -> Head | None:
         """The newest fact of the tenant's chain, checked: the chain is never built on a head

@@ -123,7 +123,7 @@ class FactIndex:
     def positions(self, tenant: str, license_id: str) -> dict[int, int]:
         return {r[0]: r[1] for r in self.query(
             f"SELECT sequence, position FROM {self.facts_table} WHERE tenant = ? AND subject = ? "
-            "AND kind <> 'catalog'", [tenant, license_id])}
+            "AND kind IN ('lifecycle', 'usage')", [tenant, license_id])}
 
     def receipts(self, tenant: str, event_ids: Sequence[str]) -> set[tuple[str, str]]:
         """(source, id) of the given ids already accepted for the tenant."""

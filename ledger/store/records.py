@@ -12,12 +12,15 @@ from typing import NamedTuple
 from ledger.domain.facts import Fact
 from ledger.domain.terms import GRANTS
 from ledger.domain.usage import month_key
+from schemas.events import PAYMENTS
+from schemas.governance import STEP_TYPES
 
 LIFECYCLE, USAGE, CATALOG = "lifecycle", "usage", "catalog"
+GOVERNANCE, PAYMENT = "governance", "payment"  # release steps and policy; a license's payments
 
 
 class IndexRow(NamedTuple):
-    """Which license (or catalog) a fact belongs to, and where it is in the ledger."""
+    """Which license (or catalog, or release) a fact belongs to, and where it is in the ledger."""
 
     tenant: str
     sequence: int
@@ -35,6 +38,10 @@ def kind_of(event_type: str) -> str:
         return USAGE
     if event_type == "catalog.published":
         return CATALOG
+    if event_type in STEP_TYPES:
+        return GOVERNANCE
+    if event_type in PAYMENTS:
+        return PAYMENT
     return LIFECYCLE
 
 

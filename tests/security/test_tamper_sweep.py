@@ -9,6 +9,7 @@ covered, and why, is listed in docs/ledger.md ("What verify covers")."""
 
 from __future__ import annotations
 
+import copy
 import random
 import sqlite3
 import uuid
@@ -20,11 +21,12 @@ import pytest
 
 from ledger.bootstrap import Wiring
 from ledger.cli.proofs import audit_logs
+from ledger.governance.releases import Releases
 from ledger.integrity import verify
 from ledger.licensefile import KeyRing, SigningKey
 from ledger.proofs import VerifiableLog
 from ledger.store.eventstore import CorruptStoreError
-from tests.builders import catalog_envelope, envelope
+from tests.builders import CATALOG, catalog_envelope, envelope, t
 from tests.integration import tampering
 
 Make = Callable[..., Wiring]
@@ -41,7 +43,8 @@ TREE_REFUSED = (*REFUSED, psycopg.errors.NumericValueOutOfRange)
 
 
 def prepared(make: Make, url: str, **settings: object) -> Wiring:
-    """Every kind of fact, two tenants, usage in two months, grants with customers, a trial."""
+    """Every kind of fact, two tenants, usage in two months, grants with customers, a trial,
+    payments, and every release step and policy change (recorded by the release workflow)."""
     wiring = make(url, **settings)
     for tenant in ("acme", "globex"):
         outcomes = wiring.ledger.ingest([
@@ -53,8 +56,25 @@ def prepared(make: Make, url: str, **settings: object) -> Wiring:
             envelope("usage.recorded", "2026-03-03", "lic-1", feature="api_calls", quantity=5),
             envelope("usage.recorded", "2026-04-03", "lic-1", feature="api_calls", quantity=7),
             envelope("license.suspended", "2026-04-05", "lic-1", reason="payment_failed"),
+            *(envelope(kind, "2026-04-01", "lic-1", amount=4900, currency="EUR",
+                       period_start="2026-04-01T00:00:00Z", period_end="2026-05-01T00:00:00Z",
+                       invoice_id=f"inv-{n}", **extra)
+              for n, (kind, extra) in enumerate([("payment.succeeded", {}),
+                                                 ("payment.failed", {"reason": "card_declined"})])),
         ], tenant)
         assert {o.status for o in outcomes} == {"accepted"}, outcomes
+        releases = Releases(wiring.ledger)
+        releases.configure(tenant, "root", approvals_required=1, failed_payment_days=3)
+        for version, last in (("v2", "publish"), ("v3", "reject"), ("v4", "withdraw")):
+            releases.draft(tenant, "alice", {**copy.deepcopy(CATALOG), "version": version},
+                           t("2026-05-01"))
+            if last == "publish":
+                releases.approve(tenant, version, "bob")
+                releases.publish(tenant, version, "bob")
+            elif last == "reject":
+                releases.reject(tenant, version, "bob", "not now")
+            else:
+                releases.withdraw(tenant, version, "alice", "superseded")
     assert verify(wiring.store).ok
     return wiring
 

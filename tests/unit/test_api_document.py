@@ -9,6 +9,7 @@ from pathlib import Path
 from ledger.api import application
 from ledger.api.auth import ACCESS
 from ledger.api.errors import describe_validation
+from ledger.api.keys import ROLES
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 OPEN = {"/healthz", "/v1/license-files/keys"}
@@ -37,7 +38,9 @@ def test_every_refusal_is_documented_as_a_problem_never_as_a_422() -> None:
 
 def test_the_contract_roles_are_the_only_ones_granted_anything() -> None:
     granted = set().union(*ACCESS.values())
-    assert granted == {"admin", "billing", "service", "auditor", "customer"}
+    # catalog_editor: the release workflow's role (docs/governance.md, CHANGELOG)
+    assert granted == {"admin", "billing", "service", "auditor", "customer", "catalog_editor"}
+    assert ROLES == tuple(sorted(granted, key=ROLES.index))
     assert all("admin" in roles for roles in ACCESS.values())
     assert ACCESS["metrics"] == {"admin"}
 

@@ -1,0 +1,76 @@
+"""The `data` of the steps the ledger records for controlled change: catalog releases and the
+tenant's governance policy. They are never sent in by billing: the release workflow (`ledger
+catalog ...`, `/v1/catalog/...`) records them, in the tenant's chain like every fact, so who
+drafted, approved, rejected, withdrew and published what, when and why, is part of the ledger.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from schemas.catalog import Catalog
+from schemas.times import Time
+
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Actor = Field(min_length=1, max_length=200, pattern=PRINTABLE,
+              description="Who took the step: the API key's name, or the CLI's --actor / OS user.")
+Reason = Field(default=None, max_length=2000, description="Why, in the actor's words.")
+Digest = Field(pattern=r"^[0-9a-f]{64}$",
+               description="SHA-256 of the draft's meaning and effective time (see docs/governance.md).")
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actor: str = Actor
+    reason: str | None = Reason
+
+
+class CatalogDrafted(_Step):
+    """A catalog version proposed to take effect at `effective_at`; the subject is its version."""
+
+    effective_at: Time
+    catalog: Catalog
+
+
+class CatalogApproved(_Step):
+    """One approval of exactly the draft whose digest it names."""
+
+    digest: str = Digest
+
+
+class CatalogRejected(_Step):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CatalogWithdrawn(_Step):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CatalogReleased(_Step):
+    """An approved draft published by the workflow: recorded with its `catalog.published`."""
+
+    digest: str = Digest
+
+
+class TenantConfigured(_Step):
+    """The tenant's governance policy from now on; the subject is the tenant."""
+
+    approval_required: StrictBool = False
+    approvals_required: StrictInt = Field(default=1, ge=1, le=20)
+    failed_payment_days: StrictInt = Field(default=7, ge=0, le=3650)
+    api_key_unused_days: StrictInt = Field(default=90, ge=1, le=3650)
+    signing_key_max_age_days: StrictInt = Field(default=365, ge=1, le=36500)
+
+
+STEP_MODELS: dict[str, type[BaseModel]] = {
+    "catalog.drafted": CatalogDrafted,
+    "catalog.approved": CatalogApproved,
+    "catalog.rejected": CatalogRejected,
+    "catalog.withdrawn": CatalogWithdrawn,
+    "catalog.released": CatalogReleased,
+    "tenant.configured": TenantConfigured,
+}
+
+STEP_TYPES = tuple(STEP_MODELS)
+RELEASE_STEPS = STEP_TYPES[:5]
