@@ -16,24 +16,33 @@ from tests.builders import envelope
 from tests.integration.test_api_harness import Api, running_api, sqlite
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-ROLES = ("admin", "billing", "service", "auditor", "customer")
+HEADER = "| | admin | billing | service | auditor | customer |"
 MOMENT = "2026-03-01T00:00:00Z"
 
 
 def documented_rows() -> list[tuple[str, str, dict[str, str]]]:
     """(method, path, {role: cell}) for each row of the role table that names one route."""
     text = API_MD.read_text(encoding="utf-8")
-    table = text[text.index("| | admin | billing | service | auditor | customer |"):]
+    table = text[text.index(HEADER):]
+    header, _, *lines = table.splitlines()
+    roles = [cell.strip() for cell in header.strip("|").split("|")][1:]
     rows = []
-    for line in table.splitlines()[2:]:
+    for line in lines:
         if not line.startswith("|"):
             break
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         routes = re.findall(r"`(GET|POST) ([^`]+)`", cells[0])
         if len(routes) == 1 and cells[1] != "no key needed":
             method, path = routes[0]
-            rows.append((method, path, dict(zip(ROLES, cells[1:], strict=True))))
+            rows.append((method, path, dict(zip(roles, cells[1:], strict=True))))
     return rows
+
+
+def documented_roles() -> list[str]:
+    """The roles of the table's header, in its order."""
+    text = API_MD.read_text(encoding="utf-8")
+    header = text[text.index(HEADER):].splitlines()[0]
+    return [cell.strip() for cell in header.strip("|").split("|")][1:]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +55,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 def ask(client: httpx.Client, method: str, path: str, customer: str) -> httpx.Response:
     path = path.replace("/customers/{id}", f"/customers/{customer}").replace("{id}", "lic-1")
-    path = re.sub(r"(as_of|known_at)=(?=&|$)", rf"\1={MOMENT}", path)
+    path = re.sub(r"(as_of|known_at|at)=(?=&|$)", rf"\1={MOMENT}", path)
     body = None
     if path == "/v1/events":
         body = envelope("usage.recorded", "2026-03-01", "lic-1", feature="api_calls", quantity=1)
@@ -56,10 +65,12 @@ def ask(client: httpx.Client, method: str, path: str, customer: str) -> httpx.Re
 
 
 ROWS = documented_rows()
+ROLES = documented_roles()
 
 
 def test_the_role_table_is_read_from_the_document() -> None:
     assert len(ROWS) >= 8 and {m for m, _, _ in ROWS} == {"GET", "POST"}
+    assert {"admin", "billing", "service", "auditor", "customer"} <= set(ROLES)
 
 
 @pytest.mark.parametrize(("method", "path", "cells"), ROWS, ids=[f"{m} {p}" for m, p, _ in ROWS])
