@@ -11,6 +11,7 @@ gives the committed file again (a test checks it).
 - lic-45 (cust-10): basic for six months, ended 2026-10-01
 - lic-46 (cust-11): basic, upgraded in September, then a late record: a revocation dated
   2026-08-15 sent after the upgrade, which leaves the upgrade superseded
+- payments: lic-42's year paid in January; lic-44's August payment failed
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ def events() -> list[dict[str, Any]]:
                 quantity=300)
         week += timedelta(days=7)
     add("license.revoked", at(8, 15), "lic-46", reason="chargeback")  # sent late, after the upgrade
+    # Payments (reconciliation, docs/governance.md): lic-42's year paid up front, lic-44's
+    # August payment failed (the suspension above).
+    add("payment.succeeded", at(1, 1), "lic-42", amount=1_190_000, currency="EUR",
+        period_start=at(1, 1), period_end="2027-01-01T00:00:00Z", invoice_id="in-2026-0042",
+        seats=10)
+    add("payment.failed", at(8, 1), "lic-44", amount=249_900, currency="EUR", period_start=at(8, 1),
+        period_end=at(9, 1), invoice_id="in-2026-0844", reason="card_declined")
     return out
 
 

@@ -119,11 +119,17 @@ class Payment(_Data):
     which period and invoice. It changes no license state; reconciliation compares with it."""
 
     amount: StrictInt = Field(ge=0, le=10**15)
+    """What was paid (or failed), in minor units of `currency` (cents)."""
     currency: str = Field(pattern=r"^[A-Z]{3}$")
+    """ISO 4217 code, e.g. EUR (taken in upper case)."""
     period_start: Time
+    """The start of the period the payment covers, RFC 3339 with a zone."""
     period_end: Time
+    """The end of that period (exclusive); later than period_start."""
     invoice_id: str = NonEmpty
+    """The invoice the payment settles."""
     seats: StrictInt | None = Field(default=None, ge=1, le=MAX_SEATS)
+    """The seats paid for (reconciliation compares them with the seats assigned)."""
 
     @field_validator("currency", mode="before")
     @classmethod
@@ -139,7 +145,10 @@ class Payment(_Data):
 
 
 class PaymentFailed(Payment):
+    """A payment that failed: the same facts, and why."""
+
     reason: str | None = Field(default=None, max_length=500)
+    """Why it failed, e.g. card_declined."""
 
 
 DATA_MODELS: dict[str, type[BaseModel]] = {

@@ -20,7 +20,7 @@ Digest = Field(pattern=r"^[0-9a-f]{64}$",
 
 
 class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     actor: str = Actor
     reason: str | None = Reason
@@ -30,7 +30,9 @@ class CatalogDrafted(_Step):
     """A catalog version proposed to take effect at `effective_at`; the subject is its version."""
 
     effective_at: Time
+    """When the version is to take effect, RFC 3339 with a zone."""
     catalog: Catalog
+    """The proposed catalog (docs/catalog.md)."""
 
 
 class CatalogApproved(_Step):
@@ -40,11 +42,17 @@ class CatalogApproved(_Step):
 
 
 class CatalogRejected(_Step):
+    """A draft refused by an approver; it can no longer be approved or published."""
+
     reason: str = Field(min_length=1, max_length=2000)
+    """Why it was refused (required)."""
 
 
 class CatalogWithdrawn(_Step):
+    """A draft or approved version taken back before it took effect."""
+
     reason: str = Field(min_length=1, max_length=2000)
+    """Why it was withdrawn (required)."""
 
 
 class CatalogReleased(_Step):
@@ -57,10 +65,15 @@ class TenantConfigured(_Step):
     """The tenant's governance policy from now on; the subject is the tenant."""
 
     approval_required: StrictBool = False
+    """Every catalog change must go through an approved release (direct publication refused)."""
     approvals_required: StrictInt = Field(default=1, ge=1, le=20)
+    """Approvals by people other than the author a draft needs."""
     failed_payment_days: StrictInt = Field(default=7, ge=0, le=3650)
+    """Days after a failed payment without a suspension before reconciliation reports it."""
     api_key_unused_days: StrictInt = Field(default=90, ge=1, le=3650)
+    """Days without use after which compliance reports an API key."""
     signing_key_max_age_days: StrictInt = Field(default=365, ge=1, le=36500)
+    """Age in days after which compliance reports the active signing key."""
 
 
 STEP_MODELS: dict[str, type[BaseModel]] = {

@@ -10,6 +10,7 @@ from typing import Any
 from ledger.audit.explain import explain
 from ledger.bootstrap import Wiring
 from ledger.domain.check import decide
+from ledger.domain.state import LicenseState
 from tests.builders import catalog_envelope, envelope
 
 YEAR = [
@@ -56,7 +57,8 @@ def test_every_explanation_gives_the_checks_answer_and_names_what_decided_it(
             for feature in FEATURES:
                 answer = explain(wiring.ledger, wiring.store, "acme", customer, feature, moment, known)
                 check = answer["check"]
-                assert check == decide(states, feature).as_dict()
+                assert check == decide([LicenseState.from_dict(s, moment) for s in states],
+                                       feature).as_dict()
                 reason = check["reason"]
                 seen.add(reason)
                 words = answer["explanation"]

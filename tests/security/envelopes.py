@@ -17,7 +17,10 @@ KNOWN_CODES = frozenset({
     "license_exists", "unknown_license", "unknown_plan", "not_an_upgrade", "not_a_downgrade",
     "no_free_seat", "seat_already_assigned", "seat_not_assigned", "seats_in_use",
     "not_an_extension", "already_suspended", "not_suspended", "not_a_trial", "revoked",
-    "invalid_event", "tenant_mismatch", "catalog_version_exists"})
+    "invalid_event", "tenant_mismatch", "catalog_version_exists",
+    # controlled change (issue 8): a direct publication under an approval policy, a release
+    # step sent in as an envelope
+    "approval_required", "not_an_inbound_event"})
 
 WRONG_TIMES = ["1764547200", "1798761600000", "20271201", "2026-03-01", "2026-03-01T00:00:00",
                "2026-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
@@ -78,6 +81,12 @@ class Billing(random.Random):
             "seat.released": {"user_id": self.choice(["u-1", "u-2"])},
             "usage.recorded": {"feature": self.choice(["api_calls", "sso"]), "quantity": quantity},
             "catalog.published": {"version": f"v{self.randrange(4)}", "plans": PLANS},
+            "payment.succeeded": {"amount": quantity * 100, "currency": self.choice(["EUR", "usd"]),
+                                  "period_start": self.time(), "period_end": self.time(),
+                                  "invoice_id": f"inv-{self.randrange(100)}", "seats": seats},
+            "payment.failed": {"amount": quantity * 100, "currency": "EUR",
+                               "period_start": self.time(), "period_end": self.time(),
+                               "invoice_id": f"inv-{self.randrange(100)}", "reason": "card_declined"},
         }
         optional = {"ends_at", "region", "seats"} if kind != "license.renewed" else set()
         return {k: v for k, v in given[kind].items() if k not in optional or self.random() < 0.5}

@@ -92,10 +92,19 @@ def day(moment: Any) -> str:
     return str(moment)[:10]
 
 
+def money(data: dict[str, Any]) -> str:
+    """An amount in minor units as people read it ("120.00 EUR")."""
+    amount = data.get("amount")
+    if not isinstance(amount, int):
+        return "an amount"
+    return f"{amount / 100:.2f} {data.get('currency') or ''}".rstrip()
+
+
 def describe(event: dict[str, Any]) -> str:
     """One history event in plain words."""
     data, kind = event.get("data") or {}, event["type"]
     ends = f", until {day(data['ends_at'])}" if data.get("ends_at") else ""
+    invoice = f" (invoice {data['invoice_id']})" if data.get("invoice_id") else ""
     sentences = {
         "license.granted": lambda: f"Licensed on plan {data.get('plan')} with "
                                    f"{data.get('seats', 1)} seat(s){ends}",
@@ -113,6 +122,8 @@ def describe(event: dict[str, Any]) -> str:
         "seat.assigned": lambda: f"Seat given to {data.get('user_id')}",
         "seat.released": lambda: f"Seat taken back from {data.get('user_id')}",
         "usage.recorded": lambda: f"Used {data.get('quantity')} {data.get('feature')}",
+        "payment.succeeded": lambda: f"Paid {money(data)}{invoice}",
+        "payment.failed": lambda: f"Payment of {money(data)} failed{invoice}",
     }
     words = sentences.get(kind)
     return words() if words else kind
