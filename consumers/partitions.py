@@ -68,6 +68,35 @@ class SeekToTracked(ConsumerRebalanceListener):
                  tracked={partition_key(tp): o for tp, o in self.floors.items()})
 
 
+@dataclass(frozen=True)
+class Growth:
+    """Batches that grow with load: after a poll brings records, keep taking what the client has
+    already fetched (polls that do not wait) until each partition's batch holds `size` records,
+    a poll brings nothing, or `wait` seconds passed. A light load is taken at once (the next
+    poll is empty), a backlog in batches of `size` per partition, not `size` across them all."""
+
+    size: int
+    wait: float = 0.2
+
+    def gather(self, consumer: Any, polled: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+        batches = {tp: list(records) for tp, records in polled.items()}
+        started = time.monotonic()
+        while (min(len(r) for r in batches.values()) < self.size
+               and time.monotonic() - started < self.wait):
+            more = consumer.poll(timeout_ms=0)
+            if not more:
+                break
+            for tp, records in more.items():
+                held = batches.setdefault(tp, [])
+                # a seek back (a rebalance gave the partition back) re-fetches what is held
+                held += [r for r in records if not held or r.offset > held[-1].offset]
+        return batches
+
+
+def _chunks(records: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [records[i:i + size] for i in range(0, len(records), max(size, 1))]
+
+
 @dataclass
 class PartitionLoop:
     """Poll, hand each partition's batch to the worker, commit the offset after it is durable."""
@@ -79,6 +108,8 @@ class PartitionLoop:
     max_idle: float | None = None
     poll_ms: int = 500
     floors: dict[TopicPartition, int] = field(default_factory=dict)
+
+    growth: Growth | None = None
 
     def run(self) -> None:
         """Until `stop` is set, or nothing arrived for `max_idle` seconds."""
@@ -93,8 +124,11 @@ class PartitionLoop:
                     return
                 continue
             last_seen = time.monotonic()
+            if self.growth is not None:
+                polled = self.growth.gather(self.consumer, polled)
             for tp, records in polled.items():
-                self._take(tp, records)
+                for batch in _chunks(records, self.growth.size if self.growth else len(records)):
+                    self._take(tp, batch)
 
     def _take(self, tp: TopicPartition, records: Sequence[Any]) -> None:
         # Records below the tracked offset are already durable (a seek raced with a fetch).

@@ -18,6 +18,7 @@ from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import Timeline, fold, history, judge
 from ledger.domain.releases import judge_publication, judge_step
 from ledger.domain.state import license_state
+from ledger.domain.terms import Terms
 from ledger.domain.usage import CountedUsage, month_key
 from ledger.store.eventstore import LedgerStore
 from ledger.store.governance import governance_facts
@@ -238,9 +239,10 @@ class _Judging:
                                  "a payment names a granted license")
             else:
                 facts = self._facts(tenant, item.subject)
-                judge(facts, catalogs, draft, self._before(facts, catalogs, draft))
+                before = self._before(facts, catalogs, draft)
+                terms = judge(facts, catalogs, draft, before)
                 if item.type != "usage.recorded":
-                    facts.append(draft)
+                    self._extend(facts, catalogs, draft, before, terms)
         except RuleBrokenError as exc:
             return _rejected(item, exc.code, exc.message)
         self.keys.add(key)
@@ -254,6 +256,19 @@ class _Judging:
         if key not in self.folds:
             self.folds[key] = fold(facts, catalogs, as_of=draft.effective_at)
         return self.folds[key]
+
+    def _extend(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact, before: Timeline,
+                terms: Terms) -> None:
+        """Add an accepted draft to its license's facts. When it is the latest of them in
+        effective order (the usual case: events arrive in time order), the fold of all of them
+        at any later moment is the judged `terms`: kept, so the license's next event is judged
+        without folding its history again (which made a lifecycle-heavy batch quadratic)."""
+        latest = all(f.effective_at <= draft.effective_at for f in facts)
+        facts.append(draft)
+        if latest:
+            n = len(facts)
+            self.folds[(draft.tenant, draft.subject, n, n, len(catalogs.facts))] = Timeline(
+                terms, (*before.applied, draft), before.superseded)
 
     def _same_catalog_exists(self, catalogs: CatalogHistory, draft: Fact) -> bool:
         if draft.data.get("version") != draft.subject:

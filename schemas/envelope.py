@@ -128,6 +128,10 @@ def unbuildable(exc: BaseException) -> str | None:
     return None
 
 
+# Every type's data model, merged once (not per envelope: this runs for every event).
+_MODELS: dict[str, type[BaseModel]] = {**DATA_MODELS, **STEP_MODELS}
+
+
 def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:
     """Validate one envelope or raise InvalidEventError naming the field. With `text`, a str or
     bytes is JSON text (a line of a file, a Kafka record); without, only an object will do
@@ -154,7 +158,7 @@ def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:
     version = envelope.dataversion if envelope.dataversion is not None else DATA_VERSION
     data = upcast(envelope.type, version, dict(envelope.data))
     try:
-        model = {**DATA_MODELS, **STEP_MODELS}[envelope.type].model_validate(data)
+        model = _MODELS[envelope.type].model_validate(data)
     except ValidationError as exc:
         raise InvalidEventError(describe(exc, "data"), event_id=event_id, source=source) from None
     return Inbound(

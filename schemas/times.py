@@ -37,6 +37,12 @@ def parse_time(value: str) -> datetime:
     if found["zone"] is None:
         raise ZonelessTimeError(f"time {_shown(value)} has no zone; add 'Z' or an offset like '+01:00'")
     zone = found["zone"].upper()
+    if zone == "Z" and found["fraction"] is None:  # the usual spelling: no offset to apply
+        try:
+            return datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(found["hour"]),
+                            int(found["minute"]), int(found["second"]), tzinfo=UTC)
+        except ValueError as exc:
+            raise NotRfc3339Error(f"{_shown(value)} is not a valid time: {exc}") from None
     try:
         hours, minutes = (0, 0) if zone == "Z" else (int(zone[1:3]), int(zone[4:6]))
         if minutes > 59:

@@ -18,7 +18,7 @@ import structlog
 from consumers.clients import group_consumer, idempotent_producer
 from consumers.inbound import InboundConsumer
 from consumers.metrics import MeasuredLedger, MeasuredPartitions, MeasuredRelay, WorkerMetrics
-from consumers.partitions import PartitionLoop
+from consumers.partitions import Growth, PartitionLoop
 from consumers.project import Projector
 from ledger import tracing
 from ledger.bootstrap import bootstrap
@@ -101,7 +101,7 @@ def consume(settings: Settings, max_idle: float | None, batch_size: int,
         measured = MeasuredPartitions(worker, consumer, metrics)
         PartitionLoop(consumer, settings.inbound_topic,
                       tracing.TracedPartitions(measured, "ledger consume") if contexts else measured,
-                      stop, max_idle).run()
+                      stop, max_idle, growth=Growth(batch_size)).run()
     finally:
         consumer.close(autocommit=False)
         producer.close()

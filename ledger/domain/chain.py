@@ -11,26 +11,35 @@ from ledger.domain.facts import Fact
 from schemas.times import format_time
 
 GENESIS = "0" * 64
+# Built once: `json.dumps` with these options builds the same encoder for every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(obj: Any) -> bytes:
-    """Keys sorted, no insignificant white space, UTF-8: the same bytes in any language."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Keys sorted, no insignificant white space, UTF-8: the same bytes in any language
+    (exactly `json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`)."""
+    return _CANONICAL.encode(obj).encode()
 
 
 def content(fact: Fact) -> dict[str, Any]:
     """Everything a fact says, except its own hash."""
+    return linked_content(fact, fact.sequence, fact.prev_hash, format_time(fact.recorded_at))
+
+
+def linked_content(draft: Fact, sequence: int, prev_hash: str, recorded_at: str) -> dict[str, Any]:
+    """The `content` the draft will have once it takes its place in the chain, with the recorded
+    time already formatted: a batch shares one recorded time, formatted once, not per fact."""
     return {
-        "tenant": fact.tenant,
-        "subject": fact.subject,
-        "type": fact.type,
-        "effective_at": format_time(fact.effective_at),
-        "recorded_at": format_time(fact.recorded_at),
-        "source": fact.source,
-        "source_event_id": fact.source_event_id,
-        "data": fact.data,
-        "sequence": fact.sequence,
-        "prev_hash": fact.prev_hash,
+        "tenant": draft.tenant,
+        "subject": draft.subject,
+        "type": draft.type,
+        "effective_at": format_time(draft.effective_at),
+        "recorded_at": recorded_at,
+        "source": draft.source,
+        "source_event_id": draft.source_event_id,
+        "data": draft.data,
+        "sequence": sequence,
+        "prev_hash": prev_hash,
     }
 
 

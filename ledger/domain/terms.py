@@ -7,7 +7,7 @@ time, it returns the new terms or raises RuleBrokenError. Acceptance and replay 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,12 @@ class Terms:
     suspended: bool
     revoked_at: tuple[datetime, int] | None
     last_event_id: str
+
+
+def _replaced(terms: Terms, **changes: Any) -> Terms:
+    """`dataclasses.replace` without its per-field introspection: a fold makes one per fact,
+    and judging folds a license for each of its events (~5x faster, the same Terms)."""
+    return Terms(**{**terms.__dict__, **changes})
 
 
 def _time(value: str | None) -> datetime | None:
@@ -85,7 +91,7 @@ def apply(terms: Terms | None, fact: Fact, catalogs: CatalogHistory,
         raise reject("revoked", f"license {fact.subject!r} was revoked; only history remains")
     step = _STEPS.get(fact.type)
     changed = step(terms, fact, catalogs, known_at) if step else terms
-    return replace(changed, last_event_id=fact.source_event_id)
+    return _replaced(changed, last_event_id=fact.source_event_id)
 
 
 def _upgrade(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datetime) -> Terms:
@@ -95,7 +101,7 @@ def _upgrade(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datet
     if tier <= current:
         raise reject("not_an_upgrade", f"plan {plan!r} (tier {tier}) is not of a higher tier "
                      f"than {terms.plan!r} (tier {current})")
-    return replace(terms, plan=plan, tier=tier)
+    return _replaced(terms, plan=plan, tier=tier)
 
 
 def _downgrade(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datetime) -> Terms:
@@ -105,7 +111,7 @@ def _downgrade(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: dat
     if tier >= current:
         raise reject("not_a_downgrade", f"plan {plan!r} (tier {tier}) is not of a lower tier "
                      f"than {terms.plan!r} (tier {current})")
-    return replace(terms, plan=plan, tier=tier)
+    return _replaced(terms, plan=plan, tier=tier)
 
 
 def _current_tier(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datetime) -> int:
@@ -117,17 +123,17 @@ def _current_tier(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: 
 def _suspend(terms: Terms, fact: Fact, *_: Any) -> Terms:
     if terms.suspended:
         raise reject("already_suspended", f"license {terms.license_id!r} is already suspended")
-    return replace(terms, suspended=True)
+    return _replaced(terms, suspended=True)
 
 
 def _reinstate(terms: Terms, fact: Fact, *_: Any) -> Terms:
     if not terms.suspended:
         raise reject("not_suspended", f"license {terms.license_id!r} is not suspended")
-    return replace(terms, suspended=False)
+    return _replaced(terms, suspended=False)
 
 
 def _revoke(terms: Terms, fact: Fact, *_: Any) -> Terms:
-    return replace(terms, revoked_at=fact.order)
+    return _replaced(terms, revoked_at=fact.order)
 
 
 def _renew(terms: Terms, fact: Fact, *_: Any) -> Terms:
@@ -137,7 +143,7 @@ def _renew(terms: Terms, fact: Fact, *_: Any) -> Terms:
     if ends_at <= terms.ends_at:
         raise reject("not_an_extension", f"new end {fact.data['ends_at']} is not later than the "
                      f"current end {format_time(terms.ends_at)}")
-    return replace(terms, ends_at=ends_at)
+    return _replaced(terms, ends_at=ends_at)
 
 
 def _convert(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datetime) -> Terms:
@@ -149,7 +155,7 @@ def _convert(terms: Terms, fact: Fact, catalogs: CatalogHistory, known_at: datet
                      f"the conversion at {format_time(fact.effective_at)}")
     plan = fact.data.get("plan") or terms.plan
     tier = _plan_tier(catalogs, plan, fact, known_at)
-    return replace(terms, trial=False, plan=plan, tier=tier, ends_at=ends_at)
+    return _replaced(terms, trial=False, plan=plan, tier=tier, ends_at=ends_at)
 
 
 def _change_seats(terms: Terms, fact: Fact, *_: Any) -> Terms:
@@ -157,7 +163,7 @@ def _change_seats(terms: Terms, fact: Fact, *_: Any) -> Terms:
     if seats < len(terms.seats_assigned):
         raise reject("seats_in_use", f"{len(terms.seats_assigned)} seats are assigned; release "
                      f"some before lowering the count to {seats}")
-    return replace(terms, seats=seats)
+    return _replaced(terms, seats=seats)
 
 
 def _assign(terms: Terms, fact: Fact, *_: Any) -> Terms:
@@ -167,7 +173,7 @@ def _assign(terms: Terms, fact: Fact, *_: Any) -> Terms:
     if len(terms.seats_assigned) >= terms.seats:
         raise reject("no_free_seat", f"all {terms.seats} seats of license "
                      f"{terms.license_id!r} are assigned")
-    return replace(terms, seats_assigned=(*terms.seats_assigned, user))
+    return _replaced(terms, seats_assigned=(*terms.seats_assigned, user))
 
 
 def _release(terms: Terms, fact: Fact, *_: Any) -> Terms:
@@ -175,7 +181,7 @@ def _release(terms: Terms, fact: Fact, *_: Any) -> Terms:
     if user not in terms.seats_assigned:
         raise reject("seat_not_assigned", f"user {user!r} holds no seat on license "
                      f"{terms.license_id!r}")
-    return replace(terms, seats_assigned=tuple(u for u in terms.seats_assigned if u != user))
+    return _replaced(terms, seats_assigned=tuple(u for u in terms.seats_assigned if u != user))
 
 
 _STEPS: dict[str, Callable[[Terms, Fact, CatalogHistory, datetime], Terms]] = {

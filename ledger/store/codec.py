@@ -21,10 +21,13 @@ from schemas.times import parse_time
 from schemas.upcast import upcast
 
 STORAGE_VERSION = 2
+# Built once (`json.dumps` builds one per call); the bytes are exactly json.dumps's with these
+# options, which `ledger verify` re-encodes and compares.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def encode(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return _COMPACT.encode(obj).encode()
 
 
 def decode(stored: StoredEvent) -> dict[str, Any]:

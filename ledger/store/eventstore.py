@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -19,13 +19,14 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.catalogs import CatalogHistory
-from ledger.domain.chain import GENESIS, content, digest, fact_hash
+from ledger.domain.chain import GENESIS, digest, fact_hash, linked_content
 from ledger.domain.facts import Fact
 from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, decode, encode, fact_record, seal, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
 from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_row
+from schemas.times import format_time
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
 
@@ -226,32 +227,34 @@ class LedgerStore:
                 positions = writer.insert(stored, [index_row(f, 0) for f in facts])
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
-        return [replace(f, position=p) for f, p in zip(facts, positions, strict=True)]
-
+        # Fact(**...) rather than dataclasses.replace, which re-checks every field (~3x slower)
+        return [Fact(**{**f.__dict__, "position": p}) for f, p in zip(facts, positions, strict=True)]
     def append(self, drafts: Sequence[Fact]) -> list[Fact]:
         """Record already judged drafts (tests and tools; ingest judges under the lock)."""
         return self.write({d.tenant for d in drafts}, lambda: drafts)
 
     def _chained(self, drafts: Sequence[Fact]) -> tuple[list[Fact], list[StoredEvent]]:
-        """The drafts with their places in their tenants' chains, and their stored records.
-        A batch is recorded at one moment (it commits at once), never before its chain's head."""
-        heads: dict[str, tuple[int, str, datetime]] = {}
+        """The drafts with their places in their tenants' chains, and their stored records, each
+        fact built once (its content is worked out from the draft before its hash). A batch is
+        recorded at one moment (it commits at once), never before its chain's head: its recorded
+        time, formatted, and the tenant's stream id are worked out once per tenant, not per fact."""
+        heads: dict[str, tuple[int, str, datetime, str, UUID]] = {}
         now = self.clock()
         facts, stored = [], []
         for draft in drafts:
             tenant = draft.tenant
             if tenant not in heads:
                 head = self.head(tenant)
-                heads[tenant] = ((0, GENESIS, now) if head is None
-                                 else (head.sequence, head.hash, max(now, head.recorded_at)))
-            sequence, prev_hash, recorded_at = heads[tenant]
-            fields = {**draft.__dict__, "sequence": sequence + 1, "prev_hash": prev_hash,
-                      "recorded_at": recorded_at, "position": None}
-            body = content(Fact(**{**fields, "hash": ""}))
-            fact = Fact(**{**fields, "hash": digest(body)})
-            heads[tenant] = (fact.sequence, fact.hash, recorded_at)
+                at = now if head is None else max(now, head.recorded_at)
+                start = (0, GENESIS) if head is None else (head.sequence, head.hash)
+                heads[tenant] = (*start, at, format_time(at), streams.chain_stream(tenant))
+            sequence, prev_hash, recorded_at, recorded_text, stream = heads[tenant]
+            body = linked_content(draft, sequence + 1, prev_hash, recorded_text)
+            linked = digest(body)
+            heads[tenant] = (sequence + 1, linked, recorded_at, recorded_text, stream)
+            fact = Fact(**{**draft.__dict__, "sequence": sequence + 1, "prev_hash": prev_hash,
+                           "recorded_at": recorded_at, "hash": linked, "position": None})
             facts.append(fact)
-            stored.append(StoredEvent(streams.chain_stream(tenant), fact.sequence,
-                                      streams.fact_topic(fact.type),
+            stored.append(StoredEvent(stream, fact.sequence, streams.fact_topic(fact.type),
                                       encode(fact_record(fact, body=body))))
         return facts, stored

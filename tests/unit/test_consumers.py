@@ -20,7 +20,7 @@ from kafka.errors import KafkaTimeoutError
 from consumers import inbound
 from consumers.inbound import InboundConsumer, original_value
 from consumers.outbound import decode_fact, encode_fact, fact_of
-from consumers.partitions import FencedError, PartitionLoop, SeekToTracked
+from consumers.partitions import FencedError, Growth, PartitionLoop, SeekToTracked
 from consumers.project import Projector, UnreadableMessageError
 from consumers.relay import Relay
 from ledger.bootstrap import Wiring
@@ -326,6 +326,40 @@ def test_a_fenced_partition_is_sought_to_the_tracking_record_and_not_committed()
     PartitionLoop(consumer, TOPIC, ListWorker(tracked=None, fenced_at=0), max_idle=0,
                   poll_ms=1).run()
     assert consumer.sought == [(0, 10)] and consumer.committed == []
+
+
+class BatchWorker(ListWorker):
+    def __init__(self) -> None:
+        super().__init__(tracked=None)
+        self.batches: list[list[int]] = []
+
+    def take(self, key: str, batch: Any) -> None:
+        self.batches.append([r.offset for r in batch])
+
+
+def test_a_backlog_is_taken_in_batches_that_grow_to_the_size_bound() -> None:
+    fetched = records(*range(7))
+    consumer = FakeConsumer(fetched[:2], fetched[1:4], fetched[4:6], fetched[6:])
+    worker = BatchWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=4)).run()
+    # polls kept coming while the batch was short of 4; the re-fetched offset 1 was taken once
+    assert worker.batches == [[0, 1, 2, 3], [4, 5, 6]]
+    assert consumer.committed == [(0, 4), (0, 7)]
+
+
+def test_a_poll_larger_than_the_size_bound_is_taken_in_batches_of_that_size() -> None:
+    consumer = FakeConsumer(records(*range(5)))
+    worker = BatchWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=2)).run()
+    assert worker.batches == [[0, 1], [2, 3], [4]]
+    assert consumer.committed == [(0, 2), (0, 4), (0, 5)]
+
+
+def test_a_light_load_is_taken_at_once_when_the_next_poll_brings_nothing() -> None:
+    consumer = FakeConsumer(records(1, 2))
+    worker = BatchWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=500)).run()
+    assert worker.batches == [[0, 1]] and consumer.committed == [(0, 2)]
 
 
 def test_a_worker_without_a_kafka_bootstrap_fails_with_a_one_line_reason(tmp_path: Path) -> None:
