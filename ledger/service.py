@@ -17,7 +17,7 @@ from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import Timeline, fold, history, judge
 from ledger.domain.releases import judge_publication, judge_step
-from ledger.domain.state import license_state
+from ledger.domain.state import LicenseState, license_state, state_at
 from ledger.domain.terms import Terms
 from ledger.domain.usage import CountedUsage, month_key
 from ledger.store.eventstore import LedgerStore
@@ -136,6 +136,23 @@ class Ledger:
                 states.append(state)
             if progress is not None and (done % 200 == 0 or done == len(ids)):
                 progress(done, len(ids))
+        return states
+
+    def license_file_states(self, tenant: str, customer_id: str, as_of: datetime) -> list[LicenseState]:
+        """The typed states of a customer's licenses at `as_of`, as a license file signs them:
+        the same fold as `state`, kept typed so the file's `licenses` are `as_dict` of the one
+        typed answer the check decides on, not a document read back and re-interpreted."""
+        catalogs = self.store.catalogs(tenant)
+        states = []
+        for license_id in self.store.licenses_of_customer(tenant, customer_id):
+            terms = fold(self.store.license_facts(tenant, license_id), catalogs, as_of).terms
+            if terms is None:
+                continue
+            months = [m for m in self.store.usage_months(tenant, license_id) if m <= month_key(as_of)]
+            if not _counts_totals(catalogs, terms.plan, as_of, FAR_FUTURE):
+                months = [m for m in months if m == month_key(as_of)]
+            usage = CountedUsage.of(self.store.usage_facts(tenant, license_id, months))
+            states.append(state_at(terms, catalogs, usage, as_of))
         return states
 
     def history(self, tenant: str, license_id: str) -> list[dict[str, Any]]:

@@ -123,6 +123,26 @@ def may(action: str) -> Callable[[Principal], Awaitable[Principal]]:
     return dependency
 
 
+_SETTLED: set[Callable[..., Any]] = set()  # `settled` dependencies: Guarded finds the caller
+# The security requirement `caller` puts in the OpenAPI document, for a route that uses `settled`.
+BEARER: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
+
+
+def settled(action: str) -> Callable[[Request], Awaitable[Principal]]:
+    """Like `may(action)`, for a hot path (the check): one dependency instead of three, as the
+    key and role are settled by `Guarded` before the body is read; only the query is left to
+    judge. The route passes `openapi_extra=BEARER`, which `caller` would otherwise document."""
+
+    async def dependency(request: Request) -> Principal:
+        refuse_unknown_query(request)
+        found: Principal = request.state.principal
+        return found
+
+    _ACTIONS[dependency] = action
+    _SETTLED.add(dependency)
+    return dependency
+
+
 class Guarded(APIRoute):
     """A route whose key and role, if it asks for a caller, are checked before the body is
     read: the contract's 401 without a valid key holds whatever the body (malformed JSON,
@@ -131,7 +151,7 @@ class Guarded(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
         calls = _calls(self.dependant)
-        if caller not in calls:
+        if caller not in calls and not _SETTLED.intersection(calls):
             return handle
         actions = [_ACTIONS[call] for call in calls if call in _ACTIONS]
 

@@ -66,7 +66,10 @@ def not_found(code: str, message: str) -> ApiError:
 
 def refuse_unknown_query(request: Request) -> None:
     """A typo is not silence: `?asof=` must not quietly answer about now instead; nor may
-    `?as_of=A&as_of=B` quietly answer about one of them."""
+    `?as_of=A&as_of=B` quietly answer about one of them. Without a query there is nothing
+    to refuse, and the check (issue 10) is asked without one: answered before any parsing."""
+    if not request.scope.get("query_string"):
+        return
     dependant = getattr(request.scope.get("route"), "dependant", None)
     known = _query_names(dependant) if dependant is not None else set()
     unknown = sorted(set(request.query_params) - known)

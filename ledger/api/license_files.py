@@ -27,17 +27,18 @@ def customer_license_file(ledger: Ledger, store: LedgerStore, keyring: KeyRing, 
                           log: VerifiableLog | None = None) -> dict[str, Any] | None:
     """The signed file of a customer's licenses at `now`, or None if it has none.
 
-    The head is read before the states are folded, so a file reflects at least the events up
+    The licenses are the typed states (`Ledger.license_file_states`) as their contract
+    documents. The head is read before the states are folded, so a file reflects at least the events up
     to its head: a product that refuses files older than one it has seen never goes back. The
     signed tree head of the log at that head rides along (`license.tree_head`).
     """
     head = store.head(tenant)
-    states = ledger.replay(tenant, now, customer_id=customer_id)
+    states = ledger.license_file_states(tenant, customer_id, now)
     if not states or head is None:
         return None
     tree_head = (log or VerifiableLog(store, keyring, lambda: now)).tree_head(tenant, head.sequence)
-    return issue_license_file(keyring, tenant, customer_id, states, head.as_dict(), now, valid_for,
-                              tree_head)
+    return issue_license_file(keyring, tenant, customer_id, [s.as_dict() for s in states],
+                              head.as_dict(), now, valid_for, tree_head)
 
 
 @router.get("/v1/customers/{customer_id:id}/license-file", response_model=None,

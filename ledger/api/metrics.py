@@ -4,6 +4,7 @@ one process, as in tests). Gauges that ask the stores are computed when scraped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -36,6 +37,31 @@ class Metrics:
                                registry=self.registry)
         self._watermark = Gauge("ledger_read_models_watermark", "Read models' watermark.",
                                 registry=self.registry)
+
+        # Children by label values: `labels()` takes a lock and builds a key on every call,
+        # a cost the check's hot path paid several times per request (issue 10).
+        self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one answered request."""
+        key = (method, route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(*key),
+                                              self.latency.labels(route))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def checked(self, reason: str, cached: bool, seconds: float) -> None:
+        """Count one check answer by reason and cache result, and time its decision."""
+        key = ("check", reason, "hit" if cached else "miss")
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.checks.labels(reason),
+                                              self.cache.labels(key[2]))
+        children[0].inc()
+        children[1].inc()
+        self.decision.observe(seconds)
 
     def observe_stores(self, position: Callable[[], float], watermark: Callable[[], float]) -> None:
         self._position.set_function(position)

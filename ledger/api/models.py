@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from ledger.api.proof_models import SignedTreeHead
+from ledger.api.state_models import LicenseState
 
 # Ids are the senders' own: any printable text. Control characters would only ever be a mistake.
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
@@ -83,41 +84,11 @@ class CheckAnswer(BaseModel):
                                         "the read models last answered.")
 
 
-class FeatureState(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    enabled: bool
-    limit: int | None = None
-    period: str | None = None
-    used: int | None = None
-    blocked_region: str | None = None
-
-
-class LicenseState(BaseModel):
-    """Contract section 3: the state of one license at a moment."""
-
-    model_config = ConfigDict(extra="allow")
-
-    license_id: str
-    tenant: str
-    customer_id: str
-    plan: str
-    status: Literal["trial", "active", "grace", "suspended", "expired", "revoked", "pending"]
-    seats: int
-    seats_assigned: list[str]
-    starts_at: str
-    ends_at: str | None
-    region: str | None
-    features: dict[str, FeatureState]
-    catalog_version: str | None
-    last_event_id: str | None
-
-
 class Entitlements(BaseModel):
     customer_id: str
     as_of: str
     known_at: str
-    licenses: list[LicenseState]
+    licenses: list[LicenseState]  # type: ignore[valid-type]  # derived: see state_models
 
 
 class EventResult(BaseModel):
@@ -164,7 +135,7 @@ class LicenseBody(BaseModel):
     issued_at: str
     expires_at: str
     head: Head
-    licenses: list[LicenseState]
+    licenses: list[LicenseState]  # type: ignore[valid-type]  # derived: see state_models
     tree_head: SignedTreeHead | None = Field(
         default=None, description="The signed tree head of the tenant's log at head.sequence.")
 

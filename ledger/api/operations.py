@@ -119,8 +119,7 @@ class MeasureRequests:
             # the template as documented ("/v1/licenses/{license_id}"), without convertors
             route = getattr(scope.get("route"), "path_format", None) or "unmatched"
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            self.metrics.answered(method, route, status, time.perf_counter() - started)
 
 
 MAX_BODY = 10 * 2**20
@@ -137,10 +136,15 @@ class LimitBody:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > MAX_BODY:
             response = Answer(body("invalid_request", f"the body exceeds {MAX_BODY} bytes"), 413)
             await response(scope, receive, send)
+            return
+        if b"content-length" in headers and b"transfer-encoding" not in headers:
+            # The HTTP parser delivers no more than the declared length: nothing to count.
+            await self.app(scope, receive, send)
             return
         seen = 0
 

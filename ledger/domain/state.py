@@ -2,14 +2,16 @@
 the catalog in force at that moment. Expiry and grace are a matter of time, not of events.
 
 `state_at` is the one typed answer: the check decides on it, the cache keeps it until its
-`changes_at`, and `as_dict` gives the contract's document (API, license files, read-model rows)."""
+`changes_at`, and `as_dict` gives the contract's document (API, license files, read-model rows).
+The API's documented model is derived from these classes (`ledger.api.state_models`): a field
+is on the wire unless its metadata says `ON_WIRE: False`, a datetime travels as its text."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import FAR_FUTURE
@@ -17,7 +19,10 @@ from ledger.domain.terms import Terms
 from ledger.domain.usage import UsageCounter, period_start
 from schemas.times import format_time, parse_time
 
+Status = Literal["trial", "active", "grace", "suspended", "expired", "revoked", "pending"]
 USABLE = ("trial", "active", "grace")
+ON_WIRE = "on_wire"  # field metadata: False for what the typed state knows but the document omits
+OFF_WIRE = {ON_WIRE: False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ class LicenseState:
     tenant: str
     customer_id: str
     plan: str
-    status: str
+    status: Status
     seats: int
     seats_assigned: tuple[str, ...]
     starts_at: datetime
@@ -62,9 +67,9 @@ class LicenseState:
     features: Mapping[str, FeatureState]
     catalog_version: str | None
     last_event_id: str
-    as_of: datetime
-    grace_ends_at: datetime | None = None
-    changes_at: datetime | None = None
+    as_of: datetime = field(metadata=OFF_WIRE)
+    grace_ends_at: datetime | None = field(default=None, metadata=OFF_WIRE)
+    changes_at: datetime | None = field(default=None, metadata=OFF_WIRE)
 
     @property
     def usable(self) -> bool:
@@ -121,7 +126,7 @@ def _grace_end(terms: Terms, catalogs: CatalogHistory, as_of: datetime,
 
 
 def status(terms: Terms, catalogs: CatalogHistory, as_of: datetime,
-           known_at: datetime = FAR_FUTURE) -> str:
+           known_at: datetime = FAR_FUTURE) -> Status:
     """In the contract's order: revoked, pending, expired, suspended, grace, trial/active."""
     if terms.revoked_at is not None and terms.revoked_at[0] <= as_of:
         return "revoked"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -384,6 +385,18 @@ def test_metrics_are_prometheus_text(admin: httpx.Client) -> None:
     assert 'ledger_http_requests_total{method="POST",route="/v1/check",status="200"}' in answer.text
     assert "ledger_event_store_position" in answer.text
     assert "ledger_check_decision_seconds_count 1.0" in answer.text
+
+
+def test_metrics_count_every_check_not_only_the_first_of_its_labels(admin: httpx.Client) -> None:
+    for _ in range(3):
+        admin.post("/v1/check", json={"customer_id": "cust-7", "feature": "sso"})
+    text = admin.get("/metrics").text
+    assert 'ledger_checks_total{reason="no_license"} 3.0' in text
+    assert 'ledger_http_requests_total{method="POST",route="/v1/check",status="200"} 3.0' in text
+    assert "ledger_check_decision_seconds_count 3.0" in text
+    hits = re.search(r'ledger_check_cache_total\{result="hit"\} ([\d.]+)', text)
+    misses = re.search(r'ledger_check_cache_total\{result="miss"\} ([\d.]+)', text)
+    assert sum(float(m.group(1)) for m in (hits, misses) if m) == 3.0
 
 
 def test_the_public_keys_need_no_api_key(api: Api) -> None:

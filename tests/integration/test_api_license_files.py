@@ -66,6 +66,18 @@ def test_a_license_file_carries_the_customers_licenses_the_head_and_an_expiry(ap
     assert (document["algorithm"], document["key_id"]) == ("Ed25519", api.keyring.active.key_id)
 
 
+def test_a_license_files_licenses_are_the_typed_states_the_ledger_answers_with(api: Api) -> None:
+    api.record([envelope("license.granted", "2026-02-01", "lic-3", customer_id="cust-7",
+                         plan="basic", region="KP"),
+                envelope("usage.recorded", "2026-02-02", "lic-1", feature="api_calls", quantity=4)])
+    body = fetch(api)["license"]
+    issued = datetime.fromisoformat(body["issued_at"].replace("Z", "+00:00"))
+    typed = api.wiring.ledger.license_file_states("acme", "cust-7", issued)
+    assert body["licenses"] == [state.as_dict() for state in typed]
+    assert body["licenses"] == api.wiring.ledger.replay("acme", issued, customer_id="cust-7")
+    assert {s["license_id"] for s in body["licenses"]} == {"lic-1", "lic-3"}
+
+
 def test_a_customer_without_a_license_gets_no_license(api: Api) -> None:
     answer = api.as_role("admin").get("/v1/customers/nobody/license-file")
     assert answer.status_code == 404 and answer.json()["code"] == "no_license"
