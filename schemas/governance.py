@@ -47,6 +47,16 @@ class CatalogWithdrawn(_Step):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class CatalogUnscheduled(_Step):
+    """An approved version already published for a later effective time, withdrawn before that
+    time: from its `recorded_at` on, the catalog history no longer holds the publication, so the
+    version never takes effect for an answer known after the withdrawal (answers known before
+    it stay as they were). It names the digest of the publication it withdraws."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    digest: str = Digest
+
+
 class CatalogReleased(_Step):
     """An approved draft published by the workflow: recorded with its `catalog.published`."""
 
@@ -69,8 +79,9 @@ STEP_MODELS: dict[str, type[BaseModel]] = {
     "catalog.rejected": CatalogRejected,
     "catalog.withdrawn": CatalogWithdrawn,
     "catalog.released": CatalogReleased,
+    "catalog.unscheduled": CatalogUnscheduled,
     "tenant.configured": TenantConfigured,
 }
 
 STEP_TYPES = tuple(STEP_MODELS)
-RELEASE_STEPS = STEP_TYPES[:5]
+RELEASE_STEPS = STEP_TYPES[:6]
