@@ -16,7 +16,7 @@ from tests.builders import envelope
 from tests.integration.test_api_harness import Api, running_api, sqlite
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-ROLES = ("admin", "billing", "service", "auditor", "customer")
+ROLES = ("admin", "billing", "service", "auditor", "customer", "catalog_editor")
 MOMENT = "2026-03-01T00:00:00Z"
 
 
@@ -46,7 +46,9 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 def ask(client: httpx.Client, method: str, path: str, customer: str) -> httpx.Response:
     path = path.replace("/customers/{id}", f"/customers/{customer}").replace("{id}", "lic-1")
-    path = re.sub(r"(as_of|known_at)=(?=&|$)", rf"\1={MOMENT}", path)
+    path = re.sub(r"(as_of|known_at|at)=(?=&|$)", rf"\1={MOMENT}", path)
+    if "/explain" in path:  # the feature explained is a required parameter the table leaves out
+        path += ("&" if "?" in path else "?") + "feature=sso"
     body = None
     if path == "/v1/events":
         body = envelope("usage.recorded", "2026-03-01", "lic-1", feature="api_calls", quantity=1)
