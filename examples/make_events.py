@@ -11,6 +11,7 @@ gives the committed file again (a test checks it).
 - lic-45 (cust-10): basic for six months, ended 2026-10-01
 - lic-46 (cust-11): basic, upgraded in September, then a late record: a revocation dated
   2026-08-15 sent after the upgrade, which leaves the upgrade superseded
+- payments (sent last): lic-42's July paid; lic-44's July failed, a week before its suspension
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def events() -> list[dict[str, Any]]:
                 quantity=300)
         week += timedelta(days=7)
     add("license.revoked", at(8, 15), "lic-46", reason="chargeback")  # sent late, after the upgrade
+    # payments, for `ledger reconcile` (docs/governance.md): lic-44's July invoice failed
+    add("payment.succeeded", at(7, 1), "lic-42", amount=49000, currency="EUR",
+        period_start=at(7, 1), period_end=at(8, 1), invoice_id="inv-42-2026-07", seats=15)
+    add("payment.failed", at(7, 25), "lic-44", amount=99000, currency="EUR",
+        period_start=at(7, 1), period_end=at(8, 1), invoice_id="inv-44-2026-07",
+        reason="card_declined")
     return out
 
 

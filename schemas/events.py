@@ -118,12 +118,18 @@ class Payment(_Data):
     """A payment fact from billing: what was paid (amount in minor units of `currency`), for
     which period and invoice. It changes no license state; reconciliation compares with it."""
 
-    amount: StrictInt = Field(ge=0, le=10**15)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    period_start: Time
-    period_end: Time
-    invoice_id: str = NonEmpty
-    seats: StrictInt | None = Field(default=None, ge=1, le=MAX_SEATS)
+    amount: StrictInt = Field(ge=0, le=10**15, description="In minor units of `currency` "
+                              "(cents for EUR).")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code; lower case is "
+                          "taken as upper case.")
+    period_start: Time = Field(description="Start of the period paid for (inclusive).")
+    period_end: Time = Field(description="End of the period paid for (exclusive); after "
+                             "`period_start`.")
+    invoice_id: str = Field(min_length=1, max_length=200, pattern=PRINTABLE,
+                            description="Billing's invoice: a failure and a later success of "
+                            "one invoice are matched by it.")
+    seats: StrictInt | None = Field(default=None, ge=1, le=MAX_SEATS,
+                                    description="Seats paid for, when billed per seat.")
 
     @field_validator("currency", mode="before")
     @classmethod
@@ -139,7 +145,8 @@ class Payment(_Data):
 
 
 class PaymentFailed(Payment):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=500,
+                               description="Why it failed, in billing's words.")
 
 
 DATA_MODELS: dict[str, type[BaseModel]] = {

@@ -29,8 +29,8 @@ class _Step(BaseModel):
 class CatalogDrafted(_Step):
     """A catalog version proposed to take effect at `effective_at`; the subject is its version."""
 
-    effective_at: Time
-    catalog: Catalog
+    effective_at: Time = Field(description="When the version is to take effect.")
+    catalog: Catalog = Field(description="The proposed catalog (docs/catalog.md).")
 
 
 class CatalogApproved(_Step):
@@ -40,11 +40,13 @@ class CatalogApproved(_Step):
 
 
 class CatalogRejected(_Step):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, description="Why, in the actor's words "
+                        "(required for this step).")
 
 
 class CatalogWithdrawn(_Step):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, description="Why, in the actor's words "
+                        "(required for this step).")
 
 
 class CatalogUnscheduled(_Step):
@@ -53,7 +55,8 @@ class CatalogUnscheduled(_Step):
     version never takes effect for an answer known after the withdrawal (answers known before
     it stay as they were). It names the digest of the publication it withdraws."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, description="Why, in the actor's words "
+                        "(required for this step).")
     digest: str = Digest
 
 
@@ -66,11 +69,16 @@ class CatalogReleased(_Step):
 class TenantConfigured(_Step):
     """The tenant's governance policy from now on; the subject is the tenant."""
 
-    approval_required: StrictBool = False
-    approvals_required: StrictInt = Field(default=1, ge=1, le=20)
-    failed_payment_days: StrictInt = Field(default=7, ge=0, le=3650)
-    api_key_unused_days: StrictInt = Field(default=90, ge=1, le=3650)
-    signing_key_max_age_days: StrictInt = Field(default=365, ge=1, le=36500)
+    approval_required: StrictBool = Field(default=False, description="Every catalog change "
+                                          "needs an approved draft.")
+    approvals_required: StrictInt = Field(default=1, ge=1, le=20, description="Approvals a "
+                                          "draft needs, each by another person than its author.")
+    failed_payment_days: StrictInt = Field(default=7, ge=0, le=3650, description="Days after a "
+                                           "failed payment by which a suspension is expected.")
+    api_key_unused_days: StrictInt = Field(default=90, ge=1, le=3650, description="Days "
+                                           "without use after which an API key is a finding.")
+    signing_key_max_age_days: StrictInt = Field(default=365, ge=1, le=36500, description="Age "
+                                                "after which a signing key is a finding.")
 
 
 STEP_MODELS: dict[str, type[BaseModel]] = {

@@ -12,7 +12,7 @@ import structlog
 
 from ledger.audit.explain import explain as explain_check
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import FORMAT, TIME, tenant_option
+from ledger.cli.core import FORMAT, TIME, TimeParam, tenant_option
 from ledger.cli.output import echo, emit_json, fail, say, table
 from ledger.settings import Settings
 
@@ -23,8 +23,10 @@ log = structlog.get_logger()
 @click.option("--customer", required=True, help="The customer asked about.")
 @click.option("--feature", required=True, help="The feature asked about.")
 @click.option("--at", type=TIME, default=None, help="The business moment (default now).")
-@click.option("--known-at", type=TIME, default=None, help="Only what was recorded by then (default now).")
-@click.option("--quantity", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--known-at", type=TIME, default=None,
+              help=f"Only what was recorded by then (default now); {TimeParam.help}.")
+@click.option("--quantity", type=click.IntRange(min=1), default=1, show_default=True,
+              help="The quantity the use would consume (metered features).")
 @tenant_option
 @FORMAT
 @click.pass_obj

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import TIME, tenant_option
+from ledger.cli.core import TIME, TimeParam, tenant_option
 from ledger.cli.output import echo, emit_json, table
 from ledger.settings import Settings
 
@@ -31,9 +31,11 @@ def _detail(finding: dict[str, Any]) -> str:
 
 @click.command()
 @tenant_option
-@click.option("--as-of", type=TIME, default=None, help="The moment reconciled up to (default now).")
+@click.option("--as-of", type=TIME, default=None, help="The moment reconciled up to (default now); "
+              f"{TimeParam.help}.")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "table", "prometheus"]),
-              default="table", show_default=True)
+              default="table", show_default=True,
+              help="A table, JSON, CSV (one row per finding) or Prometheus gauges of the counts.")
 @click.pass_obj
 def reconcile(settings: Settings, tenant: str | None, as_of: datetime | None, fmt: str) -> None:
     """Entitlements against payments: leakage, harm, unsuspended failures, overage, seats.
@@ -61,11 +63,12 @@ def reconcile(settings: Settings, tenant: str | None, as_of: datetime | None, fm
 
 @click.command()
 @tenant_option
-@click.option("--as-of", type=TIME, default=None, help="The moment checked up to (default now).")
+@click.option("--as-of", type=TIME, default=None, help="The moment checked up to (default now); "
+              f"{TimeParam.help}.")
 @click.option("--skip-read-models", is_flag=True,
               help="Do not compare the read models with replay (e.g. no read database here).")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table",
-              show_default=True)
+              show_default=True, help="A table, or the JSON of GET /v1/compliance.")
 @click.pass_obj
 def compliance(settings: Settings, tenant: str | None, as_of: datetime | None,
                skip_read_models: bool, fmt: str) -> None:

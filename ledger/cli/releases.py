@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import FORMAT, TIME, catalog, read_catalog, tenant_option
+from ledger.cli.core import FORMAT, TIME, TimeParam, catalog, read_catalog, tenant_option
 from ledger.cli.output import echo, emit_json, fail, table
 from ledger.governance.releases import ReleaseError, Releases
 from ledger.settings import Settings
@@ -79,7 +79,8 @@ def _published(releases: Releases, tenant: str, version: str, actor: str,
 
 @catalog.command("draft")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--effective-at", type=TIME, required=True, help="When it is to take effect.")
+@click.option("--effective-at", type=TIME, required=True,
+              help=f"When it is to take effect; {TimeParam.help}.")
 @tenant_option
 @ACTOR
 @REASON
