@@ -52,8 +52,8 @@ class CatalogHistory:
         for fact, catalog in self._parsed:
             if fact.effective_at > at:
                 break
-            if fact.recorded_at <= known_at and not (
-                    fact.subject in withdrawn and withdrawn[fact.subject] <= known_at):
+            if fact.recorded_at <= known_at and not (  # `withdrawn` is empty for most tenants
+                    withdrawn and fact.subject in withdrawn and withdrawn[fact.subject] <= known_at):
                 current = (fact, catalog)
         return current
 
