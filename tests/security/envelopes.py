@@ -78,6 +78,9 @@ class Billing(random.Random):
             "seat.released": {"user_id": self.choice(["u-1", "u-2"])},
             "usage.recorded": {"feature": self.choice(["api_calls", "sso"]), "quantity": quantity},
             "catalog.published": {"version": f"v{self.randrange(4)}", "plans": PLANS},
+            **{kind: {"amount": quantity, "currency": "EUR", "period_start": "2026-03-01T00:00:00Z",
+                      "period_end": "2026-04-01T00:00:00Z", "invoice_id": f"inv-{quantity}",
+                      "seats": seats} for kind in ("payment.succeeded", "payment.failed")},
         }
         optional = {"ends_at", "region", "seats"} if kind != "license.renewed" else set()
         return {k: v for k, v in given[kind].items() if k not in optional or self.random() < 0.5}
