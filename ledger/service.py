@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.domain.catalogs import CatalogHistory
+from ledger.domain.catalogs import UNSCHEDULED, CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import Timeline, fold, history, judge
 from ledger.domain.releases import judge_publication, judge_step
@@ -250,6 +250,8 @@ class _Judging:
             elif item.type in STEP_TYPES:
                 judge_step(self._governance(tenant), catalogs, draft)
                 self._governance(tenant).append(draft)
+                if item.type == UNSCHEDULED:  # the batch's later facts see the withdrawal
+                    self.catalogs[tenant] = catalogs.with_fact(draft)
             elif item.type in PAYMENTS:
                 if not self._facts(tenant, item.subject):
                     raise reject("unknown_license", f"license {item.subject!r} does not exist; "
@@ -269,7 +271,8 @@ class _Judging:
         """The license's fold at the draft's moment, once per distinct set of facts it covers:
         usage and the other events that leave the facts as they are reuse it."""
         covered = sum(1 for f in facts if f.effective_at <= draft.effective_at)
-        key = (draft.tenant, draft.subject, len(facts), covered, len(catalogs.facts))
+        key = (draft.tenant, draft.subject, len(facts), covered,
+               len(catalogs.facts) + len(catalogs.withdrawals))
         if key not in self.folds:
             self.folds[key] = fold(facts, catalogs, as_of=draft.effective_at)
         return self.folds[key]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.domain.catalogs import CatalogHistory
+from ledger.domain.catalogs import UNSCHEDULED, CatalogHistory
 from ledger.domain.facts import Fact
 from ledger.domain.fold import fold
 from ledger.domain.state import LicenseState, state_at
@@ -32,6 +32,7 @@ from schemas.events import EVENT_TYPES, PAYMENTS
 from schemas.times import parse_time
 
 CATALOG, USAGE = "catalog.published", "usage.recorded"
+HISTORY = (CATALOG, UNSCHEDULED)  # the facts a tenant's catalog history is made of
 LICENSED = frozenset(t for t in EVENT_TYPES if t not in (CATALOG, USAGE, *PAYMENTS))
 
 
@@ -70,9 +71,9 @@ class ReadModels:
             for fact in (f for f in new if f.type in LICENSED):  # payments, release steps: not state
                 licensed[(fact.tenant, fact.subject)].append(fact)
             touched |= set(licensed)
-            catalogs = [f for f in new if f.type == CATALOG]
+            catalogs = [f for f in new if f.type in HISTORY]
             tables.insert(cur, "rm_catalogs", ("tenant", "version", "position", "record"),
-                          [(f.tenant, f.subject, f.position, _dump(f)) for f in catalogs],
+                          [(f.tenant, _catalog_key(f), f.position, _dump(f)) for f in catalogs],
                           "ON CONFLICT (tenant, version) DO NOTHING")
             for tenant in sorted({f.tenant for f in catalogs}):
                 touched |= {(tenant, lic) for lic in self._licenses(cur, tenant)}
@@ -99,7 +100,7 @@ class ReadModels:
     def _lock_tenants(self, cur: Cursor, facts: Sequence[Fact]) -> None:
         """A catalog change refreshes every license of its tenant, so it excludes the tenant's
         license writers (FOR UPDATE), who merely share the tenant (FOR SHARE) with each other."""
-        catalog_tenants = {f.tenant for f in facts if f.type == CATALOG}
+        catalog_tenants = {f.tenant for f in facts if f.type in HISTORY}
         for tenant in sorted({f.tenant for f in facts}):
             cur.execute("INSERT INTO rm_tenants (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING",
                         (tenant,))
@@ -285,3 +286,9 @@ def _load(facts: str) -> list[Fact]:
 def _dump(fact: Fact) -> str:
     return json.dumps({**fact_record(fact), "position": fact.position}, separators=(",", ":"),
                       ensure_ascii=False)
+
+
+def _catalog_key(fact: Fact) -> str:
+    """The row's key in rm_catalogs: the version, or for the withdrawal of a scheduled version
+    the version and a unit separator (which no version holds), so each has one row."""
+    return fact.subject if fact.type == CATALOG else f"{fact.subject}\x1fwithdrawn"

@@ -20,7 +20,7 @@ Digest = Field(pattern=r"^[0-9a-f]{64}$",
 
 
 class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     actor: str = Actor
     reason: str | None = Reason
@@ -29,10 +29,8 @@ class _Step(BaseModel):
 class CatalogDrafted(_Step):
     """A catalog version proposed to take effect at `effective_at`; the subject is its version."""
 
-    effective_at: Time
-    """When the version is to take effect, RFC 3339 with a zone."""
-    catalog: Catalog
-    """The proposed catalog (docs/catalog.md)."""
+    effective_at: Time = Field(description="When the version is to take effect.")
+    catalog: Catalog = Field(description="The proposed catalog (docs/catalog.md).")
 
 
 class CatalogApproved(_Step):
@@ -42,17 +40,24 @@ class CatalogApproved(_Step):
 
 
 class CatalogRejected(_Step):
-    """A draft refused by an approver; it can no longer be approved or published."""
-
-    reason: str = Field(min_length=1, max_length=2000)
-    """Why it was refused (required)."""
+    reason: str = Field(min_length=1, max_length=2000, description="Why, in the actor's words "
+                        "(required for this step).")
 
 
 class CatalogWithdrawn(_Step):
-    """A draft or approved version taken back before it took effect."""
+    reason: str = Field(min_length=1, max_length=2000, description="Why, in the actor's words "
+                        "(required for this step).")
 
-    reason: str = Field(min_length=1, max_length=2000)
-    """Why it was withdrawn (required)."""
+
+class CatalogUnscheduled(_Step):
+    """An approved version already published for a later effective time, withdrawn before that
+    time: from its `recorded_at` on, the catalog history no longer holds the publication, so the
+    version never takes effect for an answer known after the withdrawal (answers known before
+    it stay as they were). It names the digest of the publication it withdraws."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="Why, in the actor's words "
+                        "(required for this step).")
+    digest: str = Digest
 
 
 class CatalogReleased(_Step):
@@ -64,16 +69,16 @@ class CatalogReleased(_Step):
 class TenantConfigured(_Step):
     """The tenant's governance policy from now on; the subject is the tenant."""
 
-    approval_required: StrictBool = False
-    """Every catalog change must go through an approved release (direct publication refused)."""
-    approvals_required: StrictInt = Field(default=1, ge=1, le=20)
-    """Approvals by people other than the author a draft needs."""
-    failed_payment_days: StrictInt = Field(default=7, ge=0, le=3650)
-    """Days after a failed payment without a suspension before reconciliation reports it."""
-    api_key_unused_days: StrictInt = Field(default=90, ge=1, le=3650)
-    """Days without use after which compliance reports an API key."""
-    signing_key_max_age_days: StrictInt = Field(default=365, ge=1, le=36500)
-    """Age in days after which compliance reports the active signing key."""
+    approval_required: StrictBool = Field(default=False, description="Every catalog change "
+                                          "needs an approved draft.")
+    approvals_required: StrictInt = Field(default=1, ge=1, le=20, description="Approvals a "
+                                          "draft needs, each by another person than its author.")
+    failed_payment_days: StrictInt = Field(default=7, ge=0, le=3650, description="Days after a "
+                                           "failed payment by which a suspension is expected.")
+    api_key_unused_days: StrictInt = Field(default=90, ge=1, le=3650, description="Days "
+                                           "without use after which an API key is a finding.")
+    signing_key_max_age_days: StrictInt = Field(default=365, ge=1, le=36500, description="Age "
+                                                "after which a signing key is a finding.")
 
 
 STEP_MODELS: dict[str, type[BaseModel]] = {
@@ -82,8 +87,9 @@ STEP_MODELS: dict[str, type[BaseModel]] = {
     "catalog.rejected": CatalogRejected,
     "catalog.withdrawn": CatalogWithdrawn,
     "catalog.released": CatalogReleased,
+    "catalog.unscheduled": CatalogUnscheduled,
     "tenant.configured": TenantConfigured,
 }
 
 STEP_TYPES = tuple(STEP_MODELS)
-RELEASE_STEPS = STEP_TYPES[:5]
+RELEASE_STEPS = STEP_TYPES[:6]

@@ -125,7 +125,8 @@ def release_reject(version: Version, request: ReasonRequest,
 def release_withdraw(version: Version, request: ReasonRequest,
                      principal: Annotated[Principal, Depends(may("withdraw_catalog"))],
                      ports: PortsDep) -> Answer:
-    """Withdraw a draft or an approved version that is not published yet."""
+    """Withdraw a draft or an approved version, or a published one whose effective time is
+    still ahead: it then never takes effect for any answer known afterwards."""
     return _step(ports, lambda r: r.withdraw(principal.tenant, version, actor(principal),
                                              request.reason), writes=True)
 

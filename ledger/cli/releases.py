@@ -195,7 +195,8 @@ def _closing(step: str, doc: str) -> None:
 
 
 _closing("reject", "Reject a draft: it can never be published (a new draft may follow).")
-_closing("withdraw", "Withdraw a draft or an approved version before it is published.")
+_closing("withdraw", "Withdraw a draft or an approved version, or a published one before its "
+         "effective time (it then never takes effect).")
 
 
 @click.command("policy")

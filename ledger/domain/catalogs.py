@@ -1,4 +1,9 @@
-"""Which catalog is in force for a tenant at a moment, as known at a moment."""
+"""Which catalog is in force for a tenant at a moment, as known at a moment.
+
+The history is bitemporal in both of its kinds of fact: a `catalog.published` counts for the
+answers known from its `recorded_at` on, and a `catalog.unscheduled` (a scheduled version
+withdrawn before its effective time) takes that publication away for the answers known from
+the withdrawal's `recorded_at` on. An answer known before the withdrawal stays as it was."""
 
 from __future__ import annotations
 
@@ -10,16 +15,25 @@ from functools import cached_property
 from ledger.domain.facts import FAR_FUTURE, Fact
 from schemas.catalog import Catalog, Plan
 
+UNSCHEDULED = "catalog.unscheduled"
+
 
 @dataclass(frozen=True)
 class CatalogHistory:
     """A tenant's published catalog versions; each is in force from its effective time on."""
 
-    facts: tuple[Fact, ...] = ()
+    facts: tuple[Fact, ...] = ()  # the `catalog.published` facts, in ledger order
+    withdrawals: tuple[Fact, ...] = ()  # the `catalog.unscheduled` facts, in ledger order
 
     @classmethod
     def of(cls, facts: Iterable[Fact]) -> CatalogHistory:
-        return cls(tuple(sorted(facts, key=lambda f: f.order)))
+        ordered = sorted(facts, key=lambda f: f.order)
+        return cls(tuple(f for f in ordered if f.type != UNSCHEDULED),
+                   tuple(f for f in ordered if f.type == UNSCHEDULED))
+
+    @cached_property
+    def _withdrawn_at(self) -> dict[str, datetime]:
+        return {f.subject: f.recorded_at for f in self.withdrawals}
 
     @cached_property
     def _parsed(self) -> tuple[tuple[Fact, Catalog], ...]:
@@ -34,10 +48,12 @@ class CatalogHistory:
                            ) -> tuple[Fact, Catalog] | None:
         """The catalog in force and the fact that published it (for explanations)."""
         current = None
+        withdrawn = self._withdrawn_at
         for fact, catalog in self._parsed:
             if fact.effective_at > at:
                 break
-            if fact.recorded_at <= known_at:
+            if fact.recorded_at <= known_at and not (  # `withdrawn` is empty for most tenants
+                    withdrawn and fact.subject in withdrawn and withdrawn[fact.subject] <= known_at):
                 current = (fact, catalog)
         return current
 
@@ -46,7 +62,11 @@ class CatalogHistory:
         return catalog.plans.get(name) if catalog else None
 
     def version(self, version: str) -> Fact | None:
+        """The publication of `version`, even if it was withdrawn since (see `withdrawal`)."""
         return next((f for f in self.facts if f.subject == version), None)
 
+    def withdrawal(self, version: str) -> Fact | None:
+        return next((f for f in self.withdrawals if f.subject == version), None)
+
     def with_fact(self, fact: Fact) -> CatalogHistory:
-        return CatalogHistory.of((*self.facts, fact))
+        return CatalogHistory.of((*self.facts, *self.withdrawals, fact))

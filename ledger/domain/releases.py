@@ -61,9 +61,10 @@ class Release:
 
     def status(self, policy: Policy, catalogs: CatalogHistory) -> str:
         """draft, approved, rejected, withdrawn or published (a `catalog.published` of this
-        version is recorded, by the workflow or by billing)."""
-        if self.state in ("rejected", "withdrawn"):
-            return self.state
+        version is recorded, by the workflow or by billing). A published version withdrawn
+        before its effective time (`catalog.unscheduled`) is withdrawn."""
+        if self.state in ("rejected", "withdrawn") or catalogs.withdrawal(self.version):
+            return "rejected" if self.state == "rejected" else "withdrawn"
         if catalogs.version(self.version) is not None:
             return "published"
         return "approved" if len(self.approvals) >= policy.approvals_required else "draft"
@@ -115,6 +116,8 @@ def releases_of(facts: Iterable[Fact]) -> dict[str, Release]:
             changes["approvals"] = (*release.approvals, fact.data["actor"])
         elif fact.type in ("catalog.rejected", "catalog.withdrawn"):
             changes["state"] = fact.type.removeprefix("catalog.")
+        elif fact.type == "catalog.unscheduled":
+            changes["state"] = "withdrawn"
         elif fact.type == "catalog.released":
             changes["state"] = "released"
         found[fact.subject] = replace(release, **changes)
@@ -135,6 +138,9 @@ def judge_step(facts: list[Fact], catalogs: CatalogHistory, new: Fact) -> None:
     if release is None:
         raise reject("unknown_release", f"catalog version {version!r} has no draft; draft it first")
     status = release.status(policy, catalogs)
+    if new.type == "catalog.unscheduled":
+        _judge_unscheduling(new, status, catalogs)
+        return
     if status not in OPEN:
         raise reject("release_closed", f"catalog version {version!r} is {status}; "
                      "draft a new version to change it")
@@ -153,6 +159,23 @@ def judge_step(facts: list[Fact], catalogs: CatalogHistory, new: Fact) -> None:
                      f"of the {policy.approvals_required} approvals it needs")
 
 
+def _judge_unscheduling(new: Fact, status: str, catalogs: CatalogHistory) -> None:
+    """A published version may be withdrawn only while its effective time is still ahead, and
+    only by naming the publication it withdraws."""
+    version, published = new.subject, catalogs.version(new.subject)
+    if status != "published" or published is None:
+        raise reject("release_closed" if status not in OPEN else "not_published",
+                     f"catalog version {version!r} is {status}: only a published version whose "
+                     "effective time is still ahead is withdrawn this way")
+    if published.effective_at <= new.recorded_at:
+        raise reject("already_in_force", f"catalog version {version!r} took effect at "
+                     f"{format_time(published.effective_at)}; a version in force is immutable: "
+                     "publish another version to change it")
+    if new.data["digest"] != digest(published.data, published.effective_at):
+        raise reject("stale_approval", f"digest {new.data['digest'][:12]}... is not that of the "
+                     f"published {version!r}")
+
+
 def _judge_draft(new: Fact, release: Release | None, policy: Policy,
                  catalogs: CatalogHistory) -> None:
     version = new.subject
@@ -161,7 +184,8 @@ def _judge_draft(new: Fact, release: Release | None, policy: Policy,
                      f"{version!r} being drafted")
     if catalogs.version(version) is not None:
         raise reject("catalog_version_exists", f"catalog version {version!r} is already "
-                     "published; versions are immutable, draft a new version")
+                     "published (or was, and was withdrawn); versions are immutable, draft a "
+                     "new version")
     if release is not None and release.status(policy, catalogs) in OPEN:
         raise reject("catalog_version_exists", f"catalog version {version!r} already has an open "
                      "draft with other content; withdraw it or draft a new version")

@@ -34,7 +34,7 @@ def compliance(ledger: Ledger, tenant: str, as_of: datetime, *, models: ReadMode
         skipped.append("read_model_mismatch")
     else:
         findings += [{"code": "read_model_mismatch", "problem": problem}
-                     for problem in verify_projections(store, ledger, models, today)]
+                     for problem in verify_projections(store, ledger, models, today, tenant)]
     findings += unused_keys(api_keys, today, policy.api_key_unused_days)
     findings += old_signing_keys(signing_keys, today, policy.signing_key_max_age_days)
     return {"tenant": tenant, "as_of": format_time(as_of), "policy": policy.as_dict(),

@@ -45,9 +45,18 @@ class Releases:
         return policy_of(governance_facts(self.ledger.store, tenant))
 
     def all(self, tenant: str) -> list[dict[str, Any]]:
-        facts = governance_facts(self.ledger.store, tenant)
-        policy, catalogs = policy_of(facts), self.ledger.store.catalogs(tenant)
+        facts, catalogs = self._steps(tenant)
+        policy = policy_of(facts)
         return [r.as_dict(policy, catalogs) for r in releases_of(facts).values()]
+
+    def _steps(self, tenant: str) -> tuple[list[Fact], CatalogHistory]:
+        """The release steps in ledger order, with the withdrawals of scheduled versions (kept
+        with the catalog history, which they change)."""
+        catalogs = self.ledger.store.catalogs(tenant)
+        facts = governance_facts(self.ledger.store, tenant)
+        if catalogs.withdrawals:
+            facts = sorted((*facts, *catalogs.withdrawals), key=lambda f: f.sequence)
+        return facts, catalogs
 
     def show(self, tenant: str, version: str) -> dict[str, Any]:
         release, policy, catalogs = self._release(tenant, version)
@@ -90,12 +99,12 @@ class Releases:
                 "counts": summary(impacts, count), "first": first, "licenses": impacts[:first]}
 
     def _release(self, tenant: str, version: str) -> tuple[Release, Policy, CatalogHistory]:
-        facts = governance_facts(self.ledger.store, tenant)
+        facts, catalogs = self._steps(tenant)
         release = releases_of(facts).get(version)
         if release is None:
             raise ReleaseError("unknown_release", f"catalog version {version!r} has no draft in "
                                f"tenant {tenant!r}; see 'ledger catalog list'")
-        return release, policy_of(facts), self.ledger.store.catalogs(tenant)
+        return release, policy_of(facts), catalogs
 
     # -- steps ---------------------------------------------------------------------------------
     def draft(self, tenant: str, actor: str, catalog: dict[str, Any], effective_at: datetime,
@@ -124,8 +133,17 @@ class Releases:
         return self.show(tenant, version)
 
     def withdraw(self, tenant: str, version: str, actor: str, reason: str) -> dict[str, Any]:
-        self._release(tenant, version)
-        self._record(tenant, [_step("catalog.withdrawn", version, self.clock(), actor, reason)])
+        """Withdraw a draft or an approved version; one already published for a later effective
+        time is withdrawn by a `catalog.unscheduled` naming its publication, which the catalog
+        history honours from now on (refused once the effective time has come)."""
+        release, policy, catalogs = self._release(tenant, version)
+        published = catalogs.version(version)
+        if release.status(policy, catalogs) == "published" and published is not None:
+            self._record(tenant, [_step("catalog.unscheduled", version, self.clock(), actor,
+                                        reason, digest=digest(published.data,
+                                                              published.effective_at))])
+        else:
+            self._record(tenant, [_step("catalog.withdrawn", version, self.clock(), actor, reason)])
         return self.show(tenant, version)
 
     def publish(self, tenant: str, version: str, actor: str,

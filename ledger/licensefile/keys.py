@@ -129,6 +129,12 @@ class KeyRing:
     def active(self) -> SigningKey:
         return self._keys[self._active_key_id]
 
+    @property
+    def directory(self) -> Path | None:
+        """Where the keys are kept (None for a key given in settings): the compliance check
+        reads their ages there (`key_ages`)."""
+        return self._directory
+
     def rotate(self) -> SigningKey:
         """Make a new key the active one; the old keys stay, so earlier files still verify."""
         key = SigningKey.generate()

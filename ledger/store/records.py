@@ -17,6 +17,7 @@ from schemas.governance import STEP_TYPES
 
 LIFECYCLE, USAGE, CATALOG = "lifecycle", "usage", "catalog"
 GOVERNANCE, PAYMENT = "governance", "payment"  # release steps and policy; a license's payments
+CATALOG_TYPES = ("catalog.published", "catalog.unscheduled")
 
 
 class IndexRow(NamedTuple):
@@ -36,7 +37,7 @@ class IndexRow(NamedTuple):
 def kind_of(event_type: str) -> str:
     if event_type == "usage.recorded":
         return USAGE
-    if event_type == "catalog.published":
+    if event_type in CATALOG_TYPES:  # what the catalog history is made of
         return CATALOG
     if event_type in STEP_TYPES:
         return GOVERNANCE

@@ -44,7 +44,8 @@ TREE_REFUSED = (*REFUSED, psycopg.errors.NumericValueOutOfRange)
 
 def prepared(make: Make, url: str, **settings: object) -> Wiring:
     """Every kind of fact, two tenants, usage in two months, grants with customers, a trial,
-    payments, and every release step and policy change (recorded by the release workflow)."""
+    payments, and every release step and policy change (recorded by the release workflow),
+    including the withdrawal of a scheduled version."""
     wiring = make(url, **settings)
     for tenant in ("acme", "globex"):
         outcomes = wiring.ledger.ingest([
@@ -75,6 +76,12 @@ def prepared(make: Make, url: str, **settings: object) -> Wiring:
                 releases.reject(tenant, version, "bob", "not now")
             else:
                 releases.withdraw(tenant, version, "alice", "superseded")
+        # published for a time still ahead, then withdrawn: a catalog.unscheduled
+        releases.draft(tenant, "alice", {**copy.deepcopy(CATALOG), "version": "v5"},
+                       t("2099-01-01"))
+        releases.approve(tenant, "v5", "bob")
+        releases.publish(tenant, "v5", "bob")
+        releases.withdraw(tenant, "v5", "alice", "postponed")
     assert verify(wiring.store).ok
     return wiring
 
