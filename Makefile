@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check bench-proofs soak pg-up pg-down kafka-up kafka-down services-up services-down browser-up clean
+.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check bench-proofs bench-replay soak pg-up pg-down kafka-up kafka-down services-up services-down browser-up clean
 
 # What running needs (make run); the dev tools (pytest, ruff, mypy, selenium, ...) only for
 # make install / make test. A venv with the dev tools also serves make run.
@@ -52,6 +52,10 @@ bench-proofs: $(STAMP)
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest --events 10000 --rounds 3 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
 	$(BIN)/python -m bench.project --events 10000 --rounds 3 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
+
+## make bench-replay: replay and verify at audit scale beside a SELECT + decode baseline (SQLite; DATABASE_URL=postgresql://... for PostgreSQL)
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay --rounds 3 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
 
 ## make soak: the long fault run (~100,000 events, 24 SIGKILLs, PostgreSQL and the broker restarted once), on services of its own
 soak: $(STAMP)

@@ -17,9 +17,10 @@ from ledger.domain.catalogs import UNSCHEDULED, CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import Timeline, fold, history, judge
 from ledger.domain.releases import judge_publication, judge_step
-from ledger.domain.state import LicenseState, license_state, state_at
+from ledger.domain.state import LicenseState, state_at
 from ledger.domain.terms import Terms
 from ledger.domain.usage import CountedUsage, month_key
+from ledger.reading import counts_totals, many_states, one_state
 from ledger.store.eventstore import LedgerStore
 from ledger.store.governance import governance_facts
 from schemas.catalog import meaning
@@ -110,14 +111,7 @@ class Ledger:
         """The state of one license at `as_of`, as the ledger knew it at `known_at`; with
         `catalogs`, as it would be under that catalog history (an impact preview's fork)."""
         catalogs = self.store.catalogs(tenant) if catalogs is None else catalogs
-        timeline = fold(self.store.license_facts(tenant, license_id), catalogs, as_of, known_at)
-        if timeline.terms is None:
-            return None
-        months = [m for m in self.store.usage_months(tenant, license_id) if m <= month_key(as_of)]
-        if not _counts_totals(catalogs, timeline.terms.plan, as_of, known_at):
-            months = [m for m in months if m == month_key(as_of)]
-        usage = CountedUsage.of(self.store.usage_facts(tenant, license_id, months), known_at)
-        return license_state(timeline.terms, catalogs, usage, as_of, known_at)
+        return one_state(self.store, tenant, license_id, as_of, known_at, catalogs)
 
     def replay(self, tenant: str, as_of: datetime, known_at: datetime = FAR_FUTURE, *,
                customer_id: str | None = None, license_id: str | None = None,
@@ -129,14 +123,7 @@ class Ledger:
             ids = self.store.licenses_of_customer(tenant, customer_id)
         else:
             ids = self.store.licenses_of_tenant(tenant)
-        states = []
-        for done, each in enumerate(ids, start=1):
-            state = self.state(tenant, each, as_of, known_at)
-            if state is not None:
-                states.append(state)
-            if progress is not None and (done % 200 == 0 or done == len(ids)):
-                progress(done, len(ids))
-        return states
+        return many_states(self.store, tenant, ids, as_of, known_at, progress)
 
     def license_file_states(self, tenant: str, customer_id: str, as_of: datetime) -> list[LicenseState]:
         """The typed states of a customer's licenses at `as_of`, as a license file signs them:
@@ -149,7 +136,7 @@ class Ledger:
             if terms is None:
                 continue
             months = [m for m in self.store.usage_months(tenant, license_id) if m <= month_key(as_of)]
-            if not _counts_totals(catalogs, terms.plan, as_of, FAR_FUTURE):
+            if not counts_totals(catalogs, terms.plan, as_of, FAR_FUTURE):
                 months = [m for m in months if m == month_key(as_of)]
             usage = CountedUsage.of(self.store.usage_facts(tenant, license_id, months))
             states.append(state_at(terms, catalogs, usage, as_of))
@@ -199,11 +186,6 @@ def _claimed_tenant(raw: Any) -> str | None:
             return None
     found = raw.get("tenantid") if isinstance(raw, dict) else None
     return found if isinstance(found, str) else None
-
-
-def _counts_totals(catalogs: CatalogHistory, plan: str, as_of: datetime, known_at: datetime) -> bool:
-    found = catalogs.plan(plan, as_of, known_at)
-    return found is not None and any(f.period == "total" for f in found.features.values())
 
 
 _LICENSE_TYPES = frozenset(t for t in EVENT_TYPES if t != "catalog.published")

@@ -145,6 +145,10 @@ class LicenseFile(BaseModel):
     key_id: str
     algorithm: Literal["Ed25519"]
     signature: str = Field(description="Base64 Ed25519 signature over the canonical JSON of `license`.")
+    signature_rfc8785: str | None = Field(
+        default=None, description="Base64 Ed25519 signature, by the same key, over the RFC 8785 "
+        "form of `license`; verifiers check it when present. Absent only where RFC 8785 cannot "
+        "express the body (an integer beyond 2**53).")
 
 
 class PublicKey(BaseModel):

@@ -276,7 +276,8 @@ def license_file_rotate_key(settings: Settings) -> None:
 def license_file_verify(file: Any, public_keys: tuple[str, ...], keys_file: Any,
                         seen: int | None) -> None:
     """Verify FILE offline ('-' for standard input): print its entitlements, or the reason
-    (bad_signature, unknown_key, expired, older_than_seen, malformed) and exit non-zero."""
+    (bad_signature, unknown_key, expired, older_than_seen, malformed) and exit non-zero.
+    Standard error names the signature checked: signature_rfc8785 when the file has one."""
     trusted = _trusted_keys(public_keys, keys_file)
     try:
         verified = verify_license_file(file.read(), trusted, seen_sequence=seen)
@@ -284,6 +285,10 @@ def license_file_verify(file: Any, public_keys: tuple[str, ...], keys_file: Any,
         fail(f"{exc.reason}: {exc}")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--public-key") from None
+    # Standard error, so standard output stays the verified body alone (contract section 6).
+    field = "signature_rfc8785" if verified.checked_by == "rfc8785" else "signature"
+    click.echo(f"verified: {field} ({verified.checked_by} form) by key {verified.key_id}",
+               err=True)
     emit_json(verified.license)
 
 

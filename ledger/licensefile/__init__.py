@@ -12,6 +12,7 @@ from ledger.licensefile.verify import (
     Verified,
     canonical_json,
     public_keys_from_published,
+    rfc8785_json,
     verify_license_file,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "canonical_json",
     "issue_license_file",
     "public_keys_from_published",
+    "rfc8785_json",
     "verify_license_file",
 ]

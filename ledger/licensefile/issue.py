@@ -1,7 +1,11 @@
 """Issue offline license files: a customer's entitlements, signed so a product can trust them.
 
 The document is the contract's: the `license` body, the id of the key that signed it, and an
-Ed25519 signature over the body's canonical JSON (see `verify.canonical_json`). The body
+Ed25519 signature over the body's canonical JSON (see `verify.canonical_json`), plus, by the
+same key over the same body, `signature_rfc8785` over its RFC 8785 form (`verify.rfc8785_json`):
+the first stays because external verifiers rely on it; the second is the form every
+language reproduces without imitating Python's key order. A body RFC 8785 cannot express (an
+integer beyond 2**53) gets the first only, and verifiers fall back to it. The body
 carries the tenant chain's head so a product can refuse a file older than one it has seen,
 and an `expires_at` so it must check in again. Times are whole seconds in UTC with `Z`.
 """
@@ -12,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.licensefile.keys import KeyRing
-from ledger.licensefile.verify import ALGORITHM, canonical_json
+from ledger.licensefile.verify import ALGORITHM, canonical_json, rfc8785_json
 
 DEFAULT_VALIDITY = timedelta(days=30)
 
@@ -64,13 +68,19 @@ def issue_license_file(
         body["tree_head"] = tree_head
     signed = canonical_json(body)
     key = keyring.active
-    return {
-        # Parsed back from the signed bytes, so the document holds exactly what was signed.
-        "license": json.loads(signed),
+    # Parsed back from the signed bytes, so the document holds exactly what was signed; the
+    # RFC 8785 bytes are taken from that same parsed body.
+    parsed = json.loads(signed)
+    document = {
+        "license": parsed,
         "key_id": key.key_id,
         "algorithm": ALGORITHM,
         "signature": base64.b64encode(key.sign(signed)).decode("ascii"),
     }
+    jcs = rfc8785_json(parsed)
+    if jcs is not None:
+        document["signature_rfc8785"] = base64.b64encode(key.sign(jcs)).decode("ascii")
+    return document
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -1,9 +1,16 @@
 """The reference verifier for offline license files, meant to be copied into products.
 
-It depends on the standard library and `cryptography` only and imports nothing else from the
-ledger, so a product can vendor this one file. The signature covers the canonical JSON of the
-`license` body (keys sorted, no insignificant white space, UTF-8): canonical, because the same
-entitlements must give the same bytes in every language that re-serialises them. The body
+It depends on the standard library and `cryptography` (and, if installed, `rfc8785`, one
+pure-Python file) and imports nothing else from the ledger, so a product can vendor this one
+file. A file carries two Ed25519 signatures by the same key over the same `license` body:
+`signature` over the contract's `json.dumps(sort_keys=True, ...)` form, which external
+verifiers already rely on, and `signature_rfc8785` over its RFC 8785 (JCS) form, which every
+language reproduces with a standard library (JavaScript's default key sort is RFC 8785's,
+not Python's, for names outside the Basic Multilingual Plane). The RFC 8785 one is checked
+when present and `rfc8785` is importable; files issued before it existed, or whose body RFC
+8785 cannot express (an integer beyond 2**53), fall back to `signature`. `Verified.checked_by`
+says which was checked. A `signature_rfc8785` that is present and checked must hold: an
+altered signature is an altered file, even if the other one holds. The body
 carries the tenant chain's head; a product remembers the highest `head.sequence` it has seen
 and passes it back as `seen_sequence`, which stops a user from restoring an older, more
 generous file (rollback). `expires_at` forces a product to check in again.
@@ -23,11 +30,18 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
+
+try:  # optional: without it, files are checked over `signature`, as before RFC 8785 was added
+    import rfc8785
+except ImportError:  # pragma: no cover -- the ledger itself always has it
+    rfc8785 = None  # type: ignore[assignment]
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 ALGORITHM = "Ed25519"
 
 Reason = Literal["malformed", "unknown_key", "bad_signature", "expired", "older_than_seen"]
+# How a file's signature was checked: the name of the canonical form the signed bytes are in.
+CheckedBy = Literal["rfc8785", "json.dumps"]
 
 
 class LicenseFileError(Exception):
@@ -44,6 +58,7 @@ class Verified:
 
     license: dict[str, Any]
     key_id: str
+    checked_by: CheckedBy = "json.dumps"
 
     @property
     def licenses(self) -> list[dict[str, Any]]:
@@ -63,6 +78,18 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
+
+
+def rfc8785_json(value: Any) -> bytes | None:
+    """The bytes `signature_rfc8785` covers: the RFC 8785 form, or None where there is none
+    (no `rfc8785` module, or a value RFC 8785 cannot express, such as an integer beyond the
+    2**53 that every language's double holds exactly)."""
+    if rfc8785 is None:
+        return None
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError, TypeError, RecursionError):
+        return None
 
 
 def verify_license_file(
@@ -93,12 +120,18 @@ def verify_license_file(
         raise LicenseFileError(
             "malformed", f"the license body is not plain JSON: {error}"
         ) from None
+    checked_by: CheckedBy = "json.dumps"
+    signature_field, signed_bytes = "signature", signed
+    jcs = rfc8785_json(envelope["license"]) if "signature_rfc8785" in envelope else None
+    if jcs is not None:
+        checked_by, signature_field, signed_bytes = "rfc8785", "signature_rfc8785", jcs
     try:
-        signature = base64.b64decode(envelope["signature"], validate=True)
-        public_key.verify(signature, signed)
+        signature = base64.b64decode(envelope[signature_field], validate=True)
+        public_key.verify(signature, signed_bytes)
     except (binascii.Error, ValueError, InvalidSignature):
         raise LicenseFileError(
-            "bad_signature", f"the signature does not match the content for key {key_id}"
+            "bad_signature",
+            f"the {signature_field} does not match the content for key {key_id}",
         ) from None
 
     body: dict[str, Any] = json.loads(signed)
@@ -112,7 +145,7 @@ def verify_license_file(
             "older_than_seen",
             f"the license file is at sequence {sequence}, older than {seen_sequence} already seen",
         )
-    return Verified(license=body, key_id=key_id)
+    return Verified(license=body, key_id=key_id, checked_by=checked_by)
 
 
 def public_keys_from_published(published: dict[str, Any]) -> dict[str, str]:
@@ -140,6 +173,8 @@ def _parse_envelope(document: dict[str, Any] | str | bytes) -> dict[str, Any]:
     for field in ("key_id", "algorithm", "signature"):
         if not isinstance(document.get(field), str):
             raise LicenseFileError("malformed", f"the license file has no {field}")
+    if not isinstance(document.get("signature_rfc8785", ""), str):
+        raise LicenseFileError("malformed", "the license file's signature_rfc8785 is not a string")
     if not isinstance(document.get("license"), dict):
         raise LicenseFileError("malformed", "the license file has no license body")
     if document["algorithm"] != ALGORITHM:

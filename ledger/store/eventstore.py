@@ -91,6 +91,16 @@ class LedgerStore:
             by_month[month_key(fact.effective_at)].append(fact)
         return [f for m in by_month for f in by_month[m]]
 
+    def usage_facts_of(self, tenant: str, license_ids: Sequence[str]
+                       ) -> dict[str, dict[str, list[Fact]]]:
+        """Every usage fact of several licenses in one read: license id -> month -> facts, the
+        months in the order first recorded and each month's facts in sequence order, exactly
+        as `usage_months` and `usage_facts` give them for one license."""
+        found: dict[str, dict[str, list[Fact]]] = {}
+        for subject, fact in self._facts(tenant, USAGE, list(dict.fromkeys(license_ids))):
+            found.setdefault(subject, {}).setdefault(month_key(fact.effective_at), []).append(fact)
+        return found
+
     def catalogs(self, tenant: str) -> CatalogHistory:
         return CatalogHistory.of(f for _, f in self._facts(tenant, CATALOG))
 

@@ -102,6 +102,19 @@ def test_the_reference_verifier_prints_the_entitlements_of_a_fresh_file(api: Api
     assert printed["customer_id"] == "cust-7" and printed["licenses"][0]["license_id"] == "lic-1"
 
 
+def test_the_reference_verifier_says_which_signature_it_checked(api: Api, tmp_path: Path) -> None:
+    document = fetch(api)
+    older = {k: v for k, v in document.items() if k != "signature_rfc8785"}
+    for name, file, checked in (("now", document, "signature_rfc8785 (rfc8785 form)"),
+                                ("older", older, "signature (json.dumps form)")):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(file), encoding="utf-8")
+        result = ledger("license-file", "verify", str(path), "--public-key", public_key(api))
+        assert result.exit_code == 0, result.output
+        assert f"verified: {checked}" in result.stderr
+        assert json.loads(result.stdout) == document["license"]
+
+
 def test_the_reference_verifier_refuses_a_file_with_one_flipped_byte(api: Api,
                                                                      tmp_path: Path) -> None:
     text = json.dumps(fetch(api))

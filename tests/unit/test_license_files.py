@@ -87,7 +87,7 @@ def test_a_fresh_file_verifies_with_the_public_key(keyring: KeyRing) -> None:
 def test_the_file_has_the_contract_shape(keyring: KeyRing) -> None:
     document = a_file(keyring)
 
-    assert set(document) == {"license", "key_id", "algorithm", "signature"}
+    assert set(document) == {"license", "key_id", "algorithm", "signature", "signature_rfc8785"}
     assert document["algorithm"] == "Ed25519"
     assert document["license"] == {
         "tenant": "acme", "customer_id": "cust-7", "issued_at": "2026-03-01T00:00:00Z",
@@ -118,16 +118,19 @@ def test_a_file_with_one_flipped_byte_in_the_signed_content_is_a_bad_signature(
 def test_a_file_with_one_flipped_byte_in_the_signature_is_a_bad_signature(
     keyring: KeyRing,
 ) -> None:
-    document = a_file(keyring)
-    signature = bytearray(base64.b64decode(document["signature"]))
-    signature[0] ^= 0x01
-    document["signature"] = base64.b64encode(bytes(signature)).decode()
+    for field in ("signature", "signature_rfc8785"):  # a file as issued before RFC 8785, as now
+        document = a_file(keyring)
+        if field == "signature":
+            del document["signature_rfc8785"]
+        signature = bytearray(base64.b64decode(document[field]))
+        signature[0] ^= 0x01
+        document[field] = base64.b64encode(bytes(signature)).decode()
 
-    assert reason_of(document, keyring.public_key_map(), now=SOON) == "bad_signature"
+        assert reason_of(document, keyring.public_key_map(), now=SOON) == "bad_signature"
 
 
 def test_a_signature_that_is_not_base64_is_a_bad_signature(keyring: KeyRing) -> None:
-    document = {**a_file(keyring), "signature": "not base64!"}
+    document = {**a_file(keyring), "signature": "not base64!", "signature_rfc8785": "not base64!"}
 
     assert reason_of(document, keyring.public_key_map(), now=SOON) == "bad_signature"
 
@@ -168,7 +171,8 @@ def test_the_first_failing_check_names_the_reason(keyring: KeyRing) -> None:
     document = a_file(keyring)
     keys = keyring.public_key_map()
     late = ISSUED_AT + timedelta(days=31)
-    forged = {**document, "signature": base64.b64encode(bytes(64)).decode()}
+    zeros = base64.b64encode(bytes(64)).decode()
+    forged = {**document, "signature": zeros, "signature_rfc8785": zeros}
 
     assert reason_of(document, a_keyring().public_key_map(), now=late) == "unknown_key"
     assert reason_of(forged, keys, now=late, seen_sequence=9999) == "bad_signature"
@@ -314,7 +318,8 @@ def test_the_verifier_works_as_a_single_copied_file(
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, "a relative import would not survive copying"
             imported.add(str(node.module).split(".")[0])
-    assert imported - set(sys.stdlib_module_names) == {"cryptography"}
+    # rfc8785 is optional (one pure-Python file): without it the file checks `signature`.
+    assert imported - set(sys.stdlib_module_names) == {"cryptography", "rfc8785"}
 
     shutil.copy(source, tmp_path / "vendored_license_verify.py")
     spec = importlib.util.spec_from_file_location(
@@ -327,6 +332,15 @@ def test_the_verifier_works_as_a_single_copied_file(
 
     verified = vendored.verify_license_file(a_file(keyring), keyring.public_key_map(), now=SOON)
     assert verified.licenses == [a_license()]
+    assert verified.checked_by == "rfc8785"
+
+    monkeypatch.setitem(sys.modules, "rfc8785", None)  # a product that copied this file alone
+    without = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "vendored", without)
+    spec.loader.exec_module(without)
+    verified = without.verify_license_file(a_file(keyring), keyring.public_key_map(), now=SOON)
+    assert verified.licenses == [a_license()]
+    assert verified.checked_by == "json.dumps"
 
 
 json_values = st.recursive(

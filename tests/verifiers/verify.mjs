@@ -1,8 +1,10 @@
 // An independent verifier in a second language (JavaScript, Node >= 18, standard library only):
 // signed tree heads (Ed25519 over RFC 8785), inclusion and consistency proofs (RFC 9162
-// sections 2.1.3.2 and 2.1.4.2) and offline license files (Ed25519 over the contract's
-// json.dumps form: keys sorted by code point). Written from the texts, sharing nothing with
-// the ledger's Python. Prints "ok" and exits 0, or prints the reason and exits 1.
+// sections 2.1.3.2 and 2.1.4.2) and offline license files (Ed25519: `signature_rfc8785` over
+// RFC 8785 when the file has it, else `signature` over the contract's json.dumps form, keys
+// sorted by code point). Written from the texts, sharing nothing with the ledger's Python.
+// Prints "ok" (for a license file, "ok " and the signature checked) and exits 0, or prints the
+// reason and exits 1.
 //
 //   node verify.mjs tree-head HEAD.json PUBLIC_KEY
 //   node verify.mjs proof PROOF.json PUBLIC_KEY HEAD.json [HEAD.json]
@@ -41,10 +43,10 @@ function pythonCanonical(value) {
     .map((k) => `${JSON.stringify(k)}:${pythonCanonical(value[k])}`).join(",")}}`;
 }
 
-function signed(document, field, key, canonical) {
+function signed(document, field, key, canonical, signature = "signature") {
   const ok = verify(null, Buffer.from(canonical(document[field]), "utf8"), publicKey(key),
-                    Buffer.from(document.signature, "base64"));
-  if (!ok) fail("bad_signature", `the ${field} signature does not hold`);
+                    Buffer.from(document[signature], "base64"));
+  if (!ok) fail("bad_signature", `the ${field} ${signature} does not hold`);
   return document[field];
 }
 
@@ -83,11 +85,17 @@ const [command, file, key, ...heads] = process.argv.slice(2);
 if (command === "tree-head") {
   signed(read(file), "tree_head", key, jcs);
 } else if (command === "license-file") {
-  const body = signed(read(file), "license", key, pythonCanonical);
+  // Prefer the RFC 8785 signature (JavaScript's own sort and JSON.stringify); a present one must
+  // hold. Files without it fall back to the json.dumps form.
+  const document = read(file);
+  const way = typeof document.signature_rfc8785 === "string" ? "signature_rfc8785" : "signature";
+  const body = signed(document, "license", key, way === "signature" ? pythonCanonical : jcs, way);
   if (body.tree_head) {
     const head = signed(body.tree_head, "tree_head", key, jcs);
     if (head.tree_size !== body.head.sequence) fail("bad_proof", "tree_size is not head.sequence");
   }
+  console.log(`ok ${way}`);
+  process.exit(0);
 } else if (command === "proof") {
   const proof = read(file);
   const trusted = heads.map((h) => signed(read(h), "tree_head", key, jcs));
