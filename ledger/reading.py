@@ -18,19 +18,19 @@ from typing import Any
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import Fact
 from ledger.domain.fold import fold
-from ledger.domain.state import license_state
+from ledger.domain.state import LicenseState, state_at
 from ledger.domain.usage import CountedUsage, month_key
 from ledger.store.eventstore import LedgerStore
 
 BATCH = 500
 
 
-def state_of(catalogs: CatalogHistory, facts: Sequence[Fact], months_of: Callable[[], list[str]],
-             usage_of: Callable[[list[str]], list[Fact]], as_of: datetime, known_at: datetime
-             ) -> dict[str, Any] | None:
-    """A license's state from its lifecycle facts and, asked for only if it exists, its usage:
-    `months_of()` the months it has usage in (in the order first recorded), `usage_of(months)`
-    those months' usage facts in that order."""
+def typed_state_of(catalogs: CatalogHistory, facts: Sequence[Fact],
+                   months_of: Callable[[], list[str]], usage_of: Callable[[list[str]], list[Fact]],
+                   as_of: datetime, known_at: datetime) -> LicenseState | None:
+    """A license's typed state from its lifecycle facts and, asked for only if it exists, its
+    usage: `months_of()` the months it has usage in (in the order first recorded),
+    `usage_of(months)` those months' usage facts in that order."""
     timeline = fold(facts, catalogs, as_of, known_at)
     if timeline.terms is None:
         return None
@@ -38,14 +38,29 @@ def state_of(catalogs: CatalogHistory, facts: Sequence[Fact], months_of: Callabl
     if not counts_totals(catalogs, timeline.terms.plan, as_of, known_at):
         months = [m for m in months if m == month_key(as_of)]
     usage = CountedUsage.of(usage_of(months), known_at)
-    return license_state(timeline.terms, catalogs, usage, as_of, known_at)
+    return state_at(timeline.terms, catalogs, usage, as_of, known_at)
+
+
+def state_of(catalogs: CatalogHistory, facts: Sequence[Fact], months_of: Callable[[], list[str]],
+             usage_of: Callable[[list[str]], list[Fact]], as_of: datetime, known_at: datetime
+             ) -> dict[str, Any] | None:
+    """The contract's document of `typed_state_of`."""
+    state = typed_state_of(catalogs, facts, months_of, usage_of, as_of, known_at)
+    return state.as_dict() if state is not None else None
+
+
+def one_typed_state(store: LedgerStore, tenant: str, license_id: str, as_of: datetime,
+                    known_at: datetime, catalogs: CatalogHistory) -> LicenseState | None:
+    return typed_state_of(catalogs, store.license_facts(tenant, license_id),
+                          lambda: store.usage_months(tenant, license_id),
+                          lambda months: store.usage_facts(tenant, license_id, months),
+                          as_of, known_at)
 
 
 def one_state(store: LedgerStore, tenant: str, license_id: str, as_of: datetime,
               known_at: datetime, catalogs: CatalogHistory) -> dict[str, Any] | None:
-    return state_of(catalogs, store.license_facts(tenant, license_id),
-                    lambda: store.usage_months(tenant, license_id),
-                    lambda months: store.usage_facts(tenant, license_id, months), as_of, known_at)
+    state = one_typed_state(store, tenant, license_id, as_of, known_at, catalogs)
+    return state.as_dict() if state is not None else None
 
 
 def many_states(store: LedgerStore, tenant: str, ids: Sequence[str], as_of: datetime,

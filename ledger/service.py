@@ -17,10 +17,9 @@ from ledger.domain.catalogs import UNSCHEDULED, CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
 from ledger.domain.fold import Timeline, fold, history, judge
 from ledger.domain.releases import judge_publication, judge_step
-from ledger.domain.state import LicenseState, state_at
+from ledger.domain.state import LicenseState
 from ledger.domain.terms import Terms
-from ledger.domain.usage import CountedUsage, month_key
-from ledger.reading import counts_totals, many_states, one_state
+from ledger.reading import many_states, one_state, one_typed_state
 from ledger.store.eventstore import LedgerStore
 from ledger.store.governance import governance_facts
 from schemas.catalog import meaning
@@ -130,17 +129,9 @@ class Ledger:
         the same fold as `state`, kept typed so the file's `licenses` are `as_dict` of the one
         typed answer the check decides on, not a document read back and re-interpreted."""
         catalogs = self.store.catalogs(tenant)
-        states = []
-        for license_id in self.store.licenses_of_customer(tenant, customer_id):
-            terms = fold(self.store.license_facts(tenant, license_id), catalogs, as_of).terms
-            if terms is None:
-                continue
-            months = [m for m in self.store.usage_months(tenant, license_id) if m <= month_key(as_of)]
-            if not counts_totals(catalogs, terms.plan, as_of, FAR_FUTURE):
-                months = [m for m in months if m == month_key(as_of)]
-            usage = CountedUsage.of(self.store.usage_facts(tenant, license_id, months))
-            states.append(state_at(terms, catalogs, usage, as_of))
-        return states
+        found = (one_typed_state(self.store, tenant, license_id, as_of, FAR_FUTURE, catalogs)
+                 for license_id in self.store.licenses_of_customer(tenant, customer_id))
+        return [state for state in found if state is not None]
 
     def history(self, tenant: str, license_id: str) -> list[dict[str, Any]]:
         facts = self.store.license_facts(tenant, license_id)
