@@ -22,6 +22,7 @@ from ledger.api import (
     releases,
 )
 from ledger.api.cache import EntitlementCache
+from ledger.api.fastcheck import FastCheck
 from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
 from ledger.api.openapi import document
@@ -60,10 +61,13 @@ def application() -> FastAPI:
 def create_app(wiring: LedgerWiring, models: ReadModels, keyring: KeyRing, *, keys: ApiKeys,
                follower: Follower | None = None, kafka_probe: Probe | None = None,
                license_file_days: int = 30, clock: Callable[[], datetime] | None = None,
-               cache: EntitlementCache | None = None, write_wait: float = 5.0) -> FastAPI:
+               cache: EntitlementCache | None = None, write_wait: float = 5.0,
+               fast_check: bool = True) -> FastAPI:
     """The API over a ledger (`wiring.ledger`, `wiring.store`), its read models, the license
     signing keys and the API key table. With `follower` (embedded mode) a POST /v1/events
-    answers once its events are projected; `kafka_probe` adds Kafka to /healthz."""
+    answers once its events are projected; `kafka_probe` adds Kafka to /healthz. `fast_check`
+puts the check's fast path (`fastcheck.py`) in front; without it every request takes the
+full stack (tests compare the two)."""
     metrics = Metrics()
     ports = Ports(ledger=wiring.ledger, store=wiring.store, models=models, keyring=keyring,
                   keys=keys, cache=cache if cache is not None else EntitlementCache(models), metrics=metrics,
@@ -75,4 +79,6 @@ def create_app(wiring: LedgerWiring, models: ReadModels, keyring: KeyRing, *, ke
     app.state.ports = ports
     app.add_middleware(operations.LimitBody)
     app.add_middleware(operations.MeasureRequests, metrics=metrics)
+    if fast_check:
+        app.add_middleware(FastCheck, ports=ports)
     return app

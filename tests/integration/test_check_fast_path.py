@@ -1,0 +1,127 @@
+"""The check's fast path (`ledger.api.fastcheck`) answers exactly what the full stack answers:
+the same status, headers and bytes, for hits it takes and for every request it hands on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from ledger.api import create_app
+from ledger.api.cache import EntitlementCache
+from ledger.api.fastcheck import FastCheck
+from projections.embedded import Follower
+from projections.readmodel import ReadModels
+from tests.builders import envelope
+from tests.integration.test_api_harness import Api, built_api, sqlite
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _as_served(models: ReadModels, follower: Follower) -> EntitlementCache:
+    return EntitlementCache(models, hint=follower.reached, behind=follower.behind)  # as serve
+
+
+@pytest.fixture
+def apps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+         ) -> Iterator[tuple[TestClient, TestClient, Api, list[str]]]:
+    """The app with its fast path and one without it over the same parts (one cache), and
+    the paths of the requests the fast path handed on."""
+    handed_on: list[str] = []
+    full = FastCheck.full
+
+    async def counted(self: FastCheck, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            handed_on.append(scope["path"])
+        await full(self, scope, receive, send)
+
+    monkeypatch.setattr(FastCheck, "full", counted)
+    with built_api(sqlite(tmp_path), cache=_as_served) as (fast_app, api):
+        api.keys.recheck = 3600.0  # no revocation count falls due during the test
+        ports = fast_app.state.ports
+        slow_app = create_app(api.wiring, api.models, api.keyring, keys=api.keys,
+                              follower=api.follower, clock=api.clock, cache=ports.cache,
+                              fast_check=False)
+        api.with_catalog().record([
+            envelope("license.granted", "2026-02-01", "lic-1", customer_id="c1", plan="pro"),
+            envelope("license.granted", "2026-02-01", "lic-2", customer_id="c2", plan="basic"),
+        ])
+        with TestClient(fast_app) as fast, TestClient(slow_app) as slow:
+            yield fast, slow, api, handed_on
+
+
+def _same(fast: TestClient, slow: TestClient, **request: Any) -> int:
+    """Send the request to both apps (the fast one first); their answers are identical."""
+    method = request.pop("method", "POST")
+    path = request.pop("path", "/v1/check")
+    a = fast.request(method, path, **request)
+    b = slow.request(method, path, **request)
+    assert (a.status_code, a.headers.multi_items(), a.content) == \
+        (b.status_code, b.headers.multi_items(), b.content), request
+    return a.status_code
+
+
+def test_hits_and_every_other_request_get_the_full_stacks_bytes(apps: Any) -> None:
+    fast, slow, api, handed_on = apps
+    service, auditor = api.key("service"), api.key("auditor")
+    auth = {"Authorization": f"Bearer {service}", **JSON}
+    hits = [b'{"customer_id":"c1","feature":"sso"}',
+            b'{"customer_id":"c1","feature":"api_calls","quantity":3}',
+            b'{"customer_id":"c2","feature":"sso"}',  # feature_not_in_plan
+            b'{"customer_id":"nobody","feature":"sso"}',  # no_license
+            b'{"feature":"sso","customer_id":"c1","quantity":2}',
+            b'{"customer_id":"c1","customer_id":"c2","feature":"sso"}']
+    for body in hits:  # the first asks: the key's first use today and cache misses
+        assert _same(fast, slow, content=body, headers=auth) == 200
+    assert handed_on  # at least the key's first use went the full way
+    handed_on.clear()
+    for body in hits:
+        assert _same(fast, slow, content=body, headers=auth) == 200
+    assert handed_on == []  # all answered by the fast path
+
+    others: list[dict[str, Any]] = [
+        {"content": hits[0], "headers": {"Authorization": "Bearer ldg_unknown", **JSON}},
+        {"content": hits[0], "headers": JSON},
+        {"content": hits[0], "headers": {"Authorization": f"Bearer {auditor}", **JSON}},
+        {"content": hits[0], "headers": [("Authorization", f"Bearer {service}"),
+                                         ("Authorization", f"Bearer {service}"),
+                                         ("Content-Type", "application/json")]},
+        {"content": b'{"customer_id":"c1"', "headers": auth},
+        {"content": b'["c1","sso"]', "headers": auth},
+        {"content": b'{"customer_id":"c1","feature":"sso","extra":1}', "headers": auth},
+        {"content": b'{"customer_id":"c1"}', "headers": auth},
+        {"content": b'{"customer_id":"c1","feature":"sso","quantity":0}', "headers": auth},
+        {"content": b'{"customer_id":"c1","feature":"sso","quantity":"2"}', "headers": auth},
+        {"content": b'{"customer_id":"c1","feature":"sso","quantity":1.5}', "headers": auth},
+        {"content": b'{"customer_id":"c1","feature":"sso","quantity":NaN}', "headers": auth},
+        {"content": b'{"customer_id":"","feature":"sso"}', "headers": auth},
+        {"content": b"", "headers": auth},
+        {"content": hits[0], "headers": auth, "params": {"as_of": "2026-01-01T00:00:00Z"}},
+        {"content": hits[0], "headers": {**auth, "Content-Type": "text/plain"}},
+        {"content": hits[0], "headers": {**auth, "Content-Type": "application/json; charset=latin-1"}},
+        {"content": hits[0], "headers": {"Authorization": f"Bearer {service}"}},
+        {"content": [hits[0][:10], hits[0][10:]], "headers": auth},  # chunked
+        {"content": hits[0] + b" " * 20_000, "headers": auth},  # larger than the fast path takes
+        {"content": hits[0], "headers": auth, "method": "GET"},
+        {"content": hits[0], "headers": auth, "path": "/v1/check/"},
+    ]
+    for request in others:
+        _same(fast, slow, **request)
+    assert len(handed_on) == len(others)  # none of them answered by the fast path
+
+
+def test_the_fast_path_keeps_the_request_counters_and_the_keys_first_use(apps: Any) -> None:
+    fast, slow, api, handed_on = apps
+    admin = api.key("admin")
+    auth = {"Authorization": f"Bearer {admin}", **JSON}
+    for _ in range(5):
+        fast.post("/v1/check", content=b'{"customer_id":"c1","feature":"sso"}', headers=auth)
+    assert handed_on == ["/v1/check"]  # only the first: the key's first use today is written
+    used = [k["last_used_on"] for k in api.keys.listed("acme") if k["role"] == "admin"]
+    assert used[0] is not None
+    text = fast.get("/metrics", headers=auth).text
+    assert 'ledger_http_requests_total{method="POST",route="/v1/check",status="200"} 5.0' in text
+    assert 'ledger_check_cache_total{result="hit"} 4.0' in text
