@@ -37,12 +37,20 @@ request = function()
   return wrk.format(nil, nil, nil, body)
 end
 """
+PACED = """
+delay = function()
+  return {pause}
+end
+"""
 
 
-def lua(key: str, customers: list[str], feature: str) -> str:
+def lua(key: str, customers: list[str], feature: str, pause_ms: int = 0) -> str:
+    """The wrk script: the POST body (customers in turn) and the key; with `pause_ms`, each
+    connection waits that long between its requests (a paced load, not a flood)."""
     path = Path(tempfile.mkdtemp(prefix="bench-wrk-")) / "check.lua"
     path.write_text(SCRIPT.format(key=key, feature=feature,
-                                  customers=", ".join(f'"{c}"' for c in customers)))
+                                  customers=", ".join(f'"{c}"' for c in customers))
+                    + (PACED.format(pause=pause_ms) if pause_ms else ""))
     return str(path)
 
 
@@ -168,6 +176,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per connection count")
     parser.add_argument("--no-kafka", action="store_true", help="skip the hit-rate run")
+    parser.add_argument("--check-rate", type=int, default=1000,
+                        help="checks/s offered in the hit-rate run (0: as fast as they go)")
     parser.add_argument("--workers", action="store_true",
                         help="also compare `ledger serve --workers 1` and `--workers 2`")
     parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
@@ -192,9 +202,11 @@ def main() -> None:
         from bench.hitrate import run as hit_rate
 
         print()
-        print("ledger:", json.dumps(hit_rate(args.seconds * 3)), flush=True)
+        print("ledger:", json.dumps(hit_rate(args.seconds * 3, check_rate=args.check_rate)),
+              flush=True)
         if args.baseline:
-            print("baseline:", json.dumps(hit_rate(args.seconds * 3, env=baseline_env(args.baseline))))
+            print("baseline:", json.dumps(hit_rate(args.seconds * 3, env=baseline_env(args.baseline),
+                                                   check_rate=args.check_rate)))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@ the same status, headers and bytes, for hits it takes and for every request it h
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.api import create_app
 from ledger.api.cache import EntitlementCache
@@ -125,3 +128,38 @@ def test_the_fast_path_keeps_the_request_counters_and_the_keys_first_use(apps: A
     text = fast.get("/metrics", headers=auth).text
     assert 'ledger_http_requests_total{method="POST",route="/v1/check",status="200"} 5.0' in text
     assert 'ledger_check_cache_total{result="hit"} 4.0' in text
+
+
+_VALUES = st.one_of(st.sampled_from(["c1", "c2", "nobody", "sso", "api_calls", "", " c1"]),
+                    st.text(max_size=8), st.integers(-3, 10**20), st.floats(allow_nan=True),
+                    st.booleans(), st.none(), st.lists(st.integers(), max_size=2))
+_FIELDS = st.sampled_from(["customer_id", "feature", "quantity", "extra"])
+# a valid body (mostly a hit), then some of its fields changed or dropped, or one added
+_BODIES = st.builds(
+    lambda base, changed, dropped: {k: v for k, v in {**base, **changed}.items() if k not in dropped},
+    st.fixed_dictionaries({"customer_id": st.sampled_from(["c1", "c2", "nobody"]),
+                           "feature": st.sampled_from(["sso", "api_calls"])},
+                          optional={"quantity": st.integers(1, 2000)}),
+    st.dictionaries(_FIELDS, _VALUES, max_size=2), st.sets(_FIELDS, max_size=1))
+
+
+def test_random_check_bodies_get_the_same_answer_both_ways(apps: Any) -> None:
+    fast, slow, api, handed_on = apps
+    auth = {"Authorization": f"Bearer {api.key('service')}"}
+    sent = [0]
+
+    @settings(max_examples=150, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(body=_BODIES, ascii_only=st.booleans(), content_type=st.sampled_from(
+        ["application/json", "application/json", "application/json; charset=utf-8",
+         "application/problem+json", "text/plain"]))
+    def same(body: dict[str, Any], ascii_only: bool, content_type: str) -> None:
+        raw = json.dumps(body, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+        _same(fast, slow, content=raw, headers={**auth, "Content-Type": content_type})
+        sent[0] += 1
+
+    for customer in ("c1", "c2", "nobody"):  # these are then cache hits for the fast path
+        _same(fast, slow, json={"customer_id": customer, "feature": "sso"}, headers=auth)
+    handed_on.clear()
+    same()
+    assert 0 < len(handed_on) < sent[0]  # some answered by the fast path, some handed on
