@@ -3,6 +3,7 @@ and the Kafka reachability probe /healthz reports when Kafka is configured."""
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 from collections.abc import Callable
@@ -30,6 +31,10 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        # Everything made so far (modules, routes, schemas: ~100,000 objects) lives as long as
+        # the process: out of the collector's way, so a full collection, which would walk them
+        # all (~50 ms on this machine), does not land in the middle of requests.
+        gc.freeze()
         if self.started and self.servers:
             self.ready(self.servers[0].sockets[0].getsockname()[1])
 
