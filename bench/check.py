@@ -1,9 +1,11 @@
 """`make bench-check`: the check at scale, measured with wrk (Debian's `wrk`, a Lua script for
 the POST body and the key) beside the framework's ceiling (`bench.ceiling`) in the same run,
 A/B alternated, medians; then the cache's hit rate for checked customers while 1,000 usage
-events/s for other customers flow through Kafka. Loopback only; every run is bounded.
+events/s for other customers flow through Kafka (`bench.hitrate`, the checks paced at
+`--check-rate`). Loopback only; every run is bounded.
 
-Usage: python -m bench.check [--seconds S] [--rounds N] [--no-kafka]
+Usage: python -m bench.check [--seconds S] [--rounds N] [--no-kafka] [--check-rate N]
+       [--workers] [--no-throughput] [--baseline DIR]
 """
 
 from __future__ import annotations
