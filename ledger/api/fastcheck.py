@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from ledger.api.auth import check_access
 from ledger.api.credentials import bearer_key
 from ledger.api.errors import Answer, ApiError
+from ledger.api.keys import Principal
 from ledger.api.models import CheckRequest
 from ledger.api.ports import Ports
 from ledger.api.queries import decided
@@ -75,7 +76,7 @@ class FastCheck:
         """The full stack: FastAPI with every middleware, as for any request."""
         await self.app(scope, receive, send)
 
-    def _principal(self, scope: Scope) -> Any:
+    def _principal(self, scope: Scope) -> Principal | None:
         """The caller, if the headers are plain (each wanted one at most once, the body JSON
         of a small declared length) and memory vouches for the key and its role may check."""
         found: dict[bytes, bytes] = {}
@@ -99,7 +100,7 @@ class FastCheck:
             return None
         return principal
 
-    def _answer(self, principal: Any, raw: bytes) -> Answer | None:
+    def _answer(self, principal: Principal, raw: bytes) -> Answer | None:
         """The route's answer when the body is valid and the cache holds a fresh answer."""
         try:
             request = CheckRequest.model_validate(json.loads(raw))
