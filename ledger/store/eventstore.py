@@ -19,11 +19,11 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.catalogs import CatalogHistory
-from ledger.domain.chain import GENESIS, digest, fact_hash, linked_content
+from ledger.domain.chain import GENESIS, fact_hash
 from ledger.domain.facts import Fact
 from ledger.domain.usage import month_key
 from ledger.store import streams
-from ledger.store.codec import STORAGE_VERSION, decode, encode, fact_record, seal, to_fact
+from ledger.store.codec import STORAGE_VERSION, chained, decode, seal, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
 from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_row
 from schemas.times import format_time
@@ -259,12 +259,11 @@ class LedgerStore:
                 start = (0, GENESIS) if head is None else (head.sequence, head.hash)
                 heads[tenant] = (*start, at, format_time(at), streams.chain_stream(tenant))
             sequence, prev_hash, recorded_at, recorded_text, stream = heads[tenant]
-            body = linked_content(draft, sequence + 1, prev_hash, recorded_text)
-            linked = digest(body)
+            linked, record = chained(draft, sequence + 1, prev_hash, recorded_text,
+                                     format_time(draft.effective_at))
             heads[tenant] = (sequence + 1, linked, recorded_at, recorded_text, stream)
             fact = Fact(**{**draft.__dict__, "sequence": sequence + 1, "prev_hash": prev_hash,
                            "recorded_at": recorded_at, "hash": linked, "position": None})
             facts.append(fact)
-            stored.append(StoredEvent(stream, fact.sequence, streams.fact_topic(fact.type),
-                                      encode(fact_record(fact, body=body))))
+            stored.append(StoredEvent(stream, fact.sequence, streams.fact_topic(fact.type), record))
         return facts, stored
