@@ -101,6 +101,8 @@ class Ledger:
         tenant = item.tenant or default_tenant
         if not tenant:
             return _rejected(item, "invalid_event", "field 'tenantid': required on this channel")
+        if tenant == item.tenant:  # named in the envelope: nothing to fill in
+            return item
         return Inbound(item.id, item.source, item.type, item.time, item.subject, tenant, item.data)
 
     # -- reading -------------------------------------------------------------------------------
