@@ -170,12 +170,15 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
         types = ["text", "bigint", "bigint", "text", "text", "text", "text", "text", "text"]
         self.insert_facts_statement = (
             f"INSERT INTO {self.events_table} (originator_id, originator_version, topic, state) "
-            f"SELECT * FROM unnest(%s::{self.datastore.originator_id_type}[], %s::bigint[], "
-            "%s::text[], %s::bytea[]) RETURNING notification_id")
+            f"SELECT * FROM unnest(%b::{self.datastore.originator_id_type}[], %b::bigint[], "
+            "%b::text[], %b::bytea[]) RETURNING notification_id")
         # One statement of a fixed shape whatever the batch size: prepared once per connection.
+        # Both inserts take their arrays in binary (`%b`): psycopg dumps a text-format array
+        # element by element in Python, with a regular expression for quoting and one for
+        # escaping each (~5x the time of the binary dump for 500 facts, bytea the worst).
         self.insert_index_statement = (
             f"INSERT INTO {self.facts_table} ({', '.join(COLUMNS)}) SELECT * FROM unnest("
-            + ", ".join(f"%s::{t}[]" for t in types) + ")")
+            + ", ".join(f"%b::{t}[]" for t in types) + ")")
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                               **kwargs: Any) -> None:
