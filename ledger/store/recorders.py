@@ -26,6 +26,8 @@ from eventsourcing.sqlite import SQLiteProcessRecorder
 from ledger.store.factindex import CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
 from ledger.store.records import IndexRow
 
+_AT = COLUMNS.index("position")  # where an index row's position goes
+
 
 class TenantBusyError(Exception):
     """The tenant's write lock was not free within the lock timeout."""
@@ -80,9 +82,9 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
             positions = super()._insert_events(c, stored_events, **kwargs)
         else:
             positions = self._insert_facts(c, stored_events)
-        if rows and positions:
+        if rows and positions:  # each row with its position (a tuple: `_replace` is ~5x slower)
             c.executemany(self.insert_index_statement,
-                          [r._replace(position=p) for r, p in zip(rows, positions, strict=True)])
+                          [(*r[:_AT], p, *r[_AT + 1:]) for r, p in zip(rows, positions, strict=True)])
         return positions
 
     def _insert_facts(self, c: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
@@ -214,9 +216,11 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
         if rows and positions:
-            placed = [r._replace(position=p) for r, p in zip(rows, positions, strict=True)]
-            curs.execute(self.insert_index_statement, [list(c) for c in zip(*placed, strict=True)],
-                         prepare=True)
+            columns = [list(c) for c in zip(*rows, strict=True)]
+            columns[_AT] = list(positions)
+            if len(columns[_AT]) != len(rows):
+                raise ValueError(f"{len(rows)} index rows for {len(columns[_AT])} positions")
+            curs.execute(self.insert_index_statement, columns, prepare=True)
         return positions
 
     @contextmanager

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.cli.main import cli
+from ledger.domain.usage import month_key
 from schemas.envelope import InvalidEventError, parse_envelope
 from schemas.times import format_time, parse_time
 from tests.builders import envelope
@@ -115,3 +116,9 @@ def test_a_formatted_time_is_the_field_by_field_spelling(moment: datetime) -> No
 def test_a_utc_time_without_fraction_parses_as_its_fields_say(moment: datetime) -> None:
     parsed = parse_time(_spelled_field_by_field(moment))
     assert parsed == moment and parsed.tzinfo is UTC
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.just(UTC) | st.timezones()))
+def test_a_usage_month_is_strftimes_year_and_month_in_utc(moment: datetime) -> None:
+    assert month_key(moment) == moment.astimezone(UTC).strftime("%Y-%m")
