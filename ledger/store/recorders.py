@@ -25,6 +25,7 @@ from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from ledger.store.factindex import CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
 from ledger.store.records import IndexRow
+from ledger.store.sqliteinsert import insert_facts
 
 _AT = COLUMNS.index("position")  # where an index row's position goes
 
@@ -81,38 +82,12 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
         if not rows or kwargs.get("tracking") is not None:  # not a ledger write: the library's
             positions = super()._insert_events(c, stored_events, **kwargs)
         else:
-            positions = self._insert_facts(c, stored_events)
+            positions = insert_facts(c, self.events_table_name, self.insert_events_statement,
+                                     stored_events)
         if rows and positions:  # each row with its position (a tuple: `_replace` is ~5x slower)
             c.executemany(self.insert_index_statement,
                           [(*r[:_AT], p, *r[_AT + 1:]) for r, p in zip(rows, positions, strict=True)])
         return positions
-
-    def _insert_facts(self, c: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
-        """One `executemany` instead of the library's `execute` per row for its `lastrowid`.
-        The positions are the rowid range after the table's largest rowid: this runs only
-        inside `writing`'s BEGIN IMMEDIATE, so no other connection can insert meanwhile, and
-        SQLite gives each new row of a table without AUTOINCREMENT the largest rowid + 1, so
-        the n rows of one statement get max+1..max+n, in order (exactly what the library's
-        per-row `lastrowid` would have returned). The follower's guarantee is the library's:
-        positions are issued in commit order by the single writer, with no gap a follower
-        could pass. Should the range not hold (a rowid at the 64-bit limit makes SQLite pick
-        at random), the positions are read back by each row's key instead of guessed."""
-        c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
-        before = c.fetchone()[0] or 0
-        keys = [(e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id,
-                 e.originator_version) for e in stored_events]
-        c.executemany(self.insert_events_statement,
-                      [(*key, e.topic, e.state) for key, e in zip(keys, stored_events, strict=True)])
-        c.execute("SELECT last_insert_rowid()")
-        last = c.fetchone()[0]
-        if last == before + len(stored_events):
-            return list(range(before + 1, last + 1))
-        found = []
-        for key in keys:
-            c.execute(f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? "
-                      "AND originator_version = ?", key)
-            found.append(c.fetchone()[0])
-        return found
 
     @contextmanager
     def writing(self, tenants: Sequence[str]) -> Iterator[Writer]:
