@@ -50,7 +50,7 @@ bench-proofs: $(STAMP)
 
 ## make bench-ingest: ingest and projection apply beside their baselines (SQLite; DATABASE_URL=postgresql://... for PostgreSQL)
 bench-ingest: $(STAMP)
-	$(BIN)/python -m bench.ingest --events 10000 --rounds 3 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
+	$(BIN)/python -m bench.ingest --events 10000 --rounds 3 --path both $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
 	$(BIN)/python -m bench.project --events 10000 --rounds 3 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
 
 ## make bench-replay: replay and verify at audit scale beside a SELECT + decode baseline (SQLite; DATABASE_URL=postgresql://... for PostgreSQL)

@@ -2,14 +2,22 @@
 of facts with the same payloads, in the same batches, on the same database, alternated round by
 round (A, B, A, B, ...), medians reported. The ratio is the figure; the machine is noisy.
 
+`--path cli` measures the same workload through `ledger ingest` instead: the CLI command run
+in-process (no interpreter start-up) on a JSON Lines file of the envelopes, the bytes of each
+line going through the parser every channel shares (`parse_envelope` with text), timed from
+the command's start (its bootstrap on an already created schema) to its summary.
+
 Usage: python -m bench.ingest [--database-url URL] [--events N] [--rounds R] [--batch B]
-       [--workload usage|lifecycle|both] [--profile FILE]
+       [--workload usage|lifecycle|both] [--path inprocess|cli|both] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import io
+import json
 import os
 import platform
 import statistics
@@ -24,6 +32,7 @@ from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
 from ledger.bootstrap import bootstrap
+from ledger.cli.main import cli
 from ledger.settings import Settings
 from ledger.store.codec import encode, fact_record
 from ledger.store.database import ensure_schema, library_settings
@@ -88,6 +97,32 @@ def ours(url: str, events: list[dict[str, Any]], batch: int) -> tuple[float, lis
         wiring.close()
 
 
+def through_cli(url: str, events: list[dict[str, Any]], batch: int) -> tuple[float, list[bytes]]:
+    """`ledger ingest FILE` on the envelopes as JSON Lines (its batches are its own, of 500)."""
+    assert batch == 500, "ledger ingest takes batches of 500"
+    lines = Path(tempfile.mkdtemp()) / "events.jsonl"
+    lines.write_bytes(b"".join(json.dumps(e).encode() + b"\n" for e in events))
+    bootstrap(Settings(database_url=url, _env_file=None)).close()  # type: ignore[call-arg]
+    started = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # its summary is not the bench's output
+            cli.main(["--database-url", url, "ingest", str(lines), "--format", "json"],
+                     standalone_mode=False)
+    except SystemExit as exc:  # the command exits non-zero if a line was rejected
+        raise AssertionError("a line was rejected") from exc
+    seconds = time.perf_counter() - started
+    wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    try:
+        found = wiring.store.facts_after(0, len(events) + 1)
+        assert len(found) == len(events), f"{len(found)} of {len(events)} recorded"
+        return seconds, [encode(fact_record(f)) for f in found]
+    finally:
+        wiring.close()
+
+
+PATHS = {"inprocess": ours, "cli": through_cli}
+
+
 def library(url: str, payloads: list[bytes], batch: int) -> float:
     """The library's application recorder, as it comes, writing the same payloads."""
     ensure_schema(url)
@@ -119,24 +154,31 @@ def arguments(doc: str | None) -> argparse.ArgumentParser:
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--workload", choices=[*WORKLOADS, "both"], default="both")
+    parser.add_argument("--path", choices=[*PATHS, "both"], default="inprocess",
+                        help="Ledger.ingest in-process, or `ledger ingest` on JSON Lines")
     args = parser.parse_args()
     names = list(WORKLOADS) if args.workload == "both" else [args.workload]
+    paths = list(PATHS) if args.path == "both" else [args.path]
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"store: {(args.database_url or 'sqlite').split('://')[0]}, {args.events} events, "
           f"batches of {args.batch}, {args.rounds} rounds alternated, medians\n")
-    print("| workload | ours (events/s) | library insert_events (events/s) | ratio |\n|---|---|---|---|")
+    print("| workload | path | ours (events/s) | library insert_events (events/s) | ratio |\n"
+          "|---|---|---|---|---|")
     for name in names:
         events = WORKLOADS[name](args.events)
-        mine, theirs = [], []
-        for _ in range(args.rounds):
-            seconds, payloads = ours(fresh_url(args.database_url), events, args.batch)
-            mine.append(len(events) / seconds)
-            theirs.append(len(payloads) / library(fresh_url(args.database_url), payloads, args.batch))
-        a, b = statistics.median(mine), statistics.median(theirs)
-        print(f"| {name}-heavy | {a:,.0f} | {b:,.0f} | {a / b:.2f} |")
+        for path in paths:
+            mine, theirs = [], []
+            for _ in range(args.rounds):
+                seconds, payloads = PATHS[path](fresh_url(args.database_url), events, args.batch)
+                mine.append(len(events) / seconds)
+                theirs.append(len(payloads) / library(fresh_url(args.database_url), payloads,
+                                                      args.batch))
+            a, b = statistics.median(mine), statistics.median(theirs)
+            print(f"| {name}-heavy | {path} | {a:,.0f} | {b:,.0f} | {a / b:.2f} |")
     if args.profile:
         profiler = cProfile.Profile()
-        profiler.runcall(ours, fresh_url(args.database_url), WORKLOADS[names[0]](args.events), args.batch)
+        profiler.runcall(PATHS[paths[0]], fresh_url(args.database_url),
+                         WORKLOADS[names[0]](args.events), args.batch)
         profiler.dump_stats(args.profile)
 
 

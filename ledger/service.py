@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.domain.catalogs import UNSCHEDULED, CatalogHistory
-from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, reject
+from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, assembled, reject
 from ledger.domain.fold import Timeline, fold, history, judge
 from ledger.domain.releases import judge_publication, judge_step
 from ledger.domain.state import LicenseState
@@ -45,6 +45,12 @@ class Outcome:
         if self.status == "rejected":
             out.update(code=self.code, message=self.message)
         return out
+
+
+def _accepted(event_id: str | None, source: str | None, fact: Fact) -> Outcome:
+    """Twice per accepted event (judged, then recorded): built without the frozen `__init__`."""
+    return assembled(Outcome, {"id": event_id, "source": source, "status": "accepted",
+                               "code": None, "message": None, "fact": fact})
 
 
 def _rejected(item: Inbound, code: str, message: str) -> Outcome:
@@ -87,8 +93,7 @@ class Ledger:
         if not tenants:  # every envelope was refused before judgement
             return [p for p in parsed if isinstance(p, Outcome)]
         stored = iter(self.store.write(tenants, judge))
-        return [Outcome(o.id, o.source, o.status, fact=next(stored)) if o.fact else o
-                for o in outcomes]
+        return [_accepted(o.id, o.source, next(stored)) if o.fact else o for o in outcomes]
 
     def _parse(self, raw: Any, default_tenant: str | None, enforce: bool, text: bool) -> Inbound | Outcome:
         try:
@@ -101,6 +106,8 @@ class Ledger:
         tenant = item.tenant or default_tenant
         if not tenant:
             return _rejected(item, "invalid_event", "field 'tenantid': required on this channel")
+        if tenant == item.tenant:  # named in the envelope: nothing to fill in
+            return item
         return Inbound(item.id, item.source, item.type, item.time, item.subject, tenant, item.data)
 
     # -- reading -------------------------------------------------------------------------------
@@ -210,9 +217,11 @@ class _Judging:
         key = (tenant, item.source, item.id)
         if key in self.keys or key in self.seen:
             return Outcome(item.id, item.source, "duplicate")
-        draft = Fact(tenant=tenant, subject=item.subject, type=item.type, effective_at=item.time,
-                     recorded_at=self.now, source=item.source, source_event_id=item.id,
-                     data=item.data, sequence=2**62 + len(self.keys))
+        draft = assembled(Fact, {
+            "tenant": tenant, "subject": item.subject, "type": item.type, "effective_at": item.time,
+            "recorded_at": self.now, "source": item.source, "source_event_id": item.id,
+            "data": item.data, "sequence": 2**62 + len(self.keys), "prev_hash": "", "hash": "",
+            "position": None})
         catalogs = self._catalogs(tenant)
         try:
             if item.type == "catalog.published":
@@ -238,7 +247,7 @@ class _Judging:
         except RuleBrokenError as exc:
             return _rejected(item, exc.code, exc.message)
         self.keys.add(key)
-        return Outcome(item.id, item.source, "accepted", fact=draft)
+        return _accepted(item.id, item.source, draft)
 
     def _before(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact) -> Timeline:
         """The license's fold at the draft's moment, once per distinct set of facts it covers:

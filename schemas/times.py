@@ -38,6 +38,14 @@ def parse_time(value: str) -> datetime:
         raise ZonelessTimeError(f"time {_shown(value)} has no zone; add 'Z' or an offset like '+01:00'")
     zone = found["zone"].upper()
     if zone == "Z" and found["fraction"] is None:  # the usual spelling: no offset to apply
+        if value[10] == "T" and value[19] == "Z" and found["hour"] < "24":
+            # The grammar is checked above; the C parser then builds the same moment (UTC is
+            # its `Z`), ~15x faster. Hours of 24 are kept from it (newer Pythons read them as
+            # the next midnight); anything it refuses takes the path below, for its message.
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
         try:
             return datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(found["hour"]),
                             int(found["minute"]), int(found["second"]), tzinfo=UTC)
@@ -66,9 +74,9 @@ def format_time(moment: datetime) -> str:
     """UTC with a 'Z', microseconds only when there are some: stable text for hashing and output."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    text = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}")
-    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+    # isoformat in UTC is exactly this text with "+00:00" for the "Z" (years padded to four
+    # digits, the fraction only when there is one), from C: it runs for every fact.
+    return moment.isoformat()[:-6] + "Z"
 
 
 def _rfc3339_only(value: object) -> object:

@@ -13,8 +13,15 @@ from ledger.domain.terms import Terms
 
 
 def month_key(moment: datetime) -> str:
-    """The calendar month in UTC, e.g. '2026-03': the key of a usage period and its stream."""
-    return moment.astimezone(UTC).strftime("%Y-%m")
+    """The calendar month in UTC, e.g. '2026-03': the key of a usage period and its stream.
+    Exactly `strftime("%Y-%m")` (every usage fact's index row holds it, and `ledger verify`
+    derives it again), spelled without strftime's format parsing, which was ~10x the cost;
+    years before 1000, which the platform's strftime may not pad, still go through it."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.year >= 1000:
+        return f"{moment.year}-{moment.month:02d}"
+    return moment.strftime("%Y-%m")
 
 
 def period_start(period: str, moment: datetime) -> datetime | None:

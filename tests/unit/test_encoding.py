@@ -5,13 +5,16 @@ depend on every byte."""
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ledger.domain.chain import canonical
-from ledger.store.codec import encode
-from schemas.times import NotRfc3339Error, parse_time
+from ledger.domain.chain import canonical, content, digest, linked_content
+from ledger.domain.facts import Fact
+from ledger.store.codec import chained, encode, fact_record
+from schemas.times import NotRfc3339Error, format_time, parse_time
 
 AWKWARD = {
     "z": "ünïcödé ✓ 𝄞", "a": "quote \" backslash \\ tab \t newline \n nul \x00 esc \x1b del \x7f",
@@ -46,3 +49,42 @@ def test_a_utc_time_without_fraction_parses_as_the_same_moment_as_its_offset_spe
 def test_an_impossible_utc_date_is_still_refused_as_not_a_valid_time() -> None:
     with pytest.raises(NotRfc3339Error, match="not a valid time"):
         parse_time("2026-02-30T00:00:00Z")
+
+
+_TEXT = st.text(max_size=12)  # any code points, lone surrogates included
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | _TEXT
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(_TEXT, inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(_TEXT, _VALUES, max_size=5), texts=st.lists(_TEXT, min_size=5, max_size=5),
+       sequence=st.integers(min_value=1, max_value=2**62),
+       effective=st.datetimes(timezones=st.just(UTC)), recorded=st.datetimes(timezones=st.just(UTC)))
+def test_the_one_step_chain_record_is_the_hash_and_the_bytes_of_the_two_dicts(
+        data: dict, texts: list[str], sequence: int, effective: datetime, recorded: datetime) -> None:
+    tenant, subject, kind, source, event_id = texts
+    draft = Fact(tenant=tenant, subject=subject, type=kind, effective_at=effective,
+                 recorded_at=recorded, source=source, source_event_id=event_id, data=data)
+    prev = texts[0] * 2
+    try:
+        body = linked_content(draft, sequence, prev, format_time(recorded))
+        expected_hash = digest(body)
+        fact = Fact(**{**draft.__dict__, "sequence": sequence, "prev_hash": prev, "hash": expected_hash})
+        expected = (expected_hash, encode(fact_record(fact, body=body)))
+    except (UnicodeEncodeError, ValueError) as exc:  # the dicts cannot be encoded: nor can this
+        with pytest.raises(type(exc)):
+            chained(draft, sequence, prev, format_time(recorded), format_time(effective))
+        return
+    assert chained(draft, sequence, prev, format_time(recorded), format_time(effective)) == expected
+
+
+def test_the_one_step_chain_record_of_awkward_data_is_what_verify_re_encodes() -> None:
+    draft = Fact(tenant="t \"ü\"", subject="s\\1", type="usage.recorded",
+                 effective_at=datetime(2026, 3, 1, tzinfo=UTC), recorded_at=datetime(2026, 3, 2, tzinfo=UTC),
+                 source="src\n", source_event_id="\u2028", data=AWKWARD)
+    fact_hash, stored = chained(draft, 7, "0" * 64, "2026-03-02T00:00:00Z", "2026-03-01T00:00:00Z")
+    fact = Fact(**{**draft.__dict__, "sequence": 7, "prev_hash": "0" * 64, "hash": fact_hash})
+    assert fact_hash == digest(content(fact))
+    assert stored == encode(fact_record(fact))
+    assert json.loads(stored)["data"] == json.loads(json.dumps(AWKWARD))

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.cli.main import cli
+from ledger.domain.usage import month_key
 from schemas.envelope import InvalidEventError, parse_envelope
 from schemas.times import format_time, parse_time
 from tests.builders import envelope
@@ -94,3 +95,30 @@ def test_cli_time_flags_refuse_digit_strings_naming_the_flag(args: list[str]) ->
     flag = [a for a in args if a in ("--as-of", "--known-at", "--effective-at")][-1]
     assert result.exit_code == 2 and flag in result.output
     assert "RFC 3339" in result.output or "out of range" in result.output
+
+
+def _spelled_field_by_field(moment: datetime) -> str:
+    """format_time as it was spelled before it used isoformat: the text it must keep giving."""
+    moment = moment.astimezone(UTC)
+    text = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}")
+    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.just(UTC) | st.timezones()))
+def test_a_formatted_time_is_the_field_by_field_spelling(moment: datetime) -> None:
+    assert format_time(moment) == _spelled_field_by_field(moment)
+
+
+@given(st.datetimes(max_value=datetime(9999, 12, 31), timezones=st.just(UTC)).map(
+    lambda m: m.replace(microsecond=0)))
+def test_a_utc_time_without_fraction_parses_as_its_fields_say(moment: datetime) -> None:
+    parsed = parse_time(_spelled_field_by_field(moment))
+    assert parsed == moment and parsed.tzinfo is UTC
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.just(UTC) | st.timezones()))
+def test_a_usage_month_is_strftimes_year_and_month_in_utc(moment: datetime) -> None:
+    assert month_key(moment) == moment.astimezone(UTC).strftime("%Y-%m")
