@@ -23,7 +23,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 
-from ledger.store.factindex import CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
+from ledger.store.factindex import ARRAY_TYPES, CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
 from ledger.store.records import IndexRow
 
 
@@ -53,6 +53,19 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *ddl(FACTS_TABLE, "INTEGER")]
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.migrate(self.writing)
+
+    def columns(self) -> set[str]:
+        return {str(r[1]) for r in self.query(f"PRAGMA table_info({FACTS_TABLE})")}
+
+    def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows == [()]:
+            self._writing.cursor.execute(statement)
+        else:
+            self._writing.cursor.executemany(statement, rows)
 
     def stored_id(self, stream: UUID) -> str:
         return stream.hex
@@ -137,7 +150,6 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
         self.events_table = f"{schema}.{_quoted(self.events_table_name)}"
         self._writing = threading.local()
         self.sql_create_statements += [SQL(s).format() for s in ddl(self.facts_table, "BIGINT")]
-        types = ["text", "bigint", "bigint", "text", "text", "text", "text", "text", "text"]
         self.insert_facts_statement = (
             f"INSERT INTO {self.events_table} (originator_id, originator_version, topic, state) "
             f"SELECT * FROM unnest(%s::{self.datastore.originator_id_type}[], %s::bigint[], "
@@ -145,7 +157,19 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
         # One statement of a fixed shape whatever the batch size: prepared once per connection.
         self.insert_index_statement = (
             f"INSERT INTO {self.facts_table} ({', '.join(COLUMNS)}) SELECT * FROM unnest("
-            + ", ".join(f"%s::{t}[]" for t in types) + ")")
+            + ", ".join(f"%s::{t}[]" for t in ARRAY_TYPES) + ")")
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.migrate(self.writing)
+
+    def columns(self) -> set[str]:
+        return {str(r[0]) for r in self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND "
+            "table_name = ?", [self.datastore.schema, FACTS_TABLE])}
+
+    def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._writing.cursor.executemany(statement.replace("?", "%s"), rows)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                               **kwargs: Any) -> None:

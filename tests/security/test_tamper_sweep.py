@@ -32,7 +32,7 @@ from tests.integration import tampering
 Make = Callable[..., Wiring]
 TABLES = {"stored_events": "originator_id, originator_version, topic, state",
           "ledger_facts": "tenant, sequence, position, kind, subject, month, customer, source, "
-                          "source_event_id"}
+                          "source_event_id, feature, quantity, effective_at, recorded_at"}
 TREE_TABLES = {"merkle_nodes": ("tenant, level, idx, hash", "tenant, level, idx"),
                "tree_heads": ("tenant, tree_size, key_id, document", "tenant, tree_size, key_id")}
 TRIES = {"sqlite": 1000, "postgres": 100}
@@ -134,7 +134,9 @@ def test_every_single_altered_byte_in_the_event_store_is_found_by_verify(
     wiring = prepared(wiring_factory, url)
     rng = random.Random(20261201)
     everything = cells(url)
-    assert {(t, c) for t, c, _, _ in everything} >= {("stored_events", "state"), ("ledger_facts", "customer")}
+    assert {(t, c) for t, c, _, _ in everything} >= {
+        ("stored_events", "state"), ("ledger_facts", "customer"), ("ledger_facts", "quantity"),
+        ("ledger_facts", "effective_at"), ("ledger_facts", "recorded_at"), ("ledger_facts", "feature")}
     missed, done = [], 0
     for _ in range(3 * TRIES[backend]):  # bounded: some alterations the database itself refuses
         if done == TRIES[backend]:
