@@ -246,7 +246,8 @@ class LedgerStore:
                 if not drafts:
                     return []
                 facts, stored = self._chained(drafts)
-                positions = writer.insert(stored, [index_row(f, 0) for f in facts])
+                positions = writer.insert(stored, [index_row(f, 0) for f in facts],
+                                          [(f.tenant, f.sequence, f.hash) for f in facts])
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
         # Fact(**...) rather than dataclasses.replace, which re-checks every field (~3x slower)

@@ -25,6 +25,7 @@ from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from ledger.store.factindex import ARRAY_TYPES, CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
 from ledger.store.records import IndexRow
+from ledger.store.treeindex import NODES, TreeIndex, tree_ddl
 
 
 class TenantBusyError(Exception):
@@ -36,23 +37,29 @@ class AppendCollidedError(Exception):
     corrupt. Nothing was written."""
 
 
+Leaf = tuple[str, int, str]  # (tenant, sequence, event hash): a leaf of the tenant's tree
+
+
 class Writer(Protocol):
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]: ...
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
+               leaves: Sequence[Leaf] = ()) -> list[int]: ...
 
 
-class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
+class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
     position_column = "rowid"
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         self.facts_table = FACTS_TABLE
         self.events_table = self.events_table_name
+        self.nodes_table = NODES
         self._writing = threading.local()
         self.insert_index_statement = (f"INSERT INTO {FACTS_TABLE} ({', '.join(COLUMNS)}) "
                                        f"VALUES ({','.join('?' * len(COLUMNS))})")
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *ddl(FACTS_TABLE, "INTEGER")]
+        return [*super().construct_create_table_statements(), *ddl(FACTS_TABLE, "INTEGER"),
+                *tree_ddl("", "BLOB")]
 
     def create_table(self) -> None:
         super().create_table()
@@ -66,6 +73,10 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
             self._writing.cursor.execute(statement)
         else:
             self._writing.cursor.executemany(statement, rows)
+
+    def _insert_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
+        self._update(f"INSERT INTO {NODES} (tenant, level, idx, hash) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT DO NOTHING", [(tenant, *node) for node in nodes])
 
     def stored_id(self, stream: UUID) -> str:
         return stream.hex
@@ -87,12 +98,14 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
-        """The library's insert, then the facts' index rows with the positions it gave."""
+        """The library's insert, then the facts' index rows with the positions it gave, then the
+        tenants' trees."""
         positions = super()._insert_events(c, stored_events, **kwargs)
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
         if rows and positions:
             c.executemany(self.insert_index_statement,
                           [r._replace(position=p) for r, p in zip(rows, positions, strict=True)])
+        self.extend_trees(kwargs.get("tree_leaves", ()))
         return positions
 
     @contextmanager
@@ -119,9 +132,11 @@ class _SQLiteWriter:
     def __init__(self, recorder: SQLiteLedgerRecorder, cursor: Any):
         self.recorder, self.cursor = recorder, cursor
 
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]:
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
+               leaves: Sequence[Leaf] = ()) -> list[int]:
         try:
-            return list(self.recorder._insert_events(self.cursor, stored, index_rows=rows) or [])
+            return list(self.recorder._insert_events(self.cursor, stored, index_rows=rows,
+                                                     tree_leaves=leaves) or [])
         except sqlite3.IntegrityError as exc:
             raise AppendCollidedError(str(exc)) from None
 
@@ -136,7 +151,7 @@ def lock_key(tenant: str) -> int:
                           signed=True)
 
 
-class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
+class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
     position_column = "notification_id"
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events",
@@ -148,8 +163,10 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
         schema = _quoted(self.datastore.schema)
         self.facts_table = f"{schema}.{FACTS_TABLE}"
         self.events_table = f"{schema}.{_quoted(self.events_table_name)}"
+        self.nodes_table = f"{schema}.{NODES}"
         self._writing = threading.local()
-        self.sql_create_statements += [SQL(s).format() for s in ddl(self.facts_table, "BIGINT")]
+        self.sql_create_statements += [SQL(s).format() for s in [
+            *ddl(self.facts_table, "BIGINT"), *tree_ddl(f"{schema}.", "BYTEA")]]
         self.insert_facts_statement = (
             f"INSERT INTO {self.events_table} (originator_id, originator_version, topic, state) "
             f"SELECT * FROM unnest(%s::{self.datastore.originator_id_type}[], %s::bigint[], "
@@ -170,6 +187,14 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
 
     def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         self._writing.cursor.executemany(statement.replace("?", "%s"), rows)
+
+    def _insert_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
+        """One statement over arrays whatever the count (no per-row placeholders to parse)."""
+        self._writing.cursor.execute(
+            f"INSERT INTO {self.nodes_table} (tenant, level, idx, hash) SELECT %s, * FROM "
+            "unnest(%s::int[], %s::bigint[], %s::bytea[]) ON CONFLICT DO NOTHING",
+            [tenant, [n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes]],
+            prepare=True)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                               **kwargs: Any) -> None:
@@ -201,13 +226,15 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
-        """After the library's insert: the facts' index rows, with the positions it returned."""
+        """After the library's insert: the facts' index rows, with the positions it returned,
+        then the tenants' trees."""
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
         if rows and positions:
             placed = [r._replace(position=p) for r, p in zip(rows, positions, strict=True)]
             curs.execute(self.insert_index_statement, [list(c) for c in zip(*placed, strict=True)],
                          prepare=True)
+        self.extend_trees(kwargs.get("tree_leaves", ()))
         return positions
 
     @contextmanager
@@ -231,7 +258,8 @@ class _PostgresWriter:
     def __init__(self, recorder: PostgresLedgerRecorder, curs: Any):
         self.recorder, self.curs = recorder, curs
 
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]:
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
+               leaves: Sequence[Leaf] = ()) -> list[int]:
         """The library's own steps of `insert_events` (its table lock keeps the notification
         order free of gaps a follower could skip), inside our locked transaction."""
         import psycopg
@@ -240,6 +268,6 @@ class _PostgresWriter:
             self.recorder._insert_events(self.curs, stored)
             self.recorder._insert_stored_events(self.curs, stored)
             return list(self.recorder._fetch_ids_after_insert_events(
-                self.curs, stored, index_rows=rows) or [])
+                self.curs, stored, index_rows=rows, tree_leaves=leaves) or [])
         except psycopg.errors.UniqueViolation as exc:
             raise AppendCollidedError(str(exc)) from None
