@@ -48,9 +48,8 @@ class TreeTables:
     def _create(self) -> None:
         if self._ready:
             return
-        blob = "BYTEA" if self._postgres else "BLOB"
         with self._datastore.transaction(commit=True) as cursor:
-            for ddl in tree_ddl(self._prefix, blob):
+            for ddl in tree_ddl(self._prefix, self._postgres):
                 if self._postgres:  # concurrent CREATE IF NOT EXISTS collide in PostgreSQL
                     cursor.execute("SELECT pg_advisory_xact_lock(7342011)")
                 cursor.execute(ddl)

@@ -59,7 +59,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *ddl(FACTS_TABLE, "INTEGER"),
-                *tree_ddl("", "BLOB")]
+                *tree_ddl("", postgres=False)]
 
     def create_table(self) -> None:
         super().create_table()
@@ -166,7 +166,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
         self.nodes_table = f"{schema}.{NODES}"
         self._writing = threading.local()
         self.sql_create_statements += [SQL(s).format() for s in [
-            *ddl(self.facts_table, "BIGINT"), *tree_ddl(f"{schema}.", "BYTEA")]]
+            *ddl(self.facts_table, "BIGINT"), *tree_ddl(f"{schema}.", postgres=True)]]
         self.insert_facts_statement = (
             f"INSERT INTO {self.events_table} (originator_id, originator_version, topic, state) "
             f"SELECT * FROM unnest(%s::{self.datastore.originator_id_type}[], %s::bigint[], "

@@ -20,11 +20,15 @@ from ledger.domain import merkle
 NODES, HEADS = "merkle_nodes", "tree_heads"
 
 
-def tree_ddl(prefix: str, blob: str) -> list[str]:
-    """The verifiable log's two tables (`ledger.proofs.tables` reads and keeps heads in them)."""
+def tree_ddl(prefix: str, postgres: bool) -> list[str]:
+    """The verifiable log's two tables (`ledger.proofs.tables` reads and keeps heads in them).
+    In SQLite the nodes are a WITHOUT ROWID table: one B-tree, keyed by (tenant, level, idx),
+    instead of a table and its key's index, so appending a node writes one B-tree, not two."""
+    blob, clustered = ("BYTEA", "") if postgres else ("BLOB", " WITHOUT ROWID")
     return [
         f"CREATE TABLE IF NOT EXISTS {prefix}{NODES} (tenant TEXT NOT NULL, level INTEGER NOT "
-        f"NULL, idx BIGINT NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (tenant, level, idx))",
+        f"NULL, idx BIGINT NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (tenant, level, idx))"
+        + clustered,
         f"CREATE TABLE IF NOT EXISTS {prefix}{HEADS} (tenant TEXT NOT NULL, tree_size BIGINT NOT "
         "NULL, key_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant, tree_size, "
         "key_id))",
