@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ledger.store.treeindex import tree_ddl
+from ledger.store.treeindex import STORED_FROM, stored_reach, tree_ddl
 
 _SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -57,18 +57,20 @@ class TreeTables:
 
     # -- nodes -------------------------------------------------------------------------------
     def size(self, tenant: str) -> int:
-        """How many leaves of the tenant's tree are stored."""
-        rows = self._run("SELECT MAX(idx) FROM {p}merkle_nodes WHERE tenant = ? AND level = 0", [tenant])
-        return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+        """How many leaves the tenant's stored nodes cover (a multiple of 16: only subtrees of
+        16 leaves and more are stored, `treeindex.STORED_FROM`)."""
+        rows = self._run("SELECT MAX(idx) FROM {p}merkle_nodes WHERE tenant = ? AND level = ?",
+                         [tenant, STORED_FROM])
+        return stored_reach(rows[0][0] if rows else None)
 
     def shape(self, tenant: str) -> tuple[int, int]:
-        """(leaves, nodes) of the tenant's stored tree, read together (a catch-up committing
-        meanwhile cannot make them disagree): the audit checks there are no other nodes than
-        the leaves imply."""
-        rows = self._run("SELECT MAX(CASE WHEN level = 0 THEN idx END), COUNT(*) FROM {p}merkle_nodes "
-                         "WHERE tenant = ?", [tenant])
+        """(leaves covered, nodes) of the tenant's stored tree, read together (a catch-up
+        committing meanwhile cannot make them disagree): the audit checks there are no other
+        nodes than the leaves imply."""
+        rows = self._run("SELECT MAX(CASE WHEN level = ? THEN idx END), COUNT(*) FROM "
+                         "{p}merkle_nodes WHERE tenant = ?", [STORED_FROM, tenant])
         last, count = rows[0]
-        return (0 if last is None else int(last) + 1), int(count)
+        return stored_reach(last), int(count)
 
     def nodes(self, tenant: str, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored hashes of these (level, index) subtrees, in one query: in SQLite one

@@ -64,6 +64,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
     def create_table(self) -> None:
         super().create_table()
         self.migrate(self.writing)
+        self.drop_unstored_levels(self.writing)
 
     def columns(self) -> set[str]:
         return {str(r[1]) for r in self.query(f"PRAGMA table_info({FACTS_TABLE})")}
@@ -179,6 +180,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
     def create_table(self) -> None:
         super().create_table()
         self.migrate(self.writing)
+        self.drop_unstored_levels(self.writing)
 
     def columns(self) -> set[str]:
         return {str(r[0]) for r in self.query(
