@@ -192,10 +192,13 @@ def test_every_single_altered_byte_in_the_verifiable_log_is_found_by_verify(
     wiring = prepared(wiring_factory, url, signing_key=private)
     log = VerifiableLog(wiring.store, KeyRing.from_private_key(private))
     for tenant in ("acme", "globex"):
-        log.tree_head(tenant)  # a head, then one 32 events on (16 leaves and up are stored)
-        wiring.ledger.ingest([envelope("usage.recorded", "2026-04-04", "lic-2", id=f"late-{i}",
-                                       feature="api_calls", quantity=1) for i in range(32)], tenant)
-        log.tree_head(tenant)
+        first = log.tree_head(tenant)["tree_head"]["tree_size"]
+        outcomes = wiring.ledger.ingest([envelope("usage.recorded", "2026-04-04", "lic-1",
+                                                  id=f"late-{i}", feature="api_calls", quantity=1)
+                                         for i in range(32)], tenant)
+        assert {o.status for o in outcomes} == {"accepted"}
+        # a second head 32 events on: the tree has stored nodes (subtrees of 16 leaves and up)
+        assert log.tree_head(tenant)["tree_head"]["tree_size"] == first + 32
 
     def verified() -> bool:
         verdict = verify(wiring.store)
