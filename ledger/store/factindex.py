@@ -55,13 +55,15 @@ class FactIndex:
 
     _writing: threading.local
 
-    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read: in the writer's transaction while this thread holds a write lock."""
+    def query(self, statement: str, params: Sequence[Any] = (), *,
+              prepared: bool = True) -> list[tuple[Any, ...]]:
+        """Rows of a read: in the writer's transaction while this thread holds a write lock.
+        `prepared=False` for a one-off statement (PostgreSQL prepares the others)."""
         cursor = getattr(self._writing, "cursor", None)
         if cursor is not None:
-            return self._fetch(cursor, statement, params)
+            return self._fetch(cursor, statement, params, prepared)
         with self._reading() as cursor:
-            return self._fetch(cursor, statement, params)
+            return self._fetch(cursor, statement, params, prepared)
 
     @contextmanager
     def _bound(self, cursor: Any) -> Iterator[None]:
@@ -94,13 +96,19 @@ class FactIndex:
             for column in _usage_column_types(bigint):
                 if column.split()[0] not in self.columns():
                     self._update(f"ALTER TABLE {self.facts_table} ADD COLUMN {column}", [()])
-            rows = self.query(self._join("f.kind = 'usage'"))
-            filled = [usage_columns(to_fact(json.loads(bytes(r[2])), r[1])) for r in rows]
-            self._update(f"UPDATE {self.facts_table} SET feature = ?, quantity = ?, "
-                         "effective_at = ?, recorded_at = ? WHERE position = ?",
-                         [[*u, r[1]] for u, r in zip(filled, rows, strict=True)])
+            after = 0
+            while rows := self.query(  # in pages, in ledger order: bounded memory
+                    f"SELECT f.position, e.state FROM {self.facts_table} f JOIN {self.events_table} "
+                    f"e ON e.{self.position_column} = f.position WHERE f.kind = 'usage' AND "
+                    "f.position > ? ORDER BY f.position LIMIT 10000", [after], prepared=False):
+                self._update(f"UPDATE {self.facts_table} SET feature = ?, quantity = ?, "
+                             "effective_at = ?, recorded_at = ? WHERE position = ?",
+                             [[*usage_columns(to_fact(json.loads(bytes(r[1])), r[0])), r[0]]
+                              for r in rows])
+                after = rows[-1][0]
 
-    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
+               prepared: bool = True) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def stream_param(self, stream: UUID) -> Any:

@@ -88,7 +88,8 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
     def _reading(self) -> Any:
         return self.datastore.transaction(commit=False)
 
-    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
+               prepared: bool = True) -> list[tuple[Any, ...]]:
         cursor.execute(statement, list(params))
         return [tuple(r) for r in cursor.fetchall()]
 
@@ -219,8 +220,9 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
     def _reading(self) -> Any:
         return self.datastore.transaction(commit=False)
 
-    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        cursor.execute(statement.replace("?", "%s"), list(params), prepare=True)
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
+               prepared: bool = True) -> list[tuple[Any, ...]]:
+        cursor.execute(statement.replace("?", "%s"), list(params), prepare=prepared)
         return [tuple(r.values()) for r in cursor.fetchall()]
 
     def any_of(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:

@@ -62,7 +62,8 @@ class TreeIndex:
     nodes_table: str
     extends_trees = True  # off only to measure ingest without tree work (bench/proofs.py)
 
-    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def query(self, statement: str, params: Sequence[Any] = (), *,
+              prepared: bool = True) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
