@@ -1,59 +1,66 @@
 """License states read from the store: one license, or many in batches (`replay --all`).
 
-One state folds a license's lifecycle facts and counts the usage of the months that matter
-(`CountedUsage`, `fold.usage_window`); reading it costs three queries. Replaying a tenant's
+One state folds a license's lifecycle facts and has the database sum its usage over the index's
+usage columns (`SummedUsage`: the window of `fold.usage_window`, as `CountedUsage` counts),
+one query per metered feature and no usage record decoded. Replaying a tenant's
 licenses one by one paid those three queries, and a read and parse of the catalog history,
 per license, so `replay --all` ran at a few percent of merely reading the same facts. Here
 the catalog history is read once per replay and the facts of a batch of licenses in two
-queries (lifecycle, usage); each license is then folded exactly as `state` folds it, from
-the same facts in the same order, so the answers cannot move.
+queries (lifecycle, usage); each license is then folded exactly as `state` folds it, its usage
+counted from the facts read (`CountedUsage`); tests hold both counts equal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import Fact
-from ledger.domain.fold import fold
+from ledger.domain.fold import fold, usage_window
 from ledger.domain.state import LicenseState, state_at
-from ledger.domain.usage import CountedUsage, month_key
+from ledger.domain.terms import Terms
+from ledger.domain.usage import CountedUsage, UsageCounter, month_key
 from ledger.store.eventstore import LedgerStore
 
 BATCH = 500
 
 
+@dataclass(frozen=True)
+class SummedUsage:
+    """A license's usage as `CountedUsage` counts it (the same window: `usage_window`), summed
+    by the database over the index's usage columns, so that a license with 10,000 usage records
+    is read without decoding one (tests/integration/test_summed_usage.py holds them equal)."""
+
+    store: LedgerStore
+    tenant: str
+    license_id: str
+    known_at: datetime
+
+    def used(self, terms: Terms, feature: str, since: datetime | None, until: datetime) -> int:
+        start, before = usage_window(terms)
+        return self.store.usage_total(self.tenant, self.license_id, feature,
+                                      start if since is None else max(since, start), until,
+                                      self.known_at, before)
+
+
 def typed_state_of(catalogs: CatalogHistory, facts: Sequence[Fact],
-                   months_of: Callable[[], list[str]], usage_of: Callable[[list[str]], list[Fact]],
-                   as_of: datetime, known_at: datetime) -> LicenseState | None:
+                   usage_of: Callable[[Terms], UsageCounter], as_of: datetime,
+                   known_at: datetime) -> LicenseState | None:
     """A license's typed state from its lifecycle facts and, asked for only if it exists, its
-    usage: `months_of()` the months it has usage in (in the order first recorded),
-    `usage_of(months)` those months' usage facts in that order."""
+    usage (`usage_of(terms)`, a counter of it as known at `known_at`)."""
     timeline = fold(facts, catalogs, as_of, known_at)
     if timeline.terms is None:
         return None
-    months = [m for m in months_of() if m <= month_key(as_of)]
-    if not counts_totals(catalogs, timeline.terms.plan, as_of, known_at):
-        months = [m for m in months if m == month_key(as_of)]
-    usage = CountedUsage.of(usage_of(months), known_at)
-    return state_at(timeline.terms, catalogs, usage, as_of, known_at)
-
-
-def state_of(catalogs: CatalogHistory, facts: Sequence[Fact], months_of: Callable[[], list[str]],
-             usage_of: Callable[[list[str]], list[Fact]], as_of: datetime, known_at: datetime
-             ) -> dict[str, Any] | None:
-    """The contract's document of `typed_state_of`."""
-    state = typed_state_of(catalogs, facts, months_of, usage_of, as_of, known_at)
-    return state.as_dict() if state is not None else None
+    return state_at(timeline.terms, catalogs, usage_of(timeline.terms), as_of, known_at)
 
 
 def one_typed_state(store: LedgerStore, tenant: str, license_id: str, as_of: datetime,
                     known_at: datetime, catalogs: CatalogHistory) -> LicenseState | None:
     return typed_state_of(catalogs, store.license_facts(tenant, license_id),
-                          lambda: store.usage_months(tenant, license_id),
-                          lambda months: store.usage_facts(tenant, license_id, months),
+                          lambda _: SummedUsage(store, tenant, license_id, known_at),
                           as_of, known_at)
 
 
@@ -74,21 +81,27 @@ def many_states(store: LedgerStore, tenant: str, ids: Sequence[str], as_of: date
         lifecycle = store.license_facts_of((tenant, each) for each in batch)
         usage = store.usage_facts_of(tenant, batch)
         for each in batch:
-            months_of, usage_of = _read_from(usage.get(each, {}))
-            state = state_of(catalogs, lifecycle[(tenant, each)], months_of, usage_of, as_of,
-                             known_at)
+            state = typed_state_of(catalogs, lifecycle[(tenant, each)],
+                                   _counter(catalogs, usage.get(each, {}), as_of, known_at),
+                                   as_of, known_at)
             if state is not None:
-                states.append(state)
+                states.append(state.as_dict())
             done += 1
             if progress is not None and (done % 200 == 0 or done == len(ids)):
                 progress(done, len(ids))
     return states
 
 
-def _read_from(by_month: dict[str, list[Fact]]
-               ) -> tuple[Callable[[], list[str]], Callable[[list[str]], list[Fact]]]:
-    """`months_of` and `usage_of` answered from facts already read."""
-    return (lambda: list(by_month)), (lambda months: [f for m in months for f in by_month.get(m, [])])
+def _counter(catalogs: CatalogHistory, by_month: dict[str, list[Fact]], as_of: datetime,
+             known_at: datetime) -> Callable[[Terms], UsageCounter]:
+    """A counter of usage facts already read, over those that may count at `as_of`: the months
+    up to it, only its own month unless the plan has a whole-term total."""
+    def counted(terms: Terms) -> UsageCounter:
+        months = [m for m in by_month if m <= month_key(as_of)]
+        if not counts_totals(catalogs, terms.plan, as_of, known_at):
+            months = [m for m in months if m == month_key(as_of)]
+        return CountedUsage.of((f for m in months for f in by_month[m]), known_at)
+    return counted
 
 
 def _batches(ids: Sequence[str]) -> Iterator[list[str]]:

@@ -110,6 +110,14 @@ def needed(compute: Callable[[Perfect], object]) -> set[tuple[int, int]]:
     return seen
 
 
+def perfect_hash(leaves: list[bytes]) -> bytes:
+    """The hash of a perfect subtree (2**k leaf hashes), computed from its leaves."""
+    compact = CompactRange()
+    for leaf in leaves:
+        compact.append(leaf)
+    return compact.root()
+
+
 def perfect_ranges(size: int) -> list[tuple[int, int]]:
     """The compact range of a tree of `size` leaves: the (level, index) of the perfect
     subtrees [0, size) breaks into, left to right, one per bit of `size`."""

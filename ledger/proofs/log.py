@@ -1,10 +1,12 @@
 """Proofs for a tenant's log, from stored perfect subtree hashes, so that a proof reads
 O(log n) nodes however big the tenant (see `ledger.domain.merkle`).
 
-The stored tree follows the chain lazily: before answering, `sync` appends the events
-recorded since the last answer (each event is hashed into the tree once, by whichever process
-asks first; the nodes are deterministic, so concurrent writers agree). The chain stays the
-source of truth: the nodes can be dropped and rebuilt, and `audit` recomputes them.
+Ingest appends the stored tree in its own transaction (`ledger.store.treeindex`); a tree that
+lags its chain (nodes dropped to be rebuilt, a store from before that) is caught up by `sync`
+before an answer (the nodes are deterministic, so concurrent writers agree). Only subtrees of
+16 leaves and more are stored; a proof's lower nodes are computed from the chain hashes of the
+at most two blocks of 16 events they lie in. The chain stays the source of truth: the nodes
+can be dropped and rebuilt, and `audit` recomputes them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ledger.licensefile.proofs import ProofError, verify_tree_head
 from ledger.licensefile.treehead import sign_tree_head
 from ledger.proofs.tables import TreeTables
 from ledger.store.eventstore import LedgerStore
+from ledger.store.treeindex import BLOCK, STORED_FROM, kept
 
 
 class ProofRequestError(ValueError):
@@ -56,7 +59,7 @@ class VerifiableLog:
         head = self.store.head(tenant)
         target = 0 if head is None else head.sequence if upto is None else min(upto, head.sequence)
         stored = self.tables.size(tenant)
-        if stored >= target:
+        if stored >= target - target % BLOCK:  # what is not stored is computed from the chain
             return target
         ranges = merkle.perfect_ranges(stored)
         found = self.tables.nodes(tenant, ranges)
@@ -69,16 +72,42 @@ class VerifiableLog:
                                    "run `ledger verify`")
             nodes: list[tuple[int, int, bytes]] = []
             for event_hash in hashes:
-                nodes += compact.append(merkle.leaf_hash(event_hash))
+                nodes += kept(compact.append(merkle.leaf_hash(event_hash)))
             self.tables.add_nodes(tenant, nodes)  # each chunk durable: an interrupted build resumes
         return target
 
     def _compute(self, tenant: str, compute: Callable[[merkle.Perfect], Any]) -> Any:
         wanted = merkle.needed(compute)
-        found = self.tables.nodes(tenant, wanted)
-        if len(found) != len(wanted):
+        stored = {k for k in wanted if k[0] >= STORED_FROM}
+        found = self.tables.nodes(tenant, stored)
+        if len(found) != len(stored):
             raise RuntimeError(f"tenant {tenant!r}: stored tree nodes are missing; run `ledger verify`")
+        found.update(self.lower_nodes(tenant, wanted - stored))
         return compute(lambda level, index: found[(level, index)])
+
+    def lower_nodes(self, tenant: str, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The hashes of subtrees below the stored levels, from the chain hashes of the blocks
+        of 16 events they lie in (consecutive blocks in one read)."""
+        blocks = sorted({(index << level) // BLOCK for level, index in keys})
+        leaves: dict[int, bytes] = {}
+        runs: list[list[int]] = []
+        for block in blocks:
+            if runs and runs[-1][-1] == block - 1:
+                runs[-1].append(block)
+            else:
+                runs.append([block])
+        for run in runs:
+            after = run[0] * BLOCK
+            hashes = self.store.event_hashes(tenant, (run[-1] + 1) * BLOCK, after=after)
+            leaves.update((after + n, merkle.leaf_hash(h)) for n, h in enumerate(hashes))
+        found = {}
+        for level, index in keys:
+            span = [leaves.get(i) for i in range(index << level, (index + 1) << level)]
+            if any(leaf is None for leaf in span):
+                raise RuntimeError(f"tenant {tenant!r}: events below the tree's size are missing; "
+                                   "run `ledger verify`")
+            found[(level, index)] = merkle.perfect_hash([s for s in span if s is not None])
+        return found
 
     def _size(self, tenant: str, asked: int | None, name: str) -> tuple[int, int]:
         current = self.sync(tenant)
@@ -177,7 +206,7 @@ class VerifiableLog:
         if stored_size > len(hashes):
             return (f"tenant {tenant!r}: the stored tree has {stored_size} leaves but the chain "
                     f"{len(hashes)} events: events were cut off")
-        implied = sum(stored_size >> level for level in range(stored_size.bit_length()))
+        implied = sum(stored_size >> level for level in range(STORED_FROM, stored_size.bit_length()))
         if stored_nodes != implied:  # the nodes of `stored_size` leaves, no others
             return (f"tenant {tenant!r}: the stored tree of {stored_size} leaves has nodes missing "
                     "or nodes it cannot have (altered)")
@@ -187,7 +216,7 @@ class VerifiableLog:
         for event_hash in hashes:
             appended = compact.append(merkle.leaf_hash(event_hash))
             if compact.size <= stored_size:
-                recomputed += appended
+                recomputed += kept(appended)
             if compact.size in wanted:
                 roots[compact.size] = compact.root().hex()
             if len(recomputed) >= 20_000 or compact.size == len(hashes):  # bounded memory

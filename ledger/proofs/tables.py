@@ -1,7 +1,9 @@
 """Our own two tables beside the event store's (never the library's): the perfect subtree
 hashes of every tenant's Merkle tree, and the signed tree heads the ledger has issued.
 
-Both are derived and deterministic: a node's hash follows from the events, so two processes
+Both tables are created with the event store's (`ledger.store.treeindex`, which also appends
+the trees in the ingest transaction); this module reads them, keeps heads, and catches up a
+tree that lags. Both are derived and deterministic: a node's hash follows from the events, so two processes
 that write the same node write the same bytes (INSERT ... ON CONFLICT DO NOTHING), and the
 nodes can always be rebuilt from the chain. Heads are kept so that `ledger verify` can check
 every head the ledger ever signed against the recomputed tree.
@@ -13,14 +15,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ledger.store.treeindex import STORED_FROM, stored_reach, tree_ddl
+
 _SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-_DDL = [
-    "CREATE TABLE IF NOT EXISTS {p}merkle_nodes (tenant TEXT NOT NULL, level INTEGER NOT NULL, "
-    "idx BIGINT NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (tenant, level, idx))",
-    "CREATE TABLE IF NOT EXISTS {p}tree_heads (tenant TEXT NOT NULL, tree_size BIGINT NOT NULL, "
-    "key_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant, tree_size, key_id))",
-]
 
 
 class TreeTables:
@@ -50,28 +48,29 @@ class TreeTables:
     def _create(self) -> None:
         if self._ready:
             return
-        blob = "BYTEA" if self._postgres else "BLOB"
         with self._datastore.transaction(commit=True) as cursor:
-            for ddl in _DDL:
+            for ddl in tree_ddl(self._prefix, self._postgres):
                 if self._postgres:  # concurrent CREATE IF NOT EXISTS collide in PostgreSQL
                     cursor.execute("SELECT pg_advisory_xact_lock(7342011)")
-                cursor.execute(ddl.format(p=self._prefix, blob=blob))
+                cursor.execute(ddl)
         self._ready = True
 
     # -- nodes -------------------------------------------------------------------------------
     def size(self, tenant: str) -> int:
-        """How many leaves of the tenant's tree are stored."""
-        rows = self._run("SELECT MAX(idx) FROM {p}merkle_nodes WHERE tenant = ? AND level = 0", [tenant])
-        return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+        """How many leaves the tenant's stored nodes cover (a multiple of 16: only subtrees of
+        16 leaves and more are stored, `treeindex.STORED_FROM`)."""
+        rows = self._run("SELECT MAX(idx) FROM {p}merkle_nodes WHERE tenant = ? AND level = ?",
+                         [tenant, STORED_FROM])
+        return stored_reach(rows[0][0] if rows else None)
 
     def shape(self, tenant: str) -> tuple[int, int]:
-        """(leaves, nodes) of the tenant's stored tree, read together (a catch-up committing
-        meanwhile cannot make them disagree): the audit checks there are no other nodes than
-        the leaves imply."""
-        rows = self._run("SELECT MAX(CASE WHEN level = 0 THEN idx END), COUNT(*) FROM {p}merkle_nodes "
-                         "WHERE tenant = ?", [tenant])
+        """(leaves covered, nodes) of the tenant's stored tree, read together (a catch-up
+        committing meanwhile cannot make them disagree): the audit checks there are no other
+        nodes than the leaves imply."""
+        rows = self._run("SELECT MAX(CASE WHEN level = ? THEN idx END), COUNT(*) FROM "
+                         "{p}merkle_nodes WHERE tenant = ?", [STORED_FROM, tenant])
         last, count = rows[0]
-        return (0 if last is None else int(last) + 1), int(count)
+        return stored_reach(last), int(count)
 
     def nodes(self, tenant: str, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored hashes of these (level, index) subtrees, in one query: in SQLite one

@@ -25,7 +25,7 @@ from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, chained, decode, seal, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
-from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_row
+from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_row, micros
 from schemas.times import format_time
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
@@ -96,6 +96,18 @@ class LedgerStore:
         for _, fact in self._facts(tenant, USAGE, [license_id], list(by_month)):
             by_month[month_key(fact.effective_at)].append(fact)
         return [f for m in by_month for f in by_month[m]]
+
+    def usage_total(self, tenant: str, license_id: str, feature: str, since: datetime,
+                    until: datetime, known_at: datetime,
+                    before: tuple[datetime, int] | None) -> int:
+        """How much of `feature` the license's usage recorded by `known_at` adds up to, over
+        `since <= effective_at <= until` and, with `before`, before that (effective time,
+        sequence): summed by the database over the index's usage columns, nothing decoded."""
+        month = month_key(since) if month_key(since) == month_key(until) else None
+        found: int = self.recorder.usage_total(
+            tenant, license_id, feature, micros(since), micros(until), micros(known_at),
+            None if before is None else (micros(before[0]), before[1]), month)
+        return found
 
     def usage_facts_of(self, tenant: str, license_ids: Sequence[str]
                        ) -> dict[str, dict[str, list[Fact]]]:
@@ -240,7 +252,8 @@ class LedgerStore:
                 if not drafts:
                     return []
                 facts, stored = self._chained(drafts)
-                positions = writer.insert(stored, [index_row(f, 0) for f in facts])
+                positions = writer.insert(stored, [index_row(f, 0) for f in facts],
+                                          [(f.tenant, f.sequence, f.hash) for f in facts])
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
         return [_copied(f, position=p) for f, p in zip(facts, positions, strict=True)]

@@ -8,17 +8,28 @@ needs a second connection from the pool).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
-from ledger.store.records import IndexRow
+from ledger.store.codec import to_fact
+from ledger.store.records import IndexRow, usage_columns
 
 FACTS_TABLE = "ledger_facts"
 COLUMNS = IndexRow._fields
+# PostgreSQL's array type of each column, in COLUMNS order (its insert is one unnest statement)
+ARRAY_TYPES = ("text", "bigint", "bigint", "text", "text", "text", "text", "text", "text",
+               "text", "bigint", "bigint", "bigint")
+# Added after the first release: a store created before them gets them on open (`migrate`).
+USAGE_COLUMNS = ("feature", "quantity", "effective_at", "recorded_at")
 CHUNK = 500  # values per IN list on SQLite: few statement shapes, far below its limits
+
+
+def _usage_column_types(bigint: str) -> list[str]:
+    return ["feature TEXT", f"quantity {bigint}", f"effective_at {bigint}", f"recorded_at {bigint}"]
 
 
 def ddl(table: str, bigint: str) -> list[str]:
@@ -26,6 +37,7 @@ def ddl(table: str, bigint: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {table} (tenant TEXT NOT NULL, sequence {bigint} NOT NULL, "
         f"position {bigint} NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, month TEXT, "
         "customer TEXT, source TEXT NOT NULL, source_event_id TEXT NOT NULL, "
+        + "".join(f"{c}, " for c in _usage_column_types(bigint)) +
         "PRIMARY KEY (tenant, sequence), UNIQUE (tenant, source_event_id, source))",
         f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_subject ON {table} (tenant, subject, kind, month)",
         f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_customer ON {table} (tenant, customer) "
@@ -43,13 +55,15 @@ class FactIndex:
 
     _writing: threading.local
 
-    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read: in the writer's transaction while this thread holds a write lock."""
+    def query(self, statement: str, params: Sequence[Any] = (), *,
+              prepared: bool = True) -> list[tuple[Any, ...]]:
+        """Rows of a read: in the writer's transaction while this thread holds a write lock.
+        `prepared=False` for a one-off statement (PostgreSQL prepares the others)."""
         cursor = getattr(self._writing, "cursor", None)
         if cursor is not None:
-            return self._fetch(cursor, statement, params)
+            return self._fetch(cursor, statement, params, prepared)
         with self._reading() as cursor:
-            return self._fetch(cursor, statement, params)
+            return self._fetch(cursor, statement, params, prepared)
 
     @contextmanager
     def _bound(self, cursor: Any) -> Iterator[None]:
@@ -62,7 +76,39 @@ class FactIndex:
     def _reading(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
-    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def columns(self) -> set[str]:
+        """The columns our table has in this database."""
+        raise NotImplementedError
+
+    def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a write statement once per row, in the writer's transaction (only `migrate`)."""
+        raise NotImplementedError
+
+    def migrate(self, writing: Any) -> None:
+        """Bring a store created before the usage columns up to date, once, in one write
+        transaction (`writing`, the recorder's): add the columns, then fill them in for every
+        usage row from its fact, exactly as the insert path writes them (`records.index_row`),
+        so that old and new rows answer alike and `ledger verify` checks both the same way."""
+        if not set(USAGE_COLUMNS) - self.columns():
+            return
+        bigint = "BIGINT" if self.position_column == "notification_id" else "INTEGER"
+        with writing([]):
+            for column in _usage_column_types(bigint):
+                if column.split()[0] not in self.columns():
+                    self._update(f"ALTER TABLE {self.facts_table} ADD COLUMN {column}", [()])
+            after = 0
+            while rows := self.query(  # in pages, in ledger order: bounded memory
+                    f"SELECT f.position, e.state FROM {self.facts_table} f JOIN {self.events_table} "
+                    f"e ON e.{self.position_column} = f.position WHERE f.kind = 'usage' AND "
+                    "f.position > ? ORDER BY f.position LIMIT 10000", [after], prepared=False):
+                self._update(f"UPDATE {self.facts_table} SET feature = ?, quantity = ?, "
+                             "effective_at = ?, recorded_at = ? WHERE position = ?",
+                             [[*usage_columns(to_fact(json.loads(bytes(r[1])), r[0])), r[0]]
+                              for r in rows])
+                after = rows[-1][0]
+
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
+               prepared: bool = True) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def stream_param(self, stream: UUID) -> Any:
@@ -106,6 +152,24 @@ class FactIndex:
             found += [(r[0], r[1], bytes(r[2]))
                       for r in self.query(self._join(f"{where} AND {fragment}"), [*params, *values])]
         return found
+
+    def usage_total(self, tenant: str, license_id: str, feature: str, since: int,
+                    until: int, known_at: int, before: tuple[int, int] | None,
+                    month: str | None) -> int:
+        """The sum of the quantities of a license's usage of `feature` recorded by `known_at`
+        with `since <= effective_at <= until` and, with `before`, (effective_at, sequence) <
+        `before`: what `CountedUsage.used` adds up, from the usage columns, no record decoded.
+        `month`, when the whole window lies in one usage month, lets the index narrow the rows."""
+        where = ("tenant = ? AND subject = ? AND kind = 'usage' AND feature = ? AND "
+                 "recorded_at <= ? AND effective_at >= ? AND effective_at <= ?")
+        params: list[Any] = [tenant, license_id, feature, known_at, since, until]
+        if month is not None:
+            where, params = where + " AND month = ?", [*params, month]
+        if before is not None:
+            where += " AND (effective_at < ? OR (effective_at = ? AND sequence < ?))"
+            params += [before[0], before[0], before[1]]
+        rows = self.query(f"SELECT SUM(quantity) FROM {self.facts_table} WHERE {where}", params)
+        return int(rows[0][0] or 0)
 
     def usage_months(self, tenant: str, license_id: str) -> list[str]:
         return [r[0] for r in self.query(

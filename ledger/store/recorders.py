@@ -23,9 +23,10 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 
-from ledger.store.factindex import CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
+from ledger.store.factindex import ARRAY_TYPES, CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
 from ledger.store.records import IndexRow
 from ledger.store.sqliteinsert import insert_facts
+from ledger.store.treeindex import NODES, TreeIndex, tree_ddl
 
 _AT = COLUMNS.index("position")  # where an index row's position goes
 
@@ -39,23 +40,47 @@ class AppendCollidedError(Exception):
     corrupt. Nothing was written."""
 
 
+Leaf = tuple[str, int, str]  # (tenant, sequence, event hash): a leaf of the tenant's tree
+
+
 class Writer(Protocol):
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]: ...
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
+               leaves: Sequence[Leaf] = ()) -> list[int]: ...
 
 
-class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
+class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
     position_column = "rowid"
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         self.facts_table = FACTS_TABLE
         self.events_table = self.events_table_name
+        self.nodes_table = NODES
         self._writing = threading.local()
         self.insert_index_statement = (f"INSERT INTO {FACTS_TABLE} ({', '.join(COLUMNS)}) "
                                        f"VALUES ({','.join('?' * len(COLUMNS))})")
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *ddl(FACTS_TABLE, "INTEGER")]
+        return [*super().construct_create_table_statements(), *ddl(FACTS_TABLE, "INTEGER"),
+                *tree_ddl("", postgres=False)]
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.migrate(self.writing)
+        self.drop_unstored_levels(self.writing)
+
+    def columns(self) -> set[str]:
+        return {str(r[1]) for r in self.query(f"PRAGMA table_info({FACTS_TABLE})")}
+
+    def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows == [()]:
+            self._writing.cursor.execute(statement)
+        else:
+            self._writing.cursor.executemany(statement, rows)
+
+    def _insert_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
+        self._update(f"INSERT INTO {NODES} (tenant, level, idx, hash) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT DO NOTHING", [(tenant, *node) for node in nodes])
 
     def stored_id(self, stream: UUID) -> str:
         return stream.hex
@@ -66,7 +91,8 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
     def _reading(self) -> Any:
         return self.datastore.transaction(commit=False)
 
-    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
+               prepared: bool = True) -> list[tuple[Any, ...]]:
         cursor.execute(statement, list(params))
         return [tuple(r) for r in cursor.fetchall()]
 
@@ -77,7 +103,8 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
-        """The facts, then their index rows with the positions they got."""
+        """The facts, then their index rows with the positions they got, then the tenants'
+        trees."""
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
         if not rows or kwargs.get("tracking") is not None:  # not a ledger write: the library's
             positions = super()._insert_events(c, stored_events, **kwargs)
@@ -87,6 +114,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex):
         if rows and positions:  # each row with its position (a tuple: `_replace` is ~5x slower)
             c.executemany(self.insert_index_statement,
                           [(*r[:_AT], p, *r[_AT + 1:]) for r, p in zip(rows, positions, strict=True)])
+        self.extend_trees(kwargs.get("tree_leaves", ()))
         return positions
 
     @contextmanager
@@ -113,9 +141,11 @@ class _SQLiteWriter:
     def __init__(self, recorder: SQLiteLedgerRecorder, cursor: Any):
         self.recorder, self.cursor = recorder, cursor
 
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]:
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
+               leaves: Sequence[Leaf] = ()) -> list[int]:
         try:
-            return list(self.recorder._insert_events(self.cursor, stored, index_rows=rows) or [])
+            return list(self.recorder._insert_events(self.cursor, stored, index_rows=rows,
+                                                     tree_leaves=leaves) or [])
         except sqlite3.IntegrityError as exc:
             raise AppendCollidedError(str(exc)) from None
 
@@ -130,7 +160,7 @@ def lock_key(tenant: str) -> int:
                           signed=True)
 
 
-class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
+class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
     position_column = "notification_id"
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events",
@@ -142,9 +172,10 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
         schema = _quoted(self.datastore.schema)
         self.facts_table = f"{schema}.{FACTS_TABLE}"
         self.events_table = f"{schema}.{_quoted(self.events_table_name)}"
+        self.nodes_table = f"{schema}.{NODES}"
         self._writing = threading.local()
-        self.sql_create_statements += [SQL(s).format() for s in ddl(self.facts_table, "BIGINT")]
-        types = ["text", "bigint", "bigint", "text", "text", "text", "text", "text", "text"]
+        self.sql_create_statements += [SQL(s).format() for s in [
+            *ddl(self.facts_table, "BIGINT"), *tree_ddl(f"{schema}.", postgres=True)]]
         self.insert_facts_statement = (
             f"INSERT INTO {self.events_table} (originator_id, originator_version, topic, state) "
             f"SELECT * FROM unnest(%b::{self.datastore.originator_id_type}[], %b::bigint[], "
@@ -155,7 +186,28 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
         # escaping each (~5x the time of the binary dump for 500 facts, bytea the worst).
         self.insert_index_statement = (
             f"INSERT INTO {self.facts_table} ({', '.join(COLUMNS)}) SELECT * FROM unnest("
-            + ", ".join(f"%b::{t}[]" for t in types) + ")")
+            + ", ".join(f"%b::{t}[]" for t in ARRAY_TYPES) + ")")
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.migrate(self.writing)
+        self.drop_unstored_levels(self.writing)
+
+    def columns(self) -> set[str]:
+        return {str(r[0]) for r in self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND "
+            "table_name = ?", [self.datastore.schema, FACTS_TABLE])}
+
+    def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._writing.cursor.executemany(statement.replace("?", "%s"), rows)
+
+    def _insert_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
+        """One statement over arrays whatever the count (no per-row placeholders to parse)."""
+        self._writing.cursor.execute(
+            f"INSERT INTO {self.nodes_table} (tenant, level, idx, hash) SELECT %s, * FROM "
+            "unnest(%s::int[], %s::bigint[], %s::bytea[]) ON CONFLICT DO NOTHING",
+            [tenant, [n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes]],
+            prepare=True)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                               **kwargs: Any) -> None:
@@ -178,8 +230,9 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
     def _reading(self) -> Any:
         return self.datastore.transaction(commit=False)
 
-    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        cursor.execute(statement.replace("?", "%s"), list(params), prepare=True)
+    def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
+               prepared: bool = True) -> list[tuple[Any, ...]]:
+        cursor.execute(statement.replace("?", "%s"), list(params), prepare=prepared)
         return [tuple(r.values()) for r in cursor.fetchall()]
 
     def any_of(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
@@ -187,7 +240,8 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
-        """After the library's insert: the facts' index rows, with the positions it returned."""
+        """After the library's insert: the facts' index rows, with the positions it returned,
+        then the tenants' trees."""
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
         if rows and positions:
@@ -196,6 +250,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex):
             if len(columns[_AT]) != len(rows):
                 raise ValueError(f"{len(rows)} index rows for {len(columns[_AT])} positions")
             curs.execute(self.insert_index_statement, columns, prepare=True)
+        self.extend_trees(kwargs.get("tree_leaves", ()))
         return positions
 
     @contextmanager
@@ -219,7 +274,8 @@ class _PostgresWriter:
     def __init__(self, recorder: PostgresLedgerRecorder, curs: Any):
         self.recorder, self.curs = recorder, curs
 
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow]) -> list[int]:
+    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
+               leaves: Sequence[Leaf] = ()) -> list[int]:
         """The library's own steps of `insert_events` (its table lock keeps the notification
         order free of gaps a follower could skip), inside our locked transaction."""
         import psycopg
@@ -228,6 +284,6 @@ class _PostgresWriter:
             self.recorder._insert_events(self.curs, stored)
             self.recorder._insert_stored_events(self.curs, stored)
             return list(self.recorder._fetch_ids_after_insert_events(
-                self.curs, stored, index_rows=rows) or [])
+                self.curs, stored, index_rows=rows, tree_leaves=leaves) or [])
         except psycopg.errors.UniqueViolation as exc:
             raise AppendCollidedError(str(exc)) from None

@@ -3,10 +3,17 @@
 The store writes one row per fact; `ledger verify` derives the same row from the fact and its
 position and compares, so an index row that was removed, added or altered is caught like an
 altered fact. The row is also the idempotency receipt: (tenant, source, source_event_id) is unique.
+
+A usage fact's row also carries what counting it needs (`feature`, `quantity`, `effective_at`,
+`recorded_at`, the times as integer microseconds since 1970-01-01 UTC, which sort and compare
+exactly on both databases), so that a license's usage is summed in SQL instead of decoding
+every usage record (`factindex.FactIndex.usage_total`). Those values change answers, so
+`ledger verify` compares them with the fact like the rest of the row.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from ledger.domain.facts import Fact
@@ -32,6 +39,20 @@ class IndexRow(NamedTuple):
     customer: str | None  # the customer of a grant: which licenses a customer (and tenant) has
     source: str
     source_event_id: str
+    feature: str | None = None  # the usage columns: None but for usage facts
+    quantity: int | None = None
+    effective_at: int | None = None  # microseconds since the epoch (`micros`)
+    recorded_at: int | None = None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """A time as the integer the usage columns hold: exact (the ledger keeps microseconds) and
+    in time order, so SQL compares it as the fold compares datetimes."""
+    return (moment - _EPOCH) // _MICRO
 
 
 def kind_of(event_type: str) -> str:
@@ -52,4 +73,14 @@ def index_row(fact: Fact, position: int) -> IndexRow:
     return IndexRow(fact.tenant, fact.sequence, position, kind, fact.subject,
                     month_key(fact.effective_at) if kind == USAGE else None,
                     customer if isinstance(customer, str) else None,
-                    fact.source, fact.source_event_id)
+                    fact.source, fact.source_event_id,
+                    *(usage_columns(fact) if kind == USAGE else (None, None, None, None)))
+
+
+def usage_columns(fact: Fact) -> tuple[str | None, int | None, int, int]:
+    """The usage columns of a usage fact's row (accepted usage always has a text feature and an
+    integer quantity; anything else is stored as None, never guessed)."""
+    feature, quantity = fact.data.get("feature"), fact.data.get("quantity")
+    return (feature if isinstance(feature, str) else None,
+            quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
+            micros(fact.effective_at), micros(fact.recorded_at))

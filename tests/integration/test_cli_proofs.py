@@ -106,8 +106,14 @@ def test_verify_fails_when_a_signed_head_no_longer_matches_the_stored_tree(tmp_p
     env = {"LEDGER_SIGNING_KEY": key.private_key_base64()}
     (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
     run(tmp_path, "catalog", "publish", "catalog.json", "--effective-at", "2026-01-01T00:00:00Z", env=env)
+    grant = envelope("license.granted", "2026-03-01", "lic-1", customer_id="cust-7", plan="pro")
+    (tmp_path / "grant.jsonl").write_text(json.dumps(grant) + "\n")
+    run(tmp_path, "ingest", "grant.jsonl", env=env)
+    # 18 events: the tree stores its subtrees of 16 leaves and up, so there is a node to alter
+    run(tmp_path, "ingest", str(events_file(tmp_path / "a.jsonl", 0, 16)), env=env)
     run(tmp_path, "tree-head", env=env)
     with sqlite3.connect(tmp_path / "ledger.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM merkle_nodes").fetchone()[0] == 1
         document = json.loads(db.execute("SELECT document FROM tree_heads").fetchone()[0])
         document["tree_head"]["root_hash"] = "ab" * 32
         db.execute("UPDATE tree_heads SET document = ?", [json.dumps(document)])

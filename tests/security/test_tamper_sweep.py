@@ -32,7 +32,7 @@ from tests.integration import tampering
 Make = Callable[..., Wiring]
 TABLES = {"stored_events": "originator_id, originator_version, topic, state",
           "ledger_facts": "tenant, sequence, position, kind, subject, month, customer, source, "
-                          "source_event_id"}
+                          "source_event_id, feature, quantity, effective_at, recorded_at"}
 TREE_TABLES = {"merkle_nodes": ("tenant, level, idx, hash", "tenant, level, idx"),
                "tree_heads": ("tenant, tree_size, key_id, document", "tenant, tree_size, key_id")}
 TRIES = {"sqlite": 1000, "postgres": 100}
@@ -98,10 +98,15 @@ def cells(url: str) -> list[tuple[str, str, Any, Any]]:
     return found
 
 
-def altered(value: Any, rng: random.Random) -> Any:
-    """The value with one byte changed (for a null: made a one-character text)."""
+# Integer columns that may hold a null (the usage columns of a row that is not usage): a null
+# there is made a number, which PostgreSQL's BIGINT takes (a text it refuses before storing).
+NULLABLE_INTEGERS = {"quantity", "effective_at", "recorded_at"}
+
+
+def altered(value: Any, rng: random.Random, column: str = "") -> Any:
+    """The value with one byte changed (for a null: made a one-character text, or a number)."""
     if value is None:
-        return rng.choice("xZ0")
+        return rng.randrange(0, 2**40) if column in NULLABLE_INTEGERS else rng.choice("xZ0")
     if isinstance(value, bool | int):
         return value ^ (1 << rng.randrange(0, 48))
     if isinstance(value, uuid.UUID):
@@ -134,13 +139,15 @@ def test_every_single_altered_byte_in_the_event_store_is_found_by_verify(
     wiring = prepared(wiring_factory, url)
     rng = random.Random(20261201)
     everything = cells(url)
-    assert {(t, c) for t, c, _, _ in everything} >= {("stored_events", "state"), ("ledger_facts", "customer")}
+    assert {(t, c) for t, c, _, _ in everything} >= {
+        ("stored_events", "state"), ("ledger_facts", "customer"), ("ledger_facts", "quantity"),
+        ("ledger_facts", "effective_at"), ("ledger_facts", "recorded_at"), ("ledger_facts", "feature")}
     missed, done = [], 0
     for _ in range(3 * TRIES[backend]):  # bounded: some alterations the database itself refuses
         if done == TRIES[backend]:
             break
         table, column, key, value = rng.choice(everything)
-        changed = altered(value, rng)
+        changed = altered(value, rng, column)
         try:
             put(url, table, column, key, changed)
         except REFUSED:
@@ -185,10 +192,13 @@ def test_every_single_altered_byte_in_the_verifiable_log_is_found_by_verify(
     wiring = prepared(wiring_factory, url, signing_key=private)
     log = VerifiableLog(wiring.store, KeyRing.from_private_key(private))
     for tenant in ("acme", "globex"):
-        log.tree_head(tenant)  # a head at 7 events, then one at 10
-        wiring.ledger.ingest([envelope("usage.recorded", "2026-04-04", "lic-2", id=f"late-{i}",
-                                       feature="api_calls", quantity=1) for i in range(3)], tenant)
-        log.tree_head(tenant)
+        first = log.tree_head(tenant)["tree_head"]["tree_size"]
+        outcomes = wiring.ledger.ingest([envelope("usage.recorded", "2026-04-04", "lic-1",
+                                                  id=f"late-{i}", feature="api_calls", quantity=1)
+                                         for i in range(32)], tenant)
+        assert {o.status for o in outcomes} == {"accepted"}
+        # a second head 32 events on: the tree has stored nodes (subtrees of 16 leaves and up)
+        assert log.tree_head(tenant)["tree_head"]["tree_size"] == first + 32
 
     def verified() -> bool:
         verdict = verify(wiring.store)

@@ -1,0 +1,129 @@
+"""The tenants' Merkle trees (contract section 7), appended in the transaction that records
+the events, by the recorder subclasses (the library's designed extension point, as for our
+index rows): ingest pays no second transaction, commit or re-read of the chain for the tree.
+
+Only perfect subtrees of 2**STORED_FROM (16) leaves and more are stored: one row per 8 events
+instead of two per event (the rows were most of the tree's cost on ingest). A node below that
+level covers at most 16 consecutive events, and is computed from their chain hashes when a
+proof needs it (`VerifiableLog`): a proof reads at most two such blocks beside its O(log n)
+stored nodes.
+
+Each batch reads, per tenant, how far its stored nodes reach and the compact range there (the
+O(log n) perfect subtree hashes the tree breaks into: `merkle.perfect_ranges`), the chain hashes
+of the events after it (fewer than 16), appends the new events' leaves and writes every stored
+level's subtree they complete. A tree that lags its chain (a store from before this, or nodes
+dropped to be rebuilt) is left as it is: `VerifiableLog.sync` catches it up on the next head or
+proof, after which ingest keeps it current. The nodes are deterministic, so a catch-up and an
+ingest that write the same node write the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ledger.domain import merkle
+
+NODES, HEADS = "merkle_nodes", "tree_heads"
+STORED_FROM = 4  # the lowest level stored: subtrees of 16 leaves
+BLOCK = 1 << STORED_FROM
+
+
+def stored_reach(top_index: Any) -> int:
+    """How many leaves the stored nodes cover, from the highest index stored at STORED_FROM."""
+    return 0 if top_index is None else (int(top_index) + 1) << STORED_FROM
+
+
+def kept(nodes: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """The nodes of those an append completed that are stored (STORED_FROM and up)."""
+    return [n for n in nodes if n[0] >= STORED_FROM]
+
+
+def tree_ddl(prefix: str, postgres: bool) -> list[str]:
+    """The verifiable log's two tables (`ledger.proofs.tables` reads and keeps heads in them).
+    In SQLite the nodes are a WITHOUT ROWID table: one B-tree, keyed by (tenant, level, idx),
+    instead of a table and its key's index, so appending a node writes one B-tree, not two."""
+    blob, clustered = ("BYTEA", "") if postgres else ("BLOB", " WITHOUT ROWID")
+    return [
+        f"CREATE TABLE IF NOT EXISTS {prefix}{NODES} (tenant TEXT NOT NULL, level INTEGER NOT "
+        f"NULL, idx BIGINT NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (tenant, level, idx))"
+        + clustered,
+        f"CREATE TABLE IF NOT EXISTS {prefix}{HEADS} (tenant TEXT NOT NULL, tree_size BIGINT NOT "
+        "NULL, key_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant, tree_size, "
+        "key_id))",
+    ]
+
+
+class TreeIndex:
+    """Appends the trees in the writer's transaction; `query` and `_update` come from
+    `FactIndex` (bound to that transaction while the writer holds its tenants' locks)."""
+
+    nodes_table: str
+    extends_trees = True  # off only to measure ingest without tree work (bench/proofs.py)
+
+    def query(self, statement: str, params: Sequence[Any] = (), *,
+              prepared: bool = True) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def _insert_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
+        raise NotImplementedError
+
+    def _join(self, where: str) -> str:
+        raise NotImplementedError
+
+    def drop_unstored_levels(self, writing: Any) -> None:
+        """A store from before STORED_FROM kept every level: the rows below it are dropped on
+        open (derived data, computed from the chain when a proof needs them), once."""
+        if self.query(f"SELECT 1 FROM {self.nodes_table} WHERE level < ? LIMIT 1", [STORED_FROM]):
+            with writing([]):
+                self._update(f"DELETE FROM {self.nodes_table} WHERE level < ?", [(STORED_FROM,)])
+
+    def extend_trees(self, leaves: Sequence[tuple[str, int, str]]) -> None:
+        """`leaves`: (tenant, sequence, event hash) of the events being recorded, each tenant's
+        in sequence order."""
+        if not self.extends_trees:
+            return
+        by_tenant: dict[str, list[tuple[int, str]]] = {}
+        for tenant, sequence, event_hash in leaves:
+            by_tenant.setdefault(tenant, []).append((sequence, event_hash))
+        for tenant, new in by_tenant.items():
+            compact = self._compact_range(tenant, new[0][0] - 1)
+            if compact is None:
+                continue
+            nodes: list[tuple[int, int, bytes]] = []
+            for _, event_hash in new:
+                nodes += kept(compact.append(merkle.leaf_hash(event_hash)))
+            if nodes:
+                self._insert_nodes(tenant, nodes)
+
+    def _compact_range(self, tenant: str, size: int) -> merkle.CompactRange | None:
+        """The tenant's tree of `size` leaves as a compact range, if its stored nodes reach as
+        far as they can (the last whole block of 16): those nodes, then the leaves after them
+        from the chain."""
+        rows = self.query(f"SELECT MAX(idx) FROM {self.nodes_table} WHERE tenant = ? AND "
+                          "level = ?", [tenant, STORED_FROM])
+        reach = stored_reach(rows[0][0])
+        if reach != size - size % BLOCK:
+            return None
+        ranges = merkle.perfect_ranges(reach)
+        found: dict[tuple[int, int], bytes] = {}
+        if ranges:
+            branch = (f"SELECT level, idx, hash FROM {self.nodes_table} WHERE tenant = ? AND "
+                      "level = ? AND idx = ?")
+            found = {(int(r[0]), int(r[1])): bytes(r[2]) for r in self.query(
+                " UNION ALL ".join([branch] * len(ranges)),
+                [x for level, index in ranges for x in (tenant, level, index)])}
+        if len(found) != len(ranges):  # nodes missing: leave it to the catch-up (and verify)
+            return None
+        compact = merkle.CompactRange(reach, [found[k] for k in ranges])
+        tail = self.query(self._join("f.tenant = ? AND f.sequence > ? AND f.sequence <= ?"),
+                          [tenant, reach, size])
+        if len(tail) != size - reach:
+            return None
+        for row in tail:
+            compact.append(merkle.leaf_hash(str(json.loads(bytes(row[2]))["hash"])))
+        return compact
