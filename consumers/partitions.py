@@ -126,27 +126,37 @@ class PartitionLoop:
             last_seen = time.monotonic()
             if self.growth is not None:
                 polled = self.growth.gather(self.consumer, polled)
+            done: dict[TopicPartition, OffsetAndMetadata] = {}
             for tp, records in polled.items():
                 for batch in _chunks(records, self.growth.size if self.growth else len(records)):
-                    self._take(tp, batch)
+                    if self._take(tp, batch):
+                        done[tp] = OffsetAndMetadata(batch[-1].offset + 1, "", -1)
+            self._commit(done)
 
-    def _take(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+    def _take(self, tp: TopicPartition, records: Sequence[Any]) -> bool:
+        """Hand one batch to the worker; False if it was fenced (nothing to commit for it)."""
         # Records below the tracked offset are already durable (a seek raced with a fetch).
         fresh = [r for r in records if r.offset >= self.floors.get(tp, 0)]
-        next_offset = records[-1].offset + 1
         if fresh:
             try:
                 self.worker.take(partition_key(tp), fresh)
             except FencedError as exc:
                 self._resync(tp, exc)
-                return
-        self.floors[tp] = next_offset
+                return False
+        self.floors[tp] = records[-1].offset + 1
+        return True
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """One offset commit for every partition of the poll, after all their batches are
+        durable and tracked (a round trip per poll, not per batch: the offsets are a hint)."""
+        if not offsets:
+            return
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+            self.consumer.commit(offsets)
         except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
-            # The batch is durable and tracked; the next owner starts from the tracking record.
-            log.warning("partitions.commit_failed", partition=partition_key(tp), offset=next_offset,
-                        reason=str(exc))
+            # The batches are durable and tracked; the next owner starts from the tracking records.
+            log.warning("partitions.commit_failed", reason=str(exc),
+                        offsets={partition_key(tp): o.offset for tp, o in offsets.items()})
 
     def _resync(self, tp: TopicPartition, exc: FencedError) -> None:
         offset = self.worker.tracked(partition_key(tp))

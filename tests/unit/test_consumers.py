@@ -347,12 +347,13 @@ def test_a_backlog_is_taken_in_batches_that_grow_to_the_size_bound() -> None:
     assert consumer.committed == [(0, 4), (0, 7)]
 
 
-def test_a_poll_larger_than_the_size_bound_is_taken_in_batches_of_that_size() -> None:
+def test_a_poll_larger_than_the_size_bound_is_taken_in_batches_of_that_size_then_committed_once(
+        ) -> None:
     consumer = FakeConsumer(records(*range(5)))
     worker = BatchWorker()
     PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=2)).run()
     assert worker.batches == [[0, 1], [2, 3], [4]]
-    assert consumer.committed == [(0, 2), (0, 4), (0, 5)]
+    assert consumer.committed == [(0, 5)]  # one commit per poll, after all its batches
 
 
 def test_a_light_load_is_taken_at_once_when_the_next_poll_brings_nothing() -> None:
@@ -370,3 +371,38 @@ def test_a_worker_without_a_kafka_bootstrap_fails_with_a_one_line_reason(tmp_pat
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("ledger: LEDGER_KAFKA_BOOTSTRAP is not set;")
     assert done.stderr.count("\n") == 1
+
+
+class TwoPartitions(FakeConsumer):
+    """One poll brings partitions 0 and 1; every commit call is kept as one entry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[dict[int, int]] = []
+        self.served = False
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
+        if self.served:
+            return {}
+        self.served = True
+        later = [Record(5 + r.offset, r.value) for r in records(5, 6)]  # offsets 5 and 6
+        return {self.tp: records(0, 1), TopicPartition(TOPIC, 1): later}
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.calls.append({tp.partition: o.offset for tp, o in offsets.items()})
+
+
+def test_every_partition_of_a_poll_is_committed_in_one_call_after_all_its_batches() -> None:
+    consumer = TwoPartitions()
+    worker = BatchWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1).run()
+    assert worker.batches == [[0, 1], [5, 6]]
+    assert consumer.calls == [{0: 2, 1: 7}]
+
+
+def test_a_fenced_partition_is_left_out_of_the_poll_s_commit_while_the_others_go_in() -> None:
+    consumer = TwoPartitions()
+    worker = ListWorker(tracked=None, fenced_at=0)
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1).run()
+    assert worker.taken == [5, 6] and consumer.calls == [{1: 7}]
+    assert consumer.sought == [(0, 10)]
