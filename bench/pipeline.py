@@ -128,6 +128,8 @@ def main() -> None:
                                   stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
                  for role, name in roles]
     workers: dict[str, float] = {}
+    shared: dict[str, float] = {"postgres": 0.0, "java": 0.0}
+    busy_after, total_after = busy_before, total_before
     try:
         samples.watch(held)
         if args.rate:
@@ -137,7 +139,10 @@ def main() -> None:
         while (samples.reached("read models", len(load)) is None
                and any(p.poll() is None for p in processes)):
             time.sleep(0.2)
+        # before the workers stop: their PostgreSQL backends end with them
         workers = {name: cpu_seconds(p.pid) for (_, name), p in zip(roles, processes, strict=True)}
+        shared = cpu_by_command(["postgres", "java"], since=shared_before)
+        busy_after, total_after = machine_busy()
     finally:
         samples.stop.set()
         for process in processes:
@@ -147,8 +152,6 @@ def main() -> None:
         producer.close()
         models.close()
         wiring.close()
-    busy_after, total_after = machine_busy()
-    shared = cpu_by_command(["postgres", "java"], since=shared_before)
     report(args, samples, load, started, published, workers, shared,
            (busy_after - busy_before) / max(total_after - total_before, 1e-9), logs)
 
