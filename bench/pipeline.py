@@ -87,6 +87,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="events/s offered (0: a backlog)")
     parser.add_argument("--key", choices=("license", "tenant"), default="license")
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--workers-from", type=Path, default=None, metavar="DIR",
+                        help="run the workers from this source tree (a baseline from git archive, "
+                             "first on PYTHONPATH); this bench and its load stay the same")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     topics = {"LEDGER_INBOUND_TOPIC": f"bench-billing-{run}", "LEDGER_REJECTED_TOPIC": f"bench-rej-{run}",
@@ -113,6 +116,9 @@ def main() -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}, **topics,
            "LEDGER_DATABASE_URL": db_url, "LEDGER_READ_DATABASE_URL": read_url,
            "LEDGER_KAFKA_BOOTSTRAP": args.bootstrap, "LEDGER_LOG_FORMAT": "json"}
+    if args.workers_from:
+        env["PYTHONPATH"] = os.pathsep.join([str(args.workers_from.resolve()),
+                                             *filter(None, [env.get("PYTHONPATH")])])
     logs = Path(f".cache/bench-pipeline-{run}")
     logs.mkdir(parents=True, exist_ok=True)
     roles = ([("consume", f"consume-{i}") for i in range(args.consumers)] + [("relay", "relay")]
@@ -177,7 +183,8 @@ def report(args: Any, samples: Samples, load: list[Any], started: float, publish
     mode = f"offered at {args.rate:,.0f} events/s" if args.rate else "published first (a backlog)"
     print(f"{total} usage-heavy events of {args.tenants} tenant(s), {mode}, key {args.key}, "
           f"{PARTITIONS} partitions, {args.consumers} consume, 1 relay, {args.projectors} project "
-          f"worker(s), batches of {args.batch_size}; logs in {logs}\n")
+          f"worker(s), batches of {args.batch_size}, workers from "
+          f"{args.workers_from or 'this tree'}; logs in {logs}\n")
     print("| stage | holds all after (s from start) | events/s from start | first event after (s) "
           "| steady events/s (10-90 %) |\n|---|---|---|---|---|")
     for stage in ("ledger", "read models"):

@@ -406,3 +406,31 @@ def test_a_fenced_partition_is_left_out_of_the_poll_s_commit_while_the_others_go
     PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1).run()
     assert worker.taken == [5, 6] and consumer.calls == [{1: 7}]
     assert consumer.sought == [(0, 10)]
+
+
+def test_several_partitions_batches_are_judged_in_one_transaction_then_each_is_tracked(
+        wiring: Wiring, monkeypatch: pytest.MonkeyPatch) -> None:
+    judged: list[int] = []
+    real = wiring.ledger.ingest
+    monkeypatch.setattr(wiring.ledger, "ingest",
+                        lambda raws, *a, **k: judged.append(len(raws)) or real(raws, *a, **k))
+    other = [Record(r.offset, r.value, partition=1) for r in records(
+        envelope("license.granted", "2026-03-01", "lic-9", tenant="acme", customer_id="c-9",
+                 plan="pro"), b"[1]")]
+    producer = FakeProducer()
+    worker = InboundConsumer(wiring.ledger, producer, "rejected")
+    assert worker.take_all({KEY: a_batch(), f"{TOPIC}:1": other}) == set()
+    assert judged == [7]  # one judgement, one ledger transaction, for both partitions
+    assert [wiring.store.recorder.max_tracking_id(k) for k in (KEY, f"{TOPIC}:1")] == [5, 2]
+    assert worker.counts == {"accepted": 3, "rejected": 4}
+    assert {(m["partition"], m["offset"]) for m in producer.values()} == {(0, 2), (0, 3), (0, 4), (1, 1)}
+
+
+def test_a_partition_tracked_beyond_its_batch_is_reported_fenced_and_the_others_advance(
+        wiring: Wiring) -> None:
+    worker = InboundConsumer(wiring.ledger, FakeProducer(), "rejected")
+    worker.take(f"{TOPIC}:1", records(catalog_envelope(tenant="acme"), b"x", b"y"))
+    fenced = worker.take_all({KEY: a_batch(), f"{TOPIC}:1": records(b"x")})
+    assert fenced == {f"{TOPIC}:1"}
+    assert wiring.store.recorder.max_tracking_id(KEY) == 5
+    assert wiring.store.recorder.max_tracking_id(f"{TOPIC}:1") == 3
