@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from consumers.partitions import PartitionWorker, take_all
+from consumers.partitions import FencedError, PartitionWorker
 from consumers.relay import Relay
 from ledger.service import Ledger, Outcome
 
@@ -97,7 +97,13 @@ class MeasuredPartitions:
             fenced: set[str] = set()
             self._measured(batches, lambda: fenced.update(together(batches)))
             return fenced
-        return set(take_all(self, batches))
+        fenced = set()
+        for key, records in batches.items():  # one by one, each measured (see `take`)
+            try:
+                self.take(key, records)
+            except FencedError:
+                fenced.add(key)
+        return fenced
 
     def _measured(self, batches: Mapping[str, Sequence[Any]], take: Callable[[], object]) -> None:
         name = self.metrics.worker

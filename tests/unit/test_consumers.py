@@ -434,3 +434,20 @@ def test_a_partition_tracked_beyond_its_batch_is_reported_fenced_and_the_others_
     assert fenced == {f"{TOPIC}:1"}
     assert wiring.store.recorder.max_tracking_id(KEY) == 5
     assert wiring.store.recorder.max_tracking_id(f"{TOPIC}:1") == 3
+
+
+class Highwater(TwoPartitions):
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return None
+
+
+def test_measured_batches_of_a_worker_that_takes_one_partition_at_a_time_go_one_by_one() -> None:
+    from consumers.metrics import MeasuredPartitions, WorkerMetrics
+
+    consumer, worker = Highwater(), BatchWorker()
+    metrics = WorkerMetrics("project")
+    PartitionLoop(consumer, TOPIC, MeasuredPartitions(worker, consumer, metrics), max_idle=0,
+                  poll_ms=1).run()
+    assert worker.batches == [[0, 1], [5, 6]] and consumer.calls == [{0: 2, 1: 7}]
+    assert metrics.registry.get_sample_value("ledger_worker_batch_size_count",
+                                             {"worker": "project"}) == 2
