@@ -1,6 +1,8 @@
 """`ledger consume`: Kafka `billing.events` -> the ledger; rejections -> `billing.events.rejected`.
 
-Delivery guarantee, in the order things become durable for one partition's batch:
+Delivery guarantee, in the order things become durable for one partition's batch (a poll's
+batches of several partitions go through these steps together: one ledger transaction for
+all of them, then all their rejections, then each partition's tracking record):
 
 1. **The ledger facts.** `Ledger.ingest` judges the batch and records its accepted events in
    one transaction, each with its idempotency receipt (tenant, source, id).
