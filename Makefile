@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check bench-proofs bench-replay soak pg-up pg-down kafka-up kafka-down services-up services-down browser-up clean
+.PHONY: install run test test-unit test-security lint bench bench-ingest bench-check bench-proofs bench-replay bench-pipeline soak pg-up pg-down kafka-up kafka-down services-up services-down browser-up clean
 
 # What running needs (make run); the dev tools (pytest, ruff, mypy, selenium, ...) only for
 # make install / make test. A venv with the dev tools also serves make run.
@@ -56,6 +56,15 @@ bench-ingest: $(STAMP)
 ## make bench-replay: replay and verify at audit scale beside a SELECT + decode baseline (SQLite; DATABASE_URL=postgresql://... for PostgreSQL)
 bench-replay: $(STAMP)
 	$(BIN)/python -m bench.replay --rounds 3 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
+
+## make bench-pipeline: end to end through Kafka (needs PostgreSQL and a broker: DATABASE_URL, KAFKA):
+## a backlog of PIPELINE_EVENTS (default 1,000,000) usage-heavy events, then 2,000 events/s offered
+## for a minute with the publication-to-read-model lag (docs/benchmarks.md, "End to end through Kafka")
+bench-pipeline: $(STAMP)
+	$(BIN)/python -m bench.pipeline --database-url '$(or $(DATABASE_URL),postgresql://ledger:ledger@127.0.0.1:15432/ledger)' \
+	  --bootstrap '$(or $(KAFKA),127.0.0.1:19092)' --events $(or $(PIPELINE_EVENTS),1000000)
+	$(BIN)/python -m bench.pipeline --database-url '$(or $(DATABASE_URL),postgresql://ledger:ledger@127.0.0.1:15432/ledger)' \
+	  --bootstrap '$(or $(KAFKA),127.0.0.1:19092)' --events 120000 --rate 2000
 
 ## make soak: the long fault run (~100,000 events, 24 SIGKILLs, PostgreSQL and the broker restarted once), on services of its own
 soak: $(STAMP)

@@ -1,11 +1,26 @@
 """End to end through Kafka: billing.events -> `ledger consume` -> ledger -> `ledger relay` ->
 entitlements.events -> `ledger project` workers -> read models, every process on this machine
-with the broker and PostgreSQL. A usage-heavy load is published first (the backlog), then the
-workers start; the figures are how fast each stage drains it. Run it with `--consumers 1`
-and `--consumers 2` to see what a second `consume` worker adds (one tenant, or `--tenants 2`).
+with the broker and PostgreSQL.
+
+Two modes:
+
+- **backlog** (default): a usage-heavy load is published first, then the workers start; the
+  figures are when each stage holds everything (start-up and the first rebalance included),
+  the start-up alone (until the first event is in the ledger) and the steady rate (between
+  10 % and 90 % held).
+- **offered rate** (`--rate N`): the workers start first; once every one has its partitions,
+  the load is published at N events/s and the lag from publication to the ledger and to the
+  read models is reported (p50/p99, resolved to the 50 ms sampling; see `bench.stages`).
+
+Also reported: each worker's CPU seconds, the shared PostgreSQL's and broker's, how busy the
+machine was (which process is the bottleneck), and the batches `consume` judged again
+(`consume.busy`: it waited for a tenant's lock beyond the lock timeout). `--key tenant` sends
+each tenant's envelopes to its partition (`consumers.routing`), `--key license` (default) as
+billing keys them by default. Run with `--consumers 1` and `--consumers 2` to see what a second
+`consume` worker adds.
 
 Usage: python -m bench.pipeline --database-url postgresql://... --bootstrap HOST:PORT
-       [--events N] [--consumers C] [--projectors P] [--tenants T]
+       [--events N] [--consumers C] [--projectors P] [--tenants T] [--rate N] [--key tenant]
 """
 
 from __future__ import annotations
@@ -24,12 +39,41 @@ from typing import Any
 from kafka import KafkaProducer
 
 from bench.ingest import usage_heavy
+from bench.stages import Samples, cpu_by_command, cpu_seconds, machine_busy, percentile, steady_rate
 from consumers.clients import ensure_topics
+from consumers.routing import tenant_partition
 from ledger.bootstrap import bootstrap
 from ledger.settings import Settings
 from projections.readmodel import ReadModels
 
 LEDGER = Path(sys.executable).with_name("ledger")
+PARTITIONS = 4
+
+
+def publish(producer: KafkaProducer, topic: str, events: list[dict[str, Any]], key: str,
+            rate: float) -> list[float]:
+    """Send the events (at `rate` events/s if given); the moment each one was sent."""
+    sent = []
+    started = time.monotonic()
+    for n, event in enumerate(events):
+        if rate:
+            ahead = started + n / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        partition = tenant_partition(event["tenantid"], PARTITIONS) if key == "tenant" else None
+        sent.append(time.monotonic())
+        producer.send(topic, key=event["subject"].encode(), value=json.dumps(event).encode(),
+                      partition=partition)
+    producer.flush()
+    return sent
+
+
+def ready(logs: Path, names: list[str]) -> bool:
+    """Every group member has its partitions and the relay follows the log."""
+    def says(name: str, what: str) -> bool:
+        path = logs / f"{name}.log"
+        return path.exists() and what in path.read_text(errors="replace")
+    return all(says(n, "relay.start" if n == "relay" else "partitions.assigned") for n in names)
 
 
 def main() -> None:
@@ -40,13 +84,19 @@ def main() -> None:
     parser.add_argument("--consumers", type=int, default=1)
     parser.add_argument("--projectors", type=int, default=2)
     parser.add_argument("--tenants", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=0.0, help="events/s offered (0: a backlog)")
+    parser.add_argument("--key", choices=("license", "tenant"), default="license")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--workers-from", type=Path, default=None, metavar="DIR",
+                        help="run the workers from this source tree (a baseline from git archive, "
+                             "first on PYTHONPATH); this bench and its load stay the same")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     topics = {"LEDGER_INBOUND_TOPIC": f"bench-billing-{run}", "LEDGER_REJECTED_TOPIC": f"bench-rej-{run}",
               "LEDGER_OUTBOUND_TOPIC": f"bench-ent-{run}", "LEDGER_CONSUMER_GROUP": f"bench-c-{run}",
               "LEDGER_PROJECTION_GROUP": f"bench-p-{run}"}
     ensure_topics(args.bootstrap, [topics["LEDGER_INBOUND_TOPIC"], topics["LEDGER_REJECTED_TOPIC"],
-                                   topics["LEDGER_OUTBOUND_TOPIC"]], partitions=4)
+                                   topics["LEDGER_OUTBOUND_TOPIC"]], partitions=PARTITIONS)
     base = args.database_url.split("?")[0]
     db_url, read_url = f"{base}?schema=bench_l_{run}", f"{base}?schema=bench_r_{run}"
     wiring = bootstrap(Settings(database_url=db_url, _env_file=None))  # type: ignore[call-arg]
@@ -56,45 +106,106 @@ def main() -> None:
                                     for e in usage_heavy(per_tenant, tenant=f"tenant-{n}")]
     # The catalogs are the tenants' setup, recorded first: on 4 partitions a grant could
     # otherwise overtake its catalog and the benchmark would measure rejections.
-    wiring.ledger.ingest([e for e in events if e["type"] == "catalog.published"], None)
-    producer = KafkaProducer(bootstrap_servers=args.bootstrap, linger_ms=20, batch_size=256_000)
-    for event in (e for e in events if e["type"] != "catalog.published"):
-        producer.send(topics["LEDGER_INBOUND_TOPIC"], key=event["subject"].encode(),
-                      value=json.dumps(event).encode())
-    producer.flush()
-    producer.close()
+    catalogs = [e for e in events if e["type"] == "catalog.published"]
+    wiring.ledger.ingest(catalogs, None)
+    load = [e for e in events if e["type"] != "catalog.published"]
+    producer = KafkaProducer(bootstrap_servers=args.bootstrap, linger_ms=5, batch_size=256_000)
+    published: list[float] = []
+    if not args.rate:
+        publish(producer, topics["LEDGER_INBOUND_TOPIC"], load, args.key, 0)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}, **topics,
            "LEDGER_DATABASE_URL": db_url, "LEDGER_READ_DATABASE_URL": read_url,
            "LEDGER_KAFKA_BOOTSTRAP": args.bootstrap, "LEDGER_LOG_FORMAT": "json"}
+    if args.workers_from:
+        env["PYTHONPATH"] = os.pathsep.join([str(args.workers_from.resolve()),
+                                             *filter(None, [env.get("PYTHONPATH")])])
     logs = Path(f".cache/bench-pipeline-{run}")
     logs.mkdir(parents=True, exist_ok=True)
     roles = ([("consume", f"consume-{i}") for i in range(args.consumers)] + [("relay", "relay")]
              + [("project", f"project-{i}") for i in range(args.projectors)])
+    samples = Samples()
+    held = {"ledger": lambda: wiring.store.max_position() - len(catalogs),
+            "read models": lambda: _applied(models, topics["LEDGER_OUTBOUND_TOPIC"]) - len(catalogs)}
+    busy_before, total_before = machine_busy()
+    shared_before = cpu_by_command(["postgres", "java"])
     started = time.monotonic()
-    processes = [subprocess.Popen([str(LEDGER), role, "--max-idle", "20"], env=env,
+    processes = [subprocess.Popen([str(LEDGER), role, "--max-idle", "20", "--batch-size",
+                                   str(args.batch_size)], env=env,
                                   stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
                  for role, name in roles]
-    reached: dict[str, float] = {}
+    workers: dict[str, float] = {}
+    shared: dict[str, float] = {"postgres": 0.0, "java": 0.0}
+    busy_after, total_after = busy_before, total_before
     try:
-        while len(reached) < 2 and any(p.poll() is None for p in processes):
-            time.sleep(0.5)
-            if "ledger" not in reached and wiring.store.max_position() >= len(events):
-                reached["ledger"] = time.monotonic() - started
-            if "read models" not in reached and len(models.applied_positions()) >= len(events):
-                reached["read models"] = time.monotonic() - started
+        samples.watch(held)
+        if args.rate:
+            while not ready(logs, [n for _, n in roles]):
+                time.sleep(0.2)
+            published = publish(producer, topics["LEDGER_INBOUND_TOPIC"], load, args.key, args.rate)
+        while (samples.reached("read models", len(load)) is None
+               and any(p.poll() is None for p in processes)):
+            time.sleep(0.2)
+        # before the workers stop: their PostgreSQL backends end with them
+        workers = {name: cpu_seconds(p.pid) for (_, name), p in zip(roles, processes, strict=True)}
+        shared = cpu_by_command(["postgres", "java"], since=shared_before)
+        busy_after, total_after = machine_busy()
     finally:
+        samples.stop.set()
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=60)
+        producer.close()
         models.close()
         wiring.close()
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{len(events)} usage-heavy events of {args.tenants} tenant(s), 4 partitions, "
-          f"{args.consumers} consume, 1 relay, {args.projectors} project worker(s); backlog drained\n")
-    print("| stage reached | seconds from start | events/s |\n|---|---|---|")
-    for stage, seconds in reached.items():
-        print(f"| {stage} | {seconds:.1f} | {len(events) / seconds:,.0f} |")
+    report(args, samples, load, started, published, workers, shared,
+           (busy_after - busy_before) / max(total_after - total_before, 1e-9), logs)
+
+
+def _applied(models: ReadModels, topic: str) -> int:
+    """Records of the outbound topic applied: the sum of the projection's tracking records (a
+    cheap read, unlike counting a million applied positions every 50 ms)."""
+    with models.db.reading() as cur:
+        row = cur.execute("SELECT COALESCE(SUM(value), 0) FROM rm_tracking WHERE tracking_key LIKE ?",
+                          (f"{topic}:%",)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _logged(logs: Path, prefix: str, what: str) -> int:
+    return sum(p.read_text(errors="replace").count(f'"{what}"') for p in logs.glob(f"{prefix}*.log"))
+
+
+def report(args: Any, samples: Samples, load: list[Any], started: float, published: list[float],
+           workers: dict[str, float], shared: dict[str, float], busy: float, logs: Path) -> None:
+    total = len(load)
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    mode = f"offered at {args.rate:,.0f} events/s" if args.rate else "published first (a backlog)"
+    print(f"{total} usage-heavy events of {args.tenants} tenant(s), {mode}, key {args.key}, "
+          f"{PARTITIONS} partitions, {args.consumers} consume, 1 relay, {args.projectors} project "
+          f"worker(s), batches of {args.batch_size}, workers from "
+          f"{args.workers_from or 'this tree'}; logs in {logs}\n")
+    print("| stage | holds all after (s from start) | events/s from start | first event after (s) "
+          "| steady events/s (10-90 %) |\n|---|---|---|---|---|")
+    for stage in ("ledger", "read models"):
+        done, first = samples.reached(stage, total), samples.reached(stage, 1)
+        steady = steady_rate(samples, stage, total)
+        cells = [f"{done - started:.1f}" if done else "never",
+                 f"{total / (done - started):,.0f}" if done else "",
+                 f"{first - started:.1f}" if first else "never", f"{steady:,.0f}" if steady else ""]
+        print(f"| {stage} | " + " | ".join(cells) + " |")
+    if published:
+        print("\n| publication -> | lag p50 | lag p99 | max |\n|---|---|---|---|")
+        for stage in ("ledger", "read models"):
+            lags = samples.lags(stage, published)
+            print(f"| {stage} | {percentile(lags, 0.5) * 1000:.0f} ms | "
+                  f"{percentile(lags, 0.99) * 1000:.0f} ms | {max(lags, default=0) * 1000:.0f} ms |")
+    print(f"\nCPU seconds: {', '.join(f'{n} {s:.1f}' for n, s in workers.items())}; "
+          f"shared PostgreSQL (all its clients) {shared['postgres']:.1f}, broker {shared['java']:.1f}; "
+          f"machine busy {busy * 100:.0f} % of its {os.cpu_count()} cores")
+    busy_batches = _logged(logs, "consume", "consume.busy")
+    print(f"consume judged again after a lock wait (consume.busy): {busy_batches}; "
+          f"fenced batches: {_logged(logs, 'consume', 'partitions.fenced')}")
 
 
 if __name__ == "__main__":

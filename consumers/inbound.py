@@ -1,6 +1,8 @@
 """`ledger consume`: Kafka `billing.events` -> the ledger; rejections -> `billing.events.rejected`.
 
-Delivery guarantee, in the order things become durable for one partition's batch:
+Delivery guarantee, in the order things become durable for one partition's batch (a poll's
+batches of several partitions go through these steps together: one ledger transaction for
+all of them, then all their rejections, then each partition's tracking record):
 
 1. **The ledger facts.** `Ledger.ingest` judges the batch and records its accepted events in
    one transaction, each with its idempotency receipt (tenant, source, id).
@@ -31,7 +33,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -101,22 +103,35 @@ class InboundConsumer:
         return found
 
     def take(self, key: str, records: Sequence[Any]) -> None:
+        if self.take_all({key: records}):
+            raise FencedError(f"{key} is tracked beyond offset {records[-1].offset}")
+
+    def take_all(self, batches: Mapping[str, Sequence[Any]]) -> set[str]:
+        """Several partitions' batches in one judgement and one ledger transaction (a light load
+        spread over 4 partitions is one transaction, not 4 small ones), then their rejections,
+        then each partition's tracking record: the steps of the module docstring, in its order,
+        for all of them at once. A license is on one partition, so its envelopes keep their
+        order. Returns the partitions whose tracking record could not advance (fenced)."""
+        records = [r for batch in batches.values() for r in batch]
         originals = [original_value(r.value) for r in records]
         # A dict is judged as an envelope; anything else as the text that was sent, so the
         # reason says "not JSON" or "must be a JSON object" in the sender's terms.
         raws = [o if isinstance(o, dict) else (r.value or b"")
                 for o, r in zip(originals, records, strict=True)]
-        outcomes = self._ingest(key, raws)  # 1. facts durable
+        outcomes = self._ingest(",".join(batches), raws)  # 1. facts durable
         self._publish_rejections(records, originals, outcomes)  # 2. rejections durable
-        try:  # 3. the batch is done
-            self.ledger.store.recorder.insert_tracking(Tracking(key, records[-1].offset + 1))
-        except IntegrityError as exc:
-            raise FencedError(f"{key} is tracked beyond offset {records[-1].offset}") from exc
-        batch = Counter(o.status for o in outcomes)
-        self.counts.update(batch)
-        log.info("consume.batch", partition=key, first_offset=records[0].offset,
-                 last_offset=records[-1].offset, accepted=batch["accepted"],
-                 duplicate=batch["duplicate"], rejected=batch["rejected"])
+        fenced = set()
+        for key, batch in batches.items():  # 3. the batches are done
+            try:
+                self.ledger.store.recorder.insert_tracking(Tracking(key, batch[-1].offset + 1))
+            except IntegrityError:
+                fenced.add(key)
+        counted = Counter(o.status for o in outcomes)
+        self.counts.update(counted)
+        log.info("consume.batch", partitions={k: [b[0].offset, b[-1].offset] for k, b in batches.items()},
+                 accepted=counted["accepted"], duplicate=counted["duplicate"],
+                 rejected=counted["rejected"], fenced=sorted(fenced))
+        return fenced
 
     def _ingest(self, key: str, raws: Sequence[Any]) -> list[Outcome]:
         """Contention never kills the worker: a tenant lock that stays taken (another writer, a

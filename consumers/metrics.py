@@ -9,12 +9,12 @@ that ask a store are computed when scraped."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from consumers.partitions import PartitionWorker
+from consumers.partitions import FencedError, PartitionWorker
 from consumers.relay import Relay
 from ledger.service import Ledger, Outcome
 
@@ -87,21 +87,41 @@ class MeasuredPartitions:
         return self.worker.tracked(key)
 
     def take(self, key: str, records: Sequence[Any]) -> None:
+        self._measured({key: records}, lambda: self.worker.take(key, records))
+
+    def take_all(self, batches: Mapping[str, Sequence[Any]]) -> set[str]:
+        """Batches handed on as the worker takes them (`partitions.take_all`): together, sized
+        and timed as one, if it takes several partitions' at once; else one by one."""
+        together = getattr(self.worker, "take_all", None)
+        if together is not None:
+            fenced: set[str] = set()
+            self._measured(batches, lambda: fenced.update(together(batches)))
+            return fenced
+        fenced = set()
+        for key, records in batches.items():  # one by one, each measured (see `take`)
+            try:
+                self.take(key, records)
+            except FencedError:
+                fenced.add(key)
+        return fenced
+
+    def _measured(self, batches: Mapping[str, Sequence[Any]], take: Callable[[], object]) -> None:
         name = self.metrics.worker
-        self.metrics.batch_size.labels(name).observe(len(records))
+        self.metrics.batch_size.labels(name).observe(sum(len(r) for r in batches.values()))
         started = time.perf_counter()
         try:
-            self.worker.take(key, records)
+            take()
         except Exception:
             self.metrics.failures.labels(name).inc()
             raise
         self.metrics.batch_duration.labels(name).observe(time.perf_counter() - started)
-        topic, _, partition = key.rpartition(":")
         from kafka import TopicPartition
 
-        high = self.consumer.highwater(TopicPartition(topic, int(partition)))
-        if high is not None:
-            self.metrics.lag.labels(name, topic, partition).set(max(0, high - records[-1].offset - 1))
+        for key, records in batches.items():
+            topic, _, partition = key.rpartition(":")
+            high = self.consumer.highwater(TopicPartition(topic, int(partition)))
+            if high is not None:
+                self.metrics.lag.labels(name, topic, partition).set(max(0, high - records[-1].offset - 1))
 
 
 class MeasuredRelay(Relay):

@@ -8,15 +8,16 @@ are a hint; the tracking record is the truth:
    after the worker's commit but before the Kafka commit re-reads nothing;
 2. each poll hands the worker one batch per partition; the worker makes it durable and records
    the tracking record (how, and in which order, is in each worker's docstring);
-3. only then is the Kafka offset committed. A crash before this step re-reads from the tracked
-   offset at the latest, so nothing is skipped.
+3. only then is the Kafka offset committed, once per poll for all its partitions (a round trip
+   per poll, not per batch). A crash before this step re-reads from the tracked offset at the
+   latest, so nothing is skipped.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -93,6 +94,21 @@ class Growth:
         return batches
 
 
+def take_all(worker: PartitionWorker, batches: Mapping[str, Sequence[Any]]) -> dict[str, str]:
+    """Hand the batches to `worker`: in one call if it has `take_all` (`ledger consume`: one
+    transaction for them all), else one `take` per partition. {key: why} of the fenced ones."""
+    together = getattr(worker, "take_all", None)
+    if together is not None:
+        return dict.fromkeys(together(batches), "tracked beyond this batch by another member")
+    fenced: dict[str, str] = {}
+    for key, records in batches.items():
+        try:
+            worker.take(key, records)
+        except FencedError as exc:
+            fenced[key] = str(exc)
+    return fenced
+
+
 def _chunks(records: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [records[i:i + size] for i in range(0, len(records), max(size, 1))]
 
@@ -126,31 +142,45 @@ class PartitionLoop:
             last_seen = time.monotonic()
             if self.growth is not None:
                 polled = self.growth.gather(self.consumer, polled)
-            for tp, records in polled.items():
-                for batch in _chunks(records, self.growth.size if self.growth else len(records)):
-                    self._take(tp, batch)
+            done: dict[TopicPartition, OffsetAndMetadata] = {}
+            size = self.growth.size if self.growth else max(len(r) for r in polled.values())
+            chunked = {tp: _chunks(records, size) for tp, records in polled.items()}
+            for n in range(max(len(c) for c in chunked.values())):
+                done.update(self._take({tp: c[n] for tp, c in chunked.items() if n < len(c)}))
+            self._commit(done)
 
-    def _take(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+    def _take(self, batches: dict[TopicPartition, Sequence[Any]]
+              ) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Hand the batches to the worker (all at once if it takes several partitions' batches
+        together); the offsets to commit, which leave out the fenced partitions."""
         # Records below the tracked offset are already durable (a seek raced with a fetch).
-        fresh = [r for r in records if r.offset >= self.floors.get(tp, 0)]
-        next_offset = records[-1].offset + 1
-        if fresh:
-            try:
-                self.worker.take(partition_key(tp), fresh)
-            except FencedError as exc:
-                self._resync(tp, exc)
-                return
-        self.floors[tp] = next_offset
-        try:
-            self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
-        except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
-            # The batch is durable and tracked; the next owner starts from the tracking record.
-            log.warning("partitions.commit_failed", partition=partition_key(tp), offset=next_offset,
-                        reason=str(exc))
+        fresh = {partition_key(tp): kept for tp, records in batches.items()
+                 if (kept := [r for r in records if r.offset >= self.floors.get(tp, 0)])}
+        fenced = take_all(self.worker, fresh) if fresh else {}
+        done = {}
+        for tp, records in batches.items():
+            if partition_key(tp) in fenced:
+                self._resync(tp, fenced[partition_key(tp)])
+                continue
+            self.floors[tp] = records[-1].offset + 1
+            done[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+        return done
 
-    def _resync(self, tp: TopicPartition, exc: FencedError) -> None:
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """One offset commit for every partition of the poll, after all their batches are
+        durable and tracked (a round trip per poll, not per batch: the offsets are a hint)."""
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets)
+        except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
+            # The batches are durable and tracked; the next owner starts from the tracking records.
+            log.warning("partitions.commit_failed", reason=str(exc),
+                        offsets={partition_key(tp): o.offset for tp, o in offsets.items()})
+
+    def _resync(self, tp: TopicPartition, reason: str) -> None:
         offset = self.worker.tracked(partition_key(tp))
-        log.warning("partitions.fenced", partition=partition_key(tp), tracked=offset, reason=str(exc))
+        log.warning("partitions.fenced", partition=partition_key(tp), tracked=offset, reason=reason)
         if offset is not None and tp in self.consumer.assignment():
             self.consumer.seek(tp, offset)
             self.floors[tp] = offset

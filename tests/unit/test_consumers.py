@@ -347,12 +347,13 @@ def test_a_backlog_is_taken_in_batches_that_grow_to_the_size_bound() -> None:
     assert consumer.committed == [(0, 4), (0, 7)]
 
 
-def test_a_poll_larger_than_the_size_bound_is_taken_in_batches_of_that_size() -> None:
+def test_a_poll_larger_than_the_size_bound_is_taken_in_batches_of_that_size_then_committed_once(
+        ) -> None:
     consumer = FakeConsumer(records(*range(5)))
     worker = BatchWorker()
     PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=2)).run()
     assert worker.batches == [[0, 1], [2, 3], [4]]
-    assert consumer.committed == [(0, 2), (0, 4), (0, 5)]
+    assert consumer.committed == [(0, 5)]  # one commit per poll, after all its batches
 
 
 def test_a_light_load_is_taken_at_once_when_the_next_poll_brings_nothing() -> None:
@@ -370,3 +371,83 @@ def test_a_worker_without_a_kafka_bootstrap_fails_with_a_one_line_reason(tmp_pat
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("ledger: LEDGER_KAFKA_BOOTSTRAP is not set;")
     assert done.stderr.count("\n") == 1
+
+
+class TwoPartitions(FakeConsumer):
+    """One poll brings partitions 0 and 1; every commit call is kept as one entry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[dict[int, int]] = []
+        self.served = False
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
+        if self.served:
+            return {}
+        self.served = True
+        later = [Record(5 + r.offset, r.value) for r in records(5, 6)]  # offsets 5 and 6
+        return {self.tp: records(0, 1), TopicPartition(TOPIC, 1): later}
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.calls.append({tp.partition: o.offset for tp, o in offsets.items()})
+
+
+def test_every_partition_of_a_poll_is_committed_in_one_call_after_all_its_batches() -> None:
+    consumer = TwoPartitions()
+    worker = BatchWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1).run()
+    assert worker.batches == [[0, 1], [5, 6]]
+    assert consumer.calls == [{0: 2, 1: 7}]
+
+
+def test_a_fenced_partition_is_left_out_of_the_poll_s_commit_while_the_others_go_in() -> None:
+    consumer = TwoPartitions()
+    worker = ListWorker(tracked=None, fenced_at=0)
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1).run()
+    assert worker.taken == [5, 6] and consumer.calls == [{1: 7}]
+    assert consumer.sought == [(0, 10)]
+
+
+def test_several_partitions_batches_are_judged_in_one_transaction_then_each_is_tracked(
+        wiring: Wiring, monkeypatch: pytest.MonkeyPatch) -> None:
+    judged: list[int] = []
+    real = wiring.ledger.ingest
+    monkeypatch.setattr(wiring.ledger, "ingest",
+                        lambda raws, *a, **k: judged.append(len(raws)) or real(raws, *a, **k))
+    other = [Record(r.offset, r.value, partition=1) for r in records(
+        envelope("license.granted", "2026-03-01", "lic-9", tenant="acme", customer_id="c-9",
+                 plan="pro"), b"[1]")]
+    producer = FakeProducer()
+    worker = InboundConsumer(wiring.ledger, producer, "rejected")
+    assert worker.take_all({KEY: a_batch(), f"{TOPIC}:1": other}) == set()
+    assert judged == [7]  # one judgement, one ledger transaction, for both partitions
+    assert [wiring.store.recorder.max_tracking_id(k) for k in (KEY, f"{TOPIC}:1")] == [5, 2]
+    assert worker.counts == {"accepted": 3, "rejected": 4}
+    assert {(m["partition"], m["offset"]) for m in producer.values()} == {(0, 2), (0, 3), (0, 4), (1, 1)}
+
+
+def test_a_partition_tracked_beyond_its_batch_is_reported_fenced_and_the_others_advance(
+        wiring: Wiring) -> None:
+    worker = InboundConsumer(wiring.ledger, FakeProducer(), "rejected")
+    worker.take(f"{TOPIC}:1", records(catalog_envelope(tenant="acme"), b"x", b"y"))
+    fenced = worker.take_all({KEY: a_batch(), f"{TOPIC}:1": records(b"x")})
+    assert fenced == {f"{TOPIC}:1"}
+    assert wiring.store.recorder.max_tracking_id(KEY) == 5
+    assert wiring.store.recorder.max_tracking_id(f"{TOPIC}:1") == 3
+
+
+class Highwater(TwoPartitions):
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return None
+
+
+def test_measured_batches_of_a_worker_that_takes_one_partition_at_a_time_go_one_by_one() -> None:
+    from consumers.metrics import MeasuredPartitions, WorkerMetrics
+
+    consumer, worker = Highwater(), BatchWorker()
+    metrics = WorkerMetrics("project")
+    PartitionLoop(consumer, TOPIC, MeasuredPartitions(worker, consumer, metrics), max_idle=0,
+                  poll_ms=1).run()
+    assert worker.batches == [[0, 1], [5, 6]] and consumer.calls == [{0: 2, 1: 7}]
+    assert metrics.registry.get_sample_value("ledger_worker_batch_size_count",
+                                             {"worker": "project"}) == 2
