@@ -5,7 +5,7 @@ events/s for other customers flow through Kafka (`bench.hitrate`, the checks pac
 `--check-rate`). Loopback only; every run is bounded.
 
 Usage: python -m bench.check [--seconds S] [--rounds N] [--no-kafka] [--check-rate N]
-       [--workers] [--no-throughput] [--baseline DIR]
+       [--paced-rate N] [--workers] [--no-throughput] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -41,14 +41,15 @@ end
 """
 PACED = """
 delay = function()
-  return {pause}
+  return math.random(0, 2 * {pause})
 end
 """
 
 
 def lua(key: str, customers: list[str], feature: str, pause_ms: int = 0) -> str:
     """The wrk script: the POST body (customers in turn) and the key; with `pause_ms`, each
-    connection waits that long between its requests (a paced load, not a flood)."""
+    connection waits that long on average between its requests (a paced load, not a flood;
+    drawn at random so that the connections do not send in step, bursts of 16 at once)."""
     path = Path(tempfile.mkdtemp(prefix="bench-wrk-")) / "check.lua"
     path.write_text(SCRIPT.format(key=key, feature=feature,
                                   customers=", ".join(f'"{c}"' for c in customers))
@@ -96,19 +97,29 @@ def baseline_env(source: str | None) -> dict[str, str] | None:
     return None if source is None else {**os.environ, "PYTHONPATH": source}
 
 
-def throughput(seconds: float, rounds: int, baseline: str | None) -> list[tuple[str, ...]]:
+def throughput(seconds: float, rounds: int, baseline: str | None,
+               paced_rate: int = 0) -> list[tuple[str, ...]]:
     """POST /v1/check on `ledger up` (a cache hit: the demo customer) beside the ceiling and,
-    with `baseline`, the same on the baseline's `ledger up`: A/B(/C) alternated, medians."""
+    with `baseline`, the same on the baseline's `ledger up`: A/B(/C) alternated, medians.
+    Flooded at 1, 16 and 64 connections (each connection sends its next request when the
+    last is answered: the latencies of a saturated server, mostly queueing); with
+    `paced_rate`, also 16 connections paced to about that many requests/s in all, the load at
+    which a latency objective is judged (the server is not saturated)."""
     servers = {"check": start()}
     if baseline is not None:
         servers["baseline"] = start(baseline_env(baseline))
     ceiling, ceiling_base = serve_ceiling()
     bases = {name: base for name, (_, base, _) in servers.items()} | {"ceiling": ceiling_base}
-    scripts = {name: lua(key, ["cust-acme"], "api_calls") for name, (_, _, key) in servers.items()}
-    scripts["ceiling"] = scripts["check"]
+    keys = {name: key for name, (_, _, key) in servers.items()} | {"ceiling": servers["check"][2]}
+    cells = [(f"{c} connection{'s' if c > 1 else ''}", c, 0) for c in (1, 16, 64)]
+    if paced_rate:
+        cells.append((f"16 connections paced to {paced_rate:,}/s", 16,
+                      max(1, round(16 * 1000 / paced_rate))))
     rows = []
     try:
-        for connections in (1, 16, 64):
+        for label, connections, pause in cells:
+            scripts = {name: lua(key, ["cust-acme"], "api_calls", pause)
+                       for name, key in keys.items()}
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in bases}
             for _ in range(rounds):  # alternated so drift on a shared machine hits all alike
                 for name, base in bases.items():
@@ -116,8 +127,7 @@ def throughput(seconds: float, rounds: int, baseline: str | None) -> list[tuple[
             med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
                    for name, rs in runs.items()}
 
-            rows.append((f"{connections} connection{'s' if connections > 1 else ''}",
-                         *(_cell(med[name]) for name in bases),
+            rows.append((label, *(_cell(med[name]) for name in bases),
                          f"{med['check']['rps'] / med['ceiling']['rps']:.2f}"))
     finally:
         for proc in [ceiling, *(p for p, _, _ in servers.values())]:
@@ -184,6 +194,8 @@ def main() -> None:
                         help="also compare `ledger serve --workers 1` and `--workers 2`")
     parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
                         help="the check beside the ceiling (default on)")
+    parser.add_argument("--paced-rate", type=int, default=2000,
+                        help="also 16 connections paced to this many checks/s in all (0: no)")
     parser.add_argument("--baseline", default=None, metavar="DIR",
                         help="a checkout to compare with, e.g. `git archive main | tar -x -C DIR`")
     args = parser.parse_args()
@@ -194,7 +206,9 @@ def main() -> None:
     columns = ["ledger (cache hit)", *(["baseline"] if args.baseline else []),
                "constant-JSON FastAPI", "ratio to the ceiling"]
     print("| POST /v1/check | " + " | ".join(columns) + " |\n" + "|---" * (len(columns) + 1) + "|")
-    for row in throughput(args.seconds, args.rounds, args.baseline) if args.throughput else ():
+    rows = throughput(args.seconds, args.rounds, args.baseline, args.paced_rate) \
+        if args.throughput else ()
+    for row in rows:
         print("| " + " | ".join(row) + " |", flush=True)
     if args.workers:
         print("\n| ledger serve | --workers 1 | --workers 2 |\n|---|---|---|")
