@@ -66,6 +66,15 @@ class OwnServices:
         if done.returncode != 0:
             raise RuntimeError(f"scripts/{name}.sh {action} failed:\n{done.stderr[-2000:]}")
 
+    @classmethod
+    def stop_leftovers(cls) -> None:
+        """Stop the services of an earlier run whose test process was killed before its
+        `down` (SIGKILL, a CI timeout): each run's own directory under .cache/faults/ holds
+        its data and pid files, which is all the scripts' `down` needs."""
+        for home in sorted((ROOT / ".cache" / "faults").glob("*")):
+            if home.is_dir():
+                cls(home=home).down()
+
     def up(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o755)  # the server runs as the `postgres` user when we are root

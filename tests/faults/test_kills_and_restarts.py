@@ -45,6 +45,7 @@ WORKERS = {"consume": ("consume",), "relay": ("relay",), "project-1": ("project"
 
 @pytest.fixture(scope="module")
 def services() -> Iterator[OwnServices]:
+    OwnServices.stop_leftovers()
     own = OwnServices()
     try:
         own.up()
