@@ -65,7 +65,7 @@ def audit_export(settings: Settings, directory: Path, start: datetime, end: date
                  customer: str | None, tenant: str | None) -> None:
     """Write the audit pack of the period to DIRECTORY (a new or empty directory)."""
     from ledger.audit.pack import export
-    from ledger.cli.serve import keyring_for
+    from ledger.cli.licensefiles import keyring_for
     from ledger.proofs import NoSuchEventError, VerifiableLog
 
     chosen = tenant or settings.tenant
@@ -94,7 +94,7 @@ def audit_verify(directory: Path, public_keys: tuple[str, ...], keys_file: Any) 
     """Check an audit pack offline: exit 0, or the reason (tampered, bad_signature, unknown_key,
     bad_proof, root_mismatch) and a non-zero exit."""
     from ledger.audit.verify import PackError, verify_pack
-    from ledger.cli.serve import _trusted_keys
+    from ledger.cli.licensefiles import _trusted_keys
 
     try:
         body = verify_pack(directory, _trusted_keys(public_keys, keys_file))

@@ -23,7 +23,7 @@ COMMAND_MODULES = {
     "head": "core", "schemas": "core", "catalog": "releases", "policy": "releases",
     "reconcile": "governance", "compliance": "governance",
     "consume": "workers", "relay": "workers", "project": "workers", "projections": "workers",
-    "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "serve",
+    "serve": "serve", "up": "serve", "apikey": "serve", "license-file": "licensefiles",
     "status": "operator",
     "tree-head": "proofs", "proof": "proofs", "explain": "audit", "audit": "audit",
 }

@@ -19,7 +19,7 @@ from ledger.settings import Settings
 def license_file_keys(settings: Settings) -> None:
     """Print the public keys license files are signed with: the same JSON document as
     GET /v1/license-files/keys, for products that verify offline (`--keys FILE` of verify)."""
-    from ledger.cli.serve import keyring_for
+    from ledger.cli.licensefiles import keyring_for
 
     if not settings.signing_key and not (settings.data_dir / "license-keys.json").is_file():
         fail(f"no license-file signing keys in {settings.data_dir.resolve()} (LEDGER_DATA_DIR): "

@@ -10,8 +10,8 @@ import click
 
 from ledger.bootstrap import bootstrap
 from ledger.cli.core import FORMAT, tenant_option
+from ledger.cli.licensefiles import _trusted_keys, keyring_for
 from ledger.cli.output import echo, emit_json, fail
-from ledger.cli.serve import _trusted_keys, keyring_for
 from ledger.licensefile.proofs import ProofError, verify_proof
 from ledger.proofs import NoSuchEventError, ProofRequestError, VerifiableLog
 from ledger.settings import Settings
