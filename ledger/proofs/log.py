@@ -56,9 +56,8 @@ class VerifiableLog:
     # -- the tree ----------------------------------------------------------------------------
     def sync(self, tenant: str, upto: int | None = None) -> int:
         """Bring the stored tree up to the chain's head (or to `upto`); returns the size."""
-        head = self.store.head(tenant)
+        head, stored = self.store.head_and_reach(tenant)  # one query for the two
         target = 0 if head is None else head.sequence if upto is None else min(upto, head.sequence)
-        stored = self.tables.size(tenant)
         if stored >= target - target % BLOCK:  # what is not stored is computed from the chain
             return target
         ranges = merkle.perfect_ranges(stored)
