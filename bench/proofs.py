@@ -112,7 +112,7 @@ def tree_rows(log: VerifiableLog, leaves: int) -> list[tuple[str, str]]:
              f"({seconds:.1f} s)")]
     # This tree has no chain: a proof's nodes below the stored levels come from the leaf
     # hashes in memory here; the chain read they cost a real proof is timed on the real tenant.
-    log.lower_nodes = lambda tenant, keys: {(level, i): merkle.perfect_hash(  # type: ignore[method-assign]
+    log.lower_nodes = lambda tenant, keys, seen=None: {(level, i): merkle.perfect_hash(  # type: ignore[method-assign]
         leaf_hashes[i << level:(i + 1) << level]) for level, i in keys}
     rng = random.Random(7)
     inclusion, consistency, roots = [], [], []
