@@ -199,7 +199,7 @@ def _check_fact(chains: dict[str, _Chain], position: int, place: tuple[str, Any,
     topic, stream, version = place
     fact = _as_written(record, raw, position)
     if fact is not None:  # the usual case: content, hash, seal and bytes all as written
-        chain = chains.setdefault(fact.tenant, _Chain())
+        chain = chains.get(fact.tenant) or chains.setdefault(fact.tenant, _Chain())
         if fact.sequence != chain.expected or fact.prev_hash != chain.prev_hash:
             _broken_link(fact, position, chain, fact.hash)
     else:
