@@ -44,9 +44,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-## make bench-proofs: the verifiable log's costs (ingest without vs with the tree, proofs at 1,000,000 leaves; DATABASE_URL=postgresql://... for PostgreSQL, 200,000 leaves)
+## make bench-proofs: the verifiable log's costs (ingest without vs with the tree, proofs at 1,000,000 leaves, in a stored tree and in a real tenant; DATABASE_URL=postgresql://... for PostgreSQL, a fresh schema)
 bench-proofs: $(STAMP)
-	$(BIN)/python -m bench.proofs --rounds 8 $(if $(DATABASE_URL),--leaves 200000 --database-url '$(DATABASE_URL)')
+	$(BIN)/python -m bench.proofs --rounds 8 $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
 
 ## make bench-ingest: ingest and projection apply beside their baselines (SQLite; DATABASE_URL=postgresql://... for PostgreSQL)
 bench-ingest: $(STAMP)

@@ -56,9 +56,8 @@ class VerifiableLog:
     # -- the tree ----------------------------------------------------------------------------
     def sync(self, tenant: str, upto: int | None = None) -> int:
         """Bring the stored tree up to the chain's head (or to `upto`); returns the size."""
-        head = self.store.head(tenant)
+        head, stored = self.store.head_and_reach(tenant)  # one query for the two
         target = 0 if head is None else head.sequence if upto is None else min(upto, head.sequence)
-        stored = self.tables.size(tenant)
         if stored >= target - target % BLOCK:  # what is not stored is computed from the chain
             return target
         ranges = merkle.perfect_ranges(stored)
@@ -76,18 +75,21 @@ class VerifiableLog:
             self.tables.add_nodes(tenant, nodes)  # each chunk durable: an interrupted build resumes
         return target
 
-    def _compute(self, tenant: str, compute: Callable[[merkle.Perfect], Any]) -> Any:
+    def _compute(self, tenant: str, compute: Callable[[merkle.Perfect], Any],
+                 seen: dict[int, str] | None = None) -> Any:
         wanted = merkle.needed(compute)
         stored = {k for k in wanted if k[0] >= STORED_FROM}
         found = self.tables.nodes(tenant, stored)
         if len(found) != len(stored):
             raise RuntimeError(f"tenant {tenant!r}: stored tree nodes are missing; run `ledger verify`")
-        found.update(self.lower_nodes(tenant, wanted - stored))
+        found.update(self.lower_nodes(tenant, wanted - stored, seen))
         return compute(lambda level, index: found[(level, index)])
 
-    def lower_nodes(self, tenant: str, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    def lower_nodes(self, tenant: str, keys: set[tuple[int, int]],
+                    seen: dict[int, str] | None = None) -> dict[tuple[int, int], bytes]:
         """The hashes of subtrees below the stored levels, from the chain hashes of the blocks
-        of 16 events they lie in (consecutive blocks in one read)."""
+        of 16 events they lie in (consecutive blocks in one read); `seen` collects the chain
+        hashes read, by leaf index (an inclusion proof's own event is usually among them)."""
         blocks = sorted({(index << level) // BLOCK for level, index in keys})
         leaves: dict[int, bytes] = {}
         runs: list[list[int]] = []
@@ -99,6 +101,8 @@ class VerifiableLog:
         for run in runs:
             after = run[0] * BLOCK
             hashes = self.store.event_hashes(tenant, (run[-1] + 1) * BLOCK, after=after)
+            if seen is not None:
+                seen.update(enumerate(hashes, after))
             leaves.update((after + n, merkle.leaf_hash(h)) for n, h in enumerate(hashes))
         found = {}
         for level, index in keys:
@@ -152,10 +156,16 @@ class VerifiableLog:
         if sequence > size:
             raise ProofRequestError(f"sequence {sequence} is not in the tree of size {size}: "
                                     "ask for tree_size >= sequence")
-        fact = self.store.fact_at_sequence(tenant, sequence)
-        if fact is None:
-            raise RuntimeError(f"tenant {tenant!r}: sequence {sequence} is missing; run `ledger verify`")
-        return self.proof_of(fact, size)
+        leaf, seen = sequence - 1, dict[int, str]()
+        path = self._compute(tenant, lambda p: merkle.inclusion_path(leaf, size, p), seen)
+        event_hash = seen.get(leaf)  # read with the lower nodes when they lie in its block
+        if event_hash is None:
+            fact = self.store.fact_at_sequence(tenant, sequence)
+            if fact is None:
+                raise RuntimeError(f"tenant {tenant!r}: sequence {sequence} is missing; run "
+                                   "`ledger verify`")
+            event_hash = fact.hash
+        return _inclusion(tenant, sequence, size, event_hash, path)
 
     def proof_of(self, fact: Fact, size: int) -> dict[str, Any]:
         """The inclusion proof of a stored fact in the tree of `size` leaves, already synced."""
@@ -171,9 +181,7 @@ class VerifiableLog:
         def paths(perfect: merkle.Perfect) -> list[list[bytes]]:
             return [merkle.inclusion_path(f.sequence - 1, size, perfect) for f in facts]
 
-        return [{"tenant": tenant, "sequence": f.sequence, "leaf_index": f.sequence - 1,
-                 "tree_size": size, "leaf_hash": merkle.leaf_hash(f.hash).hex(),
-                 "event_hash": f.hash, "audit_path": [h.hex() for h in path]}
+        return [_inclusion(tenant, f.sequence, size, f.hash, path)
                 for f, path in zip(facts, self._compute(tenant, paths), strict=True)]
 
     def consistency(self, tenant: str, first: int, second: int | None = None) -> dict[str, Any]:
@@ -240,6 +248,14 @@ class VerifiableLog:
                 return (f"tenant {tenant!r}: the stored tree node at level {level}, index {index} "
                         "does not match the events (altered, or the events were)")
         return None
+
+
+def _inclusion(tenant: str, sequence: int, size: int, event_hash: str,
+               path: list[bytes]) -> dict[str, Any]:
+    """An inclusion proof document (contract section 7)."""
+    return {"tenant": tenant, "sequence": sequence, "leaf_index": sequence - 1, "tree_size": size,
+            "leaf_hash": merkle.leaf_hash(event_hash).hex(), "event_hash": event_hash,
+            "audit_path": [h.hex() for h in path]}
 
 
 def _head_problem(document: dict[str, Any], keys: dict[str, str], root: str | None,

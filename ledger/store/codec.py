@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import encode_basestring
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -25,6 +26,20 @@ STORAGE_VERSION = 2
 # Built once (`json.dumps` builds one per call); the bytes are exactly json.dumps's with these
 # options, which `ledger verify` re-encodes and compares.
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _one_encoder() -> Callable[[Any], str]:
+    """`_COMPACT.encode` of a record's `data`, without building the C encoder again for every
+    call (`JSONEncoder.iterencode` does: most of the cost of encoding a small object). No
+    circular check: what it encodes was parsed from JSON, so it is a tree."""
+    if c_make_encoder is None:  # a Python without the C accelerator: the encoder as it is
+        return _COMPACT.encode
+    built = c_make_encoder(None, _COMPACT.default, encode_basestring, None, ":", ",", False,
+                           False, True)
+    return lambda obj: "".join(built(obj, 0))
+
+
+_data_text = _one_encoder()
 
 
 def encode(obj: dict[str, Any]) -> bytes:
@@ -68,7 +83,7 @@ def chained(draft: Fact, sequence: int, prev_hash: str, recorded_at: str,
     once when its keys are sorted and it holds no object or array (the two spellings are then
     the same text), else once each. A lone surrogate still raises UnicodeEncodeError."""
     data = draft.data
-    stored_data = _COMPACT.encode(data)
+    stored_data = _data_text(data)
     hashed_data = stored_data if _flat_and_sorted(data) else canonical(data).decode()
     tenant, subject, kind = (encode_basestring(draft.tenant), encode_basestring(draft.subject),
                              encode_basestring(draft.type))

@@ -133,7 +133,16 @@ class LedgerStore:
     def head(self, tenant: str) -> Head | None:
         """The newest fact of the tenant's chain, checked: the chain is never built on a head
         whose content no longer matches its hash."""
-        found = self.recorder.newest(streams.chain_stream(tenant))
+        return self.checked_head(tenant, self.recorder.newest(streams.chain_stream(tenant)))
+
+    def head_and_reach(self, tenant: str) -> tuple[Head | None, int]:
+        """The checked head and how many leaves the tenant's stored tree nodes cover, read in
+        one query (what `VerifiableLog.sync` asks before every tree head and proof)."""
+        found, reach = self.recorder.head_and_reach(streams.chain_stream(tenant), tenant)
+        return self.checked_head(tenant, found), reach
+
+    def checked_head(self, tenant: str, found: tuple[int, bytes] | None) -> Head | None:
+        """`head` of the newest record as read, (version, stored bytes), or None."""
         if found is None:
             return None
         version, state = found

@@ -60,10 +60,14 @@ class TreeIndex:
     `FactIndex` (bound to that transaction while the writer holds its tenants' locks)."""
 
     nodes_table: str
+    events_table: str
     extends_trees = True  # off only to measure ingest without tree work (bench/proofs.py)
 
     def query(self, statement: str, params: Sequence[Any] = (), *,
               prepared: bool = True) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def stream_param(self, stream: Any) -> Any:
         raise NotImplementedError
 
     def _update(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -74,6 +78,19 @@ class TreeIndex:
 
     def _join(self, where: str) -> str:
         raise NotImplementedError
+
+    def head_and_reach(self, stream: Any, tenant: str) -> tuple[tuple[int, bytes] | None, int]:
+        """(version, stored bytes) of the chain's newest record (None if it has none) and the
+        stored tree's reach (`stored_reach`), in one query: a proof's `sync` asks for both."""
+        rows = self.query(f"SELECT e.originator_version, e.state, (SELECT MAX(idx) FROM "
+                          f"{self.nodes_table} WHERE tenant = ? AND level = ?) FROM "
+                          f"{self.events_table} e WHERE e.originator_id = ? ORDER BY "
+                          "e.originator_version DESC LIMIT 1",
+                          [tenant, STORED_FROM, self.stream_param(stream)])
+        if not rows:
+            return None, 0
+        version, state, top = rows[0]
+        return (int(version), bytes(state)), stored_reach(top)
 
     def drop_unstored_levels(self, writing: Any) -> None:
         """A store from before STORED_FROM kept every level: the rows below it are dropped on

@@ -124,3 +124,22 @@ def test_a_big_first_build_in_chunks_gives_the_same_tree(sqlite_url: str, wiring
     assert log.sync(tenant) == 42 and log.tables.size(tenant) == 32
     assert log.root(tenant, 42) == rfc9162.mth(leaves(wiring, tenant)).hex()
     assert log.audit(tenant) is None
+
+
+def test_every_event_s_inclusion_proof_names_its_own_chain_hash_at_every_tree_size(
+        database_url: str, wiring_factory: Callable[..., Wiring]) -> None:
+    """The event a proof names is read with its lower nodes when they lie in its block, else
+    on its own (the last event alone in a partial block, a tree of one): either way its own."""
+    wiring, tenant = wiring_factory(database_url), unique("every")
+    log = VerifiableLog(wiring.store)
+    grant_and_use(wiring, tenant, 35)  # 37 events: two whole blocks of 16 and 5 more
+    hashes = wiring.store.event_hashes(tenant)
+    all_leaves = leaves(wiring, tenant)
+    for size in (1, 2, 15, 16, 17, 32, 33, 37):
+        root = rfc9162.mth(all_leaves[:size])
+        for sequence in range(1, size + 1):
+            proof = log.inclusion(tenant, sequence, tree_size=size)
+            assert (proof["event_hash"], proof["leaf_hash"]) == (
+                hashes[sequence - 1], all_leaves[sequence - 1].hex())
+            assert rfc9162.verify_inclusion(sequence - 1, size, all_leaves[sequence - 1],
+                                            [bytes.fromhex(h) for h in proof["audit_path"]], root)
