@@ -32,6 +32,7 @@ class _Chain:
     expected: int = 1
     prev_hash: str = GENESIS
     head_seen: bool = False
+    stream: Any = None  # the stored stream id last found to be this chain's (checked once)
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,16 @@ class _IndexCheck:
     """Walks our index rows beside the facts, both in ledger order: every fact has exactly its
     derived row, and no row is left over."""
 
-    def __init__(self, rows: Iterator[IndexRow], tenant: str | None):
-        self._rows = rows if tenant is None else (r for r in rows if r.tenant == tenant)
-        self._next: IndexRow | None = next(self._rows, None)
+    def __init__(self, rows: Iterator[tuple[Any, ...]], tenant: str | None):
+        self._rows = rows if tenant is None else (r for r in rows if r[0] == tenant)
+        self._next: tuple[Any, ...] | None = next(self._rows, None)
 
     def expect(self, row: IndexRow, fact: Fact) -> None:
         found = self._next
-        if found == row:  # the usual case, first: nothing to describe
+        if found == row:  # the usual case, first: plain tuples compared, nothing to describe
             self._next = next(self._rows, None)
             return
+        found = None if found is None else IndexRow(*found)
         if found is not None and found.position < row.position:
             raise ChainBrokenError(_extra(found))
         described = _describe(fact, row.position)
@@ -74,7 +76,7 @@ class _IndexCheck:
 
     def finish(self) -> None:
         if self._next is not None:
-            raise ChainBrokenError(_extra(self._next))
+            raise ChainBrokenError(_extra(IndexRow(*self._next)))
 
 
 def _extra(row: IndexRow) -> str:
@@ -87,12 +89,13 @@ def verify(store: LedgerStore, tenant: str | None = None, head: tuple[int, str] 
     chains: dict[str, _Chain] = {}
     checked = 0
     try:
-        index = _IndexCheck(store.index_rows(), tenant)
+        index = _IndexCheck(store.index_rows(named=False), tenant)
         for position, topic, stream, version, raw in store.all_records(decoded=False):
+            raw = bytes(raw)
             record = _readable(position, stream, version, raw)
             if tenant is not None and record.get("tenant") != tenant:
                 continue
-            fact = _check_fact(chains, position, (topic, stream, version), bytes(raw), record, head)
+            fact = _check_fact(chains, position, (topic, stream, version), raw, record, head)
             index.expect(index_row(fact, position), fact)
             checked += 1
             if progress and checked % 1000 == 0:
@@ -123,9 +126,15 @@ def _check_streams(store: LedgerStore, chains: dict[str, _Chain], tenant: str | 
                                f"{sorted(lengths)[:3]} (altered)")
 
 
+_DECODER = json.JSONDecoder()
+
+
 def _readable(position: int, stream: Any, version: int, raw: bytes) -> dict[str, Any]:
+    """The stored bytes as a JSON object. The ledger writes UTF-8 only, so they are decoded as
+    such (not sniffed for UTF-16 or -32 as `json.loads` does for bytes): anything else is
+    unreadable, i.e. altered."""
     try:
-        record = json.loads(raw)
+        record = _DECODER.decode(raw.decode())
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
         return record
@@ -204,8 +213,12 @@ def _check_fact(chains: dict[str, _Chain], position: int, place: tuple[str, Any,
             _broken_link(fact, position, chain, fact.hash)
     else:
         fact, chain = _check_content(chains, position, stream, raw, record)
-    if (_stream_id(stream) != streams.chain_stream(fact.tenant) or version != fact.sequence
-            or topic != streams.fact_topic(fact.type)):
+    if stream != chain.stream or chain.stream is None:  # a stream id once per chain, not per fact
+        if _stream_id(stream) != streams.chain_stream(fact.tenant):
+            raise ChainBrokenError(f"{_describe(fact, position)}: its stream, version or topic is "
+                                   "not that of its place in the chain (moved, or altered)")
+        chain.stream = stream
+    if version != fact.sequence or topic != streams.fact_topic(fact.type):
         raise ChainBrokenError(f"{_describe(fact, position)}: its stream, version or topic is "
                                "not that of its place in the chain (moved, or altered)")
     if head is not None and head[0] == fact.sequence and head[1] == fact.hash:

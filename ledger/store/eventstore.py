@@ -243,12 +243,14 @@ class LedgerStore:
         """The stored id of the tenant's chain stream, as `chain_lengths` keys it."""
         return str(self.recorder.stored_id(streams.chain_stream(tenant)))
 
-    def index_rows(self, page: int = 1000) -> Iterator[IndexRow]:
-        """Every index row in ledger order (what `ledger verify` compares to the facts)."""
+    def index_rows(self, page: int = 1000, *, named: bool = True
+                   ) -> Iterator[IndexRow] | Iterator[tuple[Any, ...]]:
+        """Every index row in ledger order (what `ledger verify` compares to the facts), as
+        `IndexRow`s or, `named=False`, as the plain tuples (position third)."""
         after = 0
-        while rows := self.recorder.index_rows(after, page):
+        while rows := self.recorder.index_rows(after, page, named=named):
             yield from rows
-            after = rows[-1].position
+            after = rows[-1][2]
 
     # -- writing -------------------------------------------------------------------------------
     def write(self, tenants: Iterable[str], judge: Callable[[], Sequence[Fact]]) -> list[Fact]:

@@ -57,6 +57,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
         self.events_table = self.events_table_name
         self.nodes_table = NODES
         self._writing = threading.local()
+        self._trees = {}
         self.insert_index_statement = (f"INSERT INTO {FACTS_TABLE} ({', '.join(COLUMNS)}) "
                                        f"VALUES ({','.join('?' * len(COLUMNS))})")
 
@@ -125,10 +126,12 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
                 cursor.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise TenantBusyError(f"the database stayed locked by another writer: {exc}") from None
+            self.trees_begun()
             try:
                 with self._bound(cursor):
                     yield _SQLiteWriter(self, cursor)
                 conn.commit()
+                self.trees_committed()
             except sqlite3.IntegrityError as exc:
                 conn.rollback()
                 raise AppendCollidedError(str(exc)) from None
@@ -174,6 +177,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
         self.events_table = f"{schema}.{_quoted(self.events_table_name)}"
         self.nodes_table = f"{schema}.{NODES}"
         self._writing = threading.local()
+        self._trees = {}
         self.sql_create_statements += [SQL(s).format() for s in [
             *ddl(self.facts_table, "BIGINT"), *tree_ddl(f"{schema}.", postgres=True)]]
         self.insert_facts_statement = (
@@ -257,6 +261,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
     def writing(self, tenants: Sequence[str]) -> Iterator[Writer]:
         import psycopg
 
+        self.trees_begun()
         try:
             with self.datastore.transaction(commit=True) as curs:
                 curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
@@ -264,6 +269,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
                     curs.execute("SELECT pg_advisory_xact_lock(%s)", (key,), prepare=True)
                 with self._bound(curs):
                     yield _PostgresWriter(self, curs)
+            self.trees_committed()  # after the transaction's block: it has committed
         except psycopg.errors.LockNotAvailable as exc:
             raise TenantBusyError(f"a tenant's write lock stayed taken: {exc}") from None
         except psycopg.errors.UniqueViolation as exc:

@@ -15,11 +15,19 @@ level's subtree they complete. A tree that lags its chain (a store from before t
 dropped to be rebuilt) is left as it is: `VerifiableLog.sync` catches it up on the next head or
 proof, after which ingest keeps it current. The nodes are deterministic, so a catch-up and an
 ingest that write the same node write the same bytes.
+
+The recorder remembers each tenant's compact range once the batch that reached it COMMITTED
+(`trees_committed`; a rolled-back batch's is dropped), and the next batch uses it instead of
+reading the nodes and the chain tail again, only if it was for exactly the chain head this
+writer read under the tenant's lock (another process that wrote in between moved the head: then
+it is read as before) and the stored nodes still reach where they did (one small read: nodes
+dropped to be rebuilt are not built on past a gap).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +70,8 @@ class TreeIndex:
     nodes_table: str
     events_table: str
     extends_trees = True  # off only to measure ingest without tree work (bench/proofs.py)
+    _writing: threading.local  # the writer's transaction: its cursor, and its trees until commit
+    _trees: dict[str, merkle.CompactRange]  # per tenant, as of its last committed batch
 
     def query(self, statement: str, params: Sequence[Any] = (), *,
               prepared: bool = True) -> list[tuple[Any, ...]]:
@@ -107,6 +117,7 @@ class TreeIndex:
         by_tenant: dict[str, list[tuple[int, str]]] = {}
         for tenant, sequence, event_hash in leaves:
             by_tenant.setdefault(tenant, []).append((sequence, event_hash))
+        pending = self._pending_trees()
         for tenant, new in by_tenant.items():
             compact = self._compact_range(tenant, new[0][0] - 1)
             if compact is None:
@@ -116,6 +127,29 @@ class TreeIndex:
                 nodes += kept(compact.append(merkle.leaf_hash(event_hash)))
             if nodes:
                 self._insert_nodes(tenant, nodes)
+            pending[tenant] = compact
+
+    def _pending_trees(self) -> dict[str, merkle.CompactRange]:
+        pending: dict[str, merkle.CompactRange] | None = getattr(self._writing, "trees", None)
+        if pending is None:
+            pending = self._writing.trees = {}
+        return pending
+
+    def trees_begun(self) -> None:
+        """A writer's transaction begins: nothing of an earlier one's is pending."""
+        self._writing.trees = None
+
+    def trees_committed(self) -> None:
+        """The writer's transaction committed: its tenants' ranges may be used from now on."""
+        self._trees.update(getattr(self._writing, "trees", None) or {})
+        self._writing.trees = None
+
+    def _remembered(self, tenant: str, size: int, reach: int) -> merkle.CompactRange | None:
+        """A copy of the committed range of `size` leaves, if that is the one remembered."""
+        known = self._trees.get(tenant)
+        if known is None or known.size != size or reach != size - size % BLOCK:
+            return None
+        return merkle.CompactRange(size, [h for _, h in known.stack])
 
     def _compact_range(self, tenant: str, size: int) -> merkle.CompactRange | None:
         """The tenant's tree of `size` leaves as a compact range, if its stored nodes reach as
@@ -126,6 +160,9 @@ class TreeIndex:
         reach = stored_reach(rows[0][0])
         if reach != size - size % BLOCK:
             return None
+        remembered = self._remembered(tenant, size, reach)
+        if remembered is not None:
+            return remembered
         ranges = merkle.perfect_ranges(reach)
         found: dict[tuple[int, int], bytes] = {}
         if ranges:

@@ -1,0 +1,63 @@
+"""The recorder remembers a tenant's compact range after a batch commits, and uses it for the
+next batch only when it is for exactly the chain head read under the tenant's lock: a batch
+that rolled back leaves nothing behind, and a batch another process wrote in between is read
+from the store, so the stored tree stays RFC 9162's tree of the chain either way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ledger.bootstrap import Wiring
+from ledger.proofs import VerifiableLog
+from tests import rfc9162
+from tests.conftest import unique
+from tests.integration.test_proofs_store import leaves
+from tests.integration.test_tree_in_ingest import implied, opening, stored_nodes, use
+
+
+def exact(wiring: Wiring, url: str, tenant: str, size: int) -> None:
+    log = VerifiableLog(wiring.store)
+    assert stored_nodes(url, tenant) == implied(size)
+    assert log.root(tenant, size) == rfc9162.mth(leaves(wiring, tenant)).hex()
+    assert log.audit(tenant) is None
+
+
+def test_a_committed_batch_leaves_its_range_for_the_next_one(
+        database_url: str, wiring_factory: Callable[..., Wiring]) -> None:
+    wiring, tenant = wiring_factory(database_url), unique("acme")
+    wiring.ledger.ingest([*opening(tenant), *use(tenant, 19, 0)], None)
+    assert wiring.store.recorder._trees[tenant].size == 21
+    wiring.ledger.ingest(use(tenant, 30, 19), None)  # from the remembered range
+    assert wiring.store.recorder._trees[tenant].size == 51
+    exact(wiring, database_url, tenant, 51)
+
+
+def test_a_rolled_back_batch_leaves_no_range_even_when_another_writer_reaches_its_size(
+        database_url: str, wiring_factory: Callable[..., Wiring],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ours, other = wiring_factory(database_url), wiring_factory(database_url)
+    tenant = unique("acme")
+    ours.ledger.ingest([*opening(tenant), *use(tenant, 20, 0)], None)
+    recorder: Any = ours.store.recorder
+    extend = recorder.extend_trees
+
+    def extend_then_fail(leaves: Any) -> None:
+        extend(leaves)
+        raise RuntimeError("the batch fails after its tree was worked out")
+
+    monkeypatch.setattr(recorder, "extend_trees", extend_then_fail)
+    with pytest.raises(RuntimeError):
+        ours.ledger.ingest(use(tenant, 5, 20), None)  # rolled back: 22 + 5 never committed
+    monkeypatch.undo()
+    assert recorder._trees[tenant].size == 22
+    # another process records 5 other events: the chain is now 27 long, as the rolled-back
+    # batch's range was, but with other hashes
+    other.ledger.ingest(use(tenant, 5, 100), None)
+    ours.ledger.ingest(use(tenant, 30, 200), None)  # 22 remembered, head 27: read as before
+    exact(ours, database_url, tenant, 57)
+    other.ledger.ingest(use(tenant, 3, 300), None)  # between two batches of ours again
+    ours.ledger.ingest(use(tenant, 9, 400), None)
+    exact(ours, database_url, tenant, 69)
