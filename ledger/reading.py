@@ -2,9 +2,10 @@
 
 One state folds a license's lifecycle facts and has the database sum its usage over the index's
 usage columns (`SummedUsage`: the window of `fold.usage_window`, as `CountedUsage` counts),
-one query per metered feature and no usage record decoded. Replaying a tenant's
-licenses one by one paid those three queries, and a read and parse of the catalog history,
-per license, so `replay --all` ran at a few percent of merely reading the same facts. Here
+one query each time the fold asks for a feature's usage, and no usage record decoded.
+Replaying a tenant's licenses one by one paid a license's queries, and a read and parse of
+the catalog history, per license, so `replay --all` ran at a few percent of merely reading
+the same facts. Here
 the catalog history is read once per replay and the facts of a batch of licenses in two
 queries (lifecycle, usage); each license is then folded exactly as `state` folds it, its usage
 counted from the facts read (`CountedUsage`); tests hold both counts equal.

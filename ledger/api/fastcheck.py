@@ -14,8 +14,9 @@ to the same answer, never a second set of rules:
 Anything else goes to the full stack unchanged, the body already read replayed to it: another
 path or method, a query string, a Content-Type other than exactly `application/json`, no
 declared length, a chunked or larger body (so `LimitBody`'s 413 is the full stack's), repeated
-headers, a body that does not validate, a cache miss or a stale cache. The slow-client bounds
-are the server's (`connections.py`) and hold for both ways alike.
+headers, a body that does not validate, or no fresh answer in the cache (`lookup` holds none
+while the feed is due, behind or failing: the full route then marks a stale answer). The
+slow-client bounds are the server's (`connections.py`) and hold for both ways alike.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class FastCheck:
             return None
         ports = self.ports
         found = ports.cache.lookup(principal.tenant, request.customer_id, ports.clock())
-        if found is None or found.stale_for is not None:
+        if found is None:  # also when the cache is failing or behind: it answers only fresh
             return None
         return Answer(decided(ports, found, request.feature, request.quantity))
 

@@ -264,7 +264,7 @@ class LedgerStore:
                     return []
                 facts, stored = self._chained(drafts)
                 positions = writer.insert(stored, [index_row(f, 0) for f in facts],
-                                          [(f.tenant, f.sequence, f.hash) for f in facts])
+                                          [(f.tenant, f.sequence, f.hash, f.prev_hash) for f in facts])
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
         return [_copied(f, position=p) for f, p in zip(facts, positions, strict=True)]

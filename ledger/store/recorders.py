@@ -40,7 +40,7 @@ class AppendCollidedError(Exception):
     corrupt. Nothing was written."""
 
 
-Leaf = tuple[str, int, str]  # (tenant, sequence, event hash): a leaf of the tenant's tree
+Leaf = tuple[str, int, str, str]  # (tenant, sequence, event hash, previous hash): a new leaf
 
 
 class Writer(Protocol):

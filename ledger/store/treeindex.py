@@ -19,8 +19,9 @@ ingest that write the same node write the same bytes.
 The recorder remembers each tenant's compact range once the batch that reached it COMMITTED
 (`trees_committed`; a rolled-back batch's is dropped), and the next batch uses it instead of
 reading the nodes and the chain tail again, only if it was for exactly the chain head this
-writer read under the tenant's lock (another process that wrote in between moved the head: then
-it is read as before) and the stored nodes still reach where they did (one small read: nodes
+writer read under the tenant's lock: the same size and the same last event hash (another
+process that wrote in between moved the head, a store rewound under a running process changed
+it: then it is read as before) and the stored nodes still reach where they did (one small read: nodes
 dropped to be rebuilt are not built on past a gap).
 """
 
@@ -71,7 +72,8 @@ class TreeIndex:
     events_table: str
     extends_trees = True  # off only to measure ingest without tree work (bench/proofs.py)
     _writing: threading.local  # the writer's transaction: its cursor, and its trees until commit
-    _trees: dict[str, merkle.CompactRange]  # per tenant, as of its last committed batch
+    # per tenant, as of its last committed batch: the range and the hash of its last event
+    _trees: dict[str, tuple[merkle.CompactRange, str]]
 
     def query(self, statement: str, params: Sequence[Any] = (), *,
               prepared: bool = True) -> list[tuple[Any, ...]]:
@@ -109,28 +111,29 @@ class TreeIndex:
             with writing([]):
                 self._update(f"DELETE FROM {self.nodes_table} WHERE level < ?", [(STORED_FROM,)])
 
-    def extend_trees(self, leaves: Sequence[tuple[str, int, str]]) -> None:
-        """`leaves`: (tenant, sequence, event hash) of the events being recorded, each tenant's
-        in sequence order."""
+    def extend_trees(self, leaves: Sequence[tuple[str, int, str, str]]) -> None:
+        """`leaves`: (tenant, sequence, event hash, previous event's hash) of the events being
+        recorded, each tenant's in sequence order."""
         if not self.extends_trees:
             return
-        by_tenant: dict[str, list[tuple[int, str]]] = {}
-        for tenant, sequence, event_hash in leaves:
-            by_tenant.setdefault(tenant, []).append((sequence, event_hash))
+        by_tenant: dict[str, list[tuple[int, str, str]]] = {}
+        for tenant, sequence, event_hash, prev_hash in leaves:
+            by_tenant.setdefault(tenant, []).append((sequence, event_hash, prev_hash))
         pending = self._pending_trees()
         for tenant, new in by_tenant.items():
-            compact = self._compact_range(tenant, new[0][0] - 1)
+            compact = self._compact_range(tenant, new[0][0] - 1, new[0][2])
             if compact is None:
                 continue
             nodes: list[tuple[int, int, bytes]] = []
-            for _, event_hash in new:
+            for _, event_hash, _ in new:
                 nodes += kept(compact.append(merkle.leaf_hash(event_hash)))
             if nodes:
                 self._insert_nodes(tenant, nodes)
-            pending[tenant] = compact
+            pending[tenant] = (compact, new[-1][1])
 
-    def _pending_trees(self) -> dict[str, merkle.CompactRange]:
-        pending: dict[str, merkle.CompactRange] | None = getattr(self._writing, "trees", None)
+    def _pending_trees(self) -> dict[str, tuple[merkle.CompactRange, str]]:
+        pending: dict[str, tuple[merkle.CompactRange, str]] | None = getattr(
+            self._writing, "trees", None)
         if pending is None:
             pending = self._writing.trees = {}
         return pending
@@ -144,14 +147,16 @@ class TreeIndex:
         self._trees.update(getattr(self._writing, "trees", None) or {})
         self._writing.trees = None
 
-    def _remembered(self, tenant: str, size: int, reach: int) -> merkle.CompactRange | None:
-        """A copy of the committed range of `size` leaves, if that is the one remembered."""
+    def _remembered(self, tenant: str, size: int, head: str) -> merkle.CompactRange | None:
+        """A copy of the committed range, if it is for the tree of `size` leaves whose last
+        event has the hash `head` (the chain this batch builds on: its first fact's
+        `prev_hash`), so a store rewound or replaced under a running process is read afresh."""
         known = self._trees.get(tenant)
-        if known is None or known.size != size or reach != size - size % BLOCK:
+        if known is None or known[0].size != size or known[1] != head:
             return None
-        return merkle.CompactRange(size, [h for _, h in known.stack])
+        return merkle.CompactRange(size, [h for _, h in known[0].stack])
 
-    def _compact_range(self, tenant: str, size: int) -> merkle.CompactRange | None:
+    def _compact_range(self, tenant: str, size: int, head: str) -> merkle.CompactRange | None:
         """The tenant's tree of `size` leaves as a compact range, if its stored nodes reach as
         far as they can (the last whole block of 16): those nodes, then the leaves after them
         from the chain."""
@@ -160,7 +165,7 @@ class TreeIndex:
         reach = stored_reach(rows[0][0])
         if reach != size - size % BLOCK:
             return None
-        remembered = self._remembered(tenant, size, reach)
+        remembered = self._remembered(tenant, size, head)
         if remembered is not None:
             return remembered
         ranges = merkle.perfect_ranges(reach)

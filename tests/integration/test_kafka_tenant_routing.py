@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
+from kafka.partitioner.default import DefaultPartitioner
 
 from consumers.clients import ensure_topics, group_consumer, idempotent_producer
 from consumers.inbound import InboundConsumer
@@ -31,9 +32,25 @@ DEADLINE = 60.0
 
 
 def test_the_tenant_partition_is_kafkas_default_partition_of_the_tenant_id() -> None:
-    # murmur2 as the Java client computes it: what a producer keyed by tenant id would pick
-    assert [tenant_partition(t, PARTITIONS) for t in TENANTS] == [0, 3]
-    assert {tenant_partition("acme", n) for n in (1, 2, 3)} <= {0, 1, 2}
+    # what kafka-python's producer picks for key = tenant id (murmur2, as the Java client)
+    class Cluster:
+        def __init__(self, n: int):
+            self.n = n
+
+        def topics(self) -> set[str]:
+            return {"billing.events"}
+
+        def partitions_for_topic(self, topic: str) -> set[int]:
+            return set(range(self.n))
+
+        available_partitions_for_topic = partitions_for_topic
+
+    for n in (1, 2, 3, 4, 7):
+        for tenant in (*TENANTS, "acme", "ünïcode-tenant"):
+            key = tenant.encode("utf-8")
+            assert tenant_partition(tenant, n) == DefaultPartitioner().partition(
+                "billing.events", tenant, key, None, None, Cluster(n))
+    assert [tenant_partition(t, PARTITIONS) for t in TENANTS] == [0, 3]  # the load's spread
     with pytest.raises(ValueError, match="partitions must be at least 1"):
         tenant_partition("acme", 0)
 

@@ -29,9 +29,9 @@ def test_a_committed_batch_leaves_its_range_for_the_next_one(
         database_url: str, wiring_factory: Callable[..., Wiring]) -> None:
     wiring, tenant = wiring_factory(database_url), unique("acme")
     wiring.ledger.ingest([*opening(tenant), *use(tenant, 19, 0)], None)
-    assert wiring.store.recorder._trees[tenant].size == 21
+    assert wiring.store.recorder._trees[tenant][0].size == 21
     wiring.ledger.ingest(use(tenant, 30, 19), None)  # from the remembered range
-    assert wiring.store.recorder._trees[tenant].size == 51
+    assert wiring.store.recorder._trees[tenant][0].size == 51
     exact(wiring, database_url, tenant, 51)
 
 
@@ -52,7 +52,7 @@ def test_a_rolled_back_batch_leaves_no_range_even_when_another_writer_reaches_it
     with pytest.raises(RuntimeError):
         ours.ledger.ingest(use(tenant, 5, 20), None)  # rolled back: 22 + 5 never committed
     monkeypatch.undo()
-    assert recorder._trees[tenant].size == 22
+    assert recorder._trees[tenant][0].size == 22
     # another process records 5 other events: the chain is now 27 long, as the rolled-back
     # batch's range was, but with other hashes
     other.ledger.ingest(use(tenant, 5, 100), None)
@@ -61,3 +61,18 @@ def test_a_rolled_back_batch_leaves_no_range_even_when_another_writer_reaches_it
     other.ledger.ingest(use(tenant, 3, 300), None)  # between two batches of ours again
     ours.ledger.ingest(use(tenant, 9, 400), None)
     exact(ours, database_url, tenant, 69)
+
+
+def test_a_remembered_range_of_the_right_size_is_not_used_for_another_chain_head(
+        database_url: str, wiring_factory: Callable[..., Wiring]) -> None:
+    """A range of the same size but for another last event (a store rewound or replaced under
+    a running process) is read afresh: here it is made wrong on purpose, and the tree stays
+    exact because its head does not match the chain the batch builds on."""
+    wiring, tenant = wiring_factory(database_url), unique("acme")
+    wiring.ledger.ingest([*opening(tenant), *use(tenant, 19, 0)], None)
+    recorder: Any = wiring.store.recorder
+    compact, _ = recorder._trees[tenant]
+    wrong = type(compact)(compact.size, [bytes(32) for _ in compact.stack])
+    recorder._trees[tenant] = (wrong, "another chain's last hash")
+    wiring.ledger.ingest(use(tenant, 30, 19), None)
+    exact(wiring, database_url, tenant, 51)
