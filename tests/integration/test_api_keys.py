@@ -56,15 +56,55 @@ def test_a_revoked_key_stops_at_once_where_revoked_and_after_the_recheck_elsewhe
         assert serving.authenticate(issued.key) == serving.remembered(issued.key) is not None
         assert revoking.revoke(issued.key_id) is True
         assert revoking.authenticate(issued.key) is None and revoking.remembered(issued.key) is None
-        ticks[0] = 0.49  # memory is trusted this long: the bound the contract allows
+        ticks[0] = 0.24  # memory is trusted without a recount before half of `recheck`
         assert serving.remembered(issued.key) is not None
-        ticks[0] = 0.5
+        ticks[0] = 0.5  # and never from `recheck` on: the bound the contract allows
         assert serving.remembered(issued.key) is None and serving.authenticate(issued.key) is None
         assert revoking.revoke(issued.key_id) is True  # twice is harmless
         assert revoking.revoke("key_unknown") is False
     finally:
         serving.close()
         revoking.close()
+
+
+def test_memory_is_recounted_in_the_background_so_steady_traffic_never_waits_for_the_table(
+        database_url: str) -> None:
+    ticks, spawned = [0.0], []
+    serving = ApiKeys.open(database_url, monotonic=lambda: ticks[0], spawn=spawned.append)
+    revoking = ApiKeys.open(database_url)
+    try:
+        kept, ended = serving.create("acme", "service"), serving.create("acme", "service")
+        assert serving.authenticate(kept.key) and serving.authenticate(ended.key)
+        ticks[0] = 0.3  # half of `recheck` has passed: memory still answers, a recount is asked
+        assert serving.remembered(kept.key) is not None and serving.remembered(kept.key) is not None
+        assert len(spawned) == 1  # once, however many requests ask meanwhile
+        spawned.pop()()
+        ticks[0] = 0.75  # 0.45 s after that count: memory answers without the full way
+        assert serving.remembered(kept.key) is not None and len(spawned) == 1
+        assert revoking.revoke(ended.key_id) is True  # in another process
+        spawned.pop()()  # the recount asked at 0.75 sees it, and forgets what it remembered
+        assert serving.remembered(ended.key) is None and serving.authenticate(ended.key) is None
+        assert serving.authenticate(kept.key) is not None
+    finally:
+        serving.close()
+        revoking.close()
+
+
+def test_the_background_recount_runs_on_a_thread_of_its_own(sqlite_url: str) -> None:
+    ticks = [0.0]
+    serving = ApiKeys.open(sqlite_url, monotonic=lambda: ticks[0])
+    try:
+        issued = serving.create("acme", "service")
+        assert serving.authenticate(issued.key) is not None
+        ApiKeys.open(sqlite_url).revoke(issued.key_id)
+        ticks[0] = 0.3
+        assert serving.remembered(issued.key) is not None  # answered, the recount under way
+        deadline = time.monotonic() + 5
+        while serving.remembered(issued.key) is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert serving.remembered(issued.key) is None  # forgotten by the recount alone
+    finally:
+        serving.close()
 
 
 @pytest.mark.parametrize(("role", "customer", "complaint"), [
