@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ledger.api.coalesce import HeadJoined
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class _BoundedHttp(HttpToolsProtocol):
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(cast(asyncio.Transport, HeadJoined(transport, self.loop)))
         self._refused = len(self.connections) > self.limits.max_connections
         if self._refused:
             # Answer at once, then read and drop what the client sends until it closes or
