@@ -148,6 +148,25 @@ def test_the_feed_is_read_once_per_interval_and_at_once_after_a_refresh() -> Non
     assert cache.states("acme", "c", NOW).cached is False
 
 
+def test_on_the_timer_checks_from_memory_read_the_feed_in_the_background_before_it_is_due() -> None:
+    models, ticks, spawned = FakeModels(), [0.0], []
+    cache = cache_over(models, poll_interval=0.1, monotonic=lambda: ticks[0], spawn=spawned.append)
+    cache.states("acme", "c", NOW)
+    ticks[0] = 0.04
+    assert cache.lookup("acme", "c", NOW) is not None and spawned == []
+    ticks[0] = 0.06  # half of the interval gone: memory answers, the read is asked for once
+    models.feed.append(("acme", "c"))
+    assert cache.lookup("acme", "c", NOW) is not None and cache.lookup("acme", "c", NOW) is not None
+    assert len(spawned) == 1
+    spawned.pop()()
+    assert cache.lookup("acme", "c", NOW) is None  # the change read in the background dropped it
+    assert cache.states("acme", "c", NOW).cached is False
+    ticks[0] = 0.15  # 0.09 s after the background read: not due, so memory still answers
+    assert cache.lookup("acme", "c", NOW) is not None
+    ticks[0] = 0.16  # and never 0.1 s after the last read began
+    assert cache.lookup("acme", "c", NOW) is None
+
+
 def test_with_a_hint_the_feed_is_read_only_when_the_hint_moves() -> None:
     models, position = FakeModels(), [7]
     cache = cache_over(models, hint=lambda: position[0])
