@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,8 @@ from ledger.store.codec import STORAGE_VERSION, chained, encode, fact_record, se
 from ledger.store.eventstore import LedgerStore
 from ledger.store.records import IndexRow, index_row
 from schemas.events import DATA_VERSION
+
+_ROW = 5  # where a joined record's index row begins (`LedgerStore.records_with_rows`)
 
 
 @dataclass
@@ -48,35 +50,39 @@ class ChainBrokenError(Exception):
 
 
 class _IndexCheck:
-    """Walks our index rows beside the facts, both in ledger order: every fact has exactly its
-    derived row, and no row is left over."""
+    """Each fact's index row, read beside it in the records' query (joined by position),
+    against the row derived from it; then no row is left over, at a position of no fact of
+    the tenant verified (`finish`)."""
 
-    def __init__(self, rows: Iterator[tuple[Any, ...]], tenant: str | None):
-        self._rows = rows if tenant is None else (r for r in rows if r[0] == tenant)
-        self._next: tuple[Any, ...] | None = next(self._rows, None)
+    def __init__(self, tenant: str | None):
+        self.tenant = tenant
+        self.matched = 0  # rows found at their fact's position (of the tenant verified)
 
-    def expect(self, row: IndexRow, fact: Fact) -> None:
-        found = self._next
+    def expect(self, found: tuple[Any, ...], row: IndexRow, fact: Fact) -> None:
         if found == row:  # the usual case, first: plain tuples compared, nothing to describe
-            self._next = next(self._rows, None)
+            self.matched += 1
             return
-        found = None if found is None else IndexRow(*found)
-        if found is not None and found.position < row.position:
-            raise ChainBrokenError(_extra(found))
         described = _describe(fact, row.position)
-        if found is None or found.position > row.position:
+        if found[0] is None:
             raise ChainBrokenError(f"{described}: its receipt and index entry is missing (removed, "
                                    "or altered)")
-        if found != row:
-            changed = ", ".join(f"{k} {getattr(found, k)!r} instead of {getattr(row, k)!r}"
-                                for k in IndexRow._fields if getattr(found, k) != getattr(row, k))
-            raise ChainBrokenError(f"{described}: its index row says {changed} (the event was "
-                                   "moved to another license or customer, or the row altered)")
-        self._next = next(self._rows, None)
+        named = IndexRow(*found)
+        changed = ", ".join(f"{k} {getattr(named, k)!r} instead of {getattr(row, k)!r}"
+                            for k in IndexRow._fields if getattr(named, k) != getattr(row, k))
+        raise ChainBrokenError(f"{described}: its index row says {changed} (the event was "
+                               "moved to another license or customer, or the row altered)")
 
-    def finish(self) -> None:
-        if self._next is not None:
-            raise ChainBrokenError(_extra(IndexRow(*self._next)))
+    def skipped(self, found: tuple[Any, ...]) -> None:
+        """A record of another tenant than the one verified: no row of ours may sit there."""
+        if found[0] == self.tenant:
+            raise ChainBrokenError(_extra(IndexRow(*found)))
+
+    def finish(self, store: LedgerStore) -> None:
+        """More rows than were found beside their facts: name the first at no record's position
+        (none, when the extra rows came with records appended since the pass read its pages)."""
+        if store.index_count(self.tenant) != self.matched:
+            for orphan in store.orphan_rows(self.tenant):
+                raise ChainBrokenError(_extra(orphan))
 
 
 def _extra(row: IndexRow) -> str:
@@ -89,18 +95,20 @@ def verify(store: LedgerStore, tenant: str | None = None, head: tuple[int, str] 
     chains: dict[str, _Chain] = {}
     checked = 0
     try:
-        index = _IndexCheck(store.index_rows(named=False), tenant)
-        for position, topic, stream, version, raw in store.all_records(decoded=False):
+        index = _IndexCheck(tenant)
+        for joined in store.records_with_rows():
+            position, topic, stream, version, raw = joined[:_ROW]
             raw = bytes(raw)
             record = _readable(position, stream, version, raw)
             if tenant is not None and record.get("tenant") != tenant:
+                index.skipped(joined[_ROW:])
                 continue
             fact = _check_fact(chains, position, (topic, stream, version), raw, record, head)
-            index.expect(index_row(fact, position), fact)
+            index.expect(joined[_ROW:], index_row(fact, position), fact)
             checked += 1
             if progress and checked % 1000 == 0:
                 progress(checked)
-        index.finish()
+        index.finish(store)
         _check_streams(store, chains, tenant)
         if head is not None and head != (0, GENESIS) and not (
                 tenant and chains.get(tenant, _Chain()).head_seen):

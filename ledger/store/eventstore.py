@@ -234,6 +234,21 @@ class LedgerStore:
                        decode(n) if decoded else n.state)
             start = found[-1].id
 
+    def records_with_rows(self, page: int = 1000) -> Iterator[tuple[Any, ...]]:
+        """Every stored record in ledger order with the index row at its position, one query a
+        page (`FactIndex.records_with_rows`: the stream id as stored, the bytes undecoded)."""
+        after = 0
+        while rows := self.recorder.records_with_rows(after, page):
+            yield from rows
+            after = rows[-1][0]
+
+    def index_count(self, tenant: str | None = None) -> int:
+        return self.recorder.index_count(tenant)
+
+    def orphan_rows(self, tenant: str | None = None) -> list[IndexRow]:
+        """The first index row (of one tenant) at a position no stored record has, if any."""
+        return [IndexRow(*r) for r in self.recorder.orphan_rows(tenant)]
+
     def chain_lengths(self) -> dict[str, int]:
         """How many facts each stream id holds exactly as stored, keyed like `chain_id`."""
         found: dict[str, int] = self.recorder.stream_lengths()

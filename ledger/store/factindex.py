@@ -213,6 +213,31 @@ class FactIndex:
         return {str(r[0]): r[1] for r in self.query(
             f"SELECT originator_id, COUNT(*) FROM {self.events_table} GROUP BY originator_id")}
 
+    def records_with_rows(self, after: int = 0, limit: int = 1000) -> list[tuple[Any, ...]]:
+        """Stored records in ledger order after `after`, each with the index row at its position
+        in one query (for `ledger verify`): (position, topic, stream id as stored, version,
+        stored bytes, *the row's COLUMNS, all None where no row is). A row at a position no
+        record has is not among them: `index_count` and `orphan_rows` find those."""
+        return self.query(
+            f"SELECT e.{self.position_column}, e.topic, e.originator_id, e.originator_version, "
+            f"e.state, {', '.join('f.' + c for c in COLUMNS)} FROM {self.events_table} e LEFT "
+            f"JOIN {self.facts_table} f ON f.position = e.{self.position_column} WHERE "
+            f"e.{self.position_column} > ? ORDER BY e.{self.position_column} LIMIT ?",
+            [after, limit])
+
+    def index_count(self, tenant: str | None = None) -> int:
+        """How many index rows there are (of one tenant)."""
+        where, params = ("", []) if tenant is None else (" WHERE tenant = ?", [tenant])
+        return int(self.query(f"SELECT COUNT(*) FROM {self.facts_table}{where}", params)[0][0])
+
+    def orphan_rows(self, tenant: str | None = None, limit: int = 1) -> list[tuple[Any, ...]]:
+        """Index rows (of one tenant) at a position no stored record has, in ledger order."""
+        where, params = ("", [limit]) if tenant is None else (" AND f.tenant = ?", [tenant, limit])
+        return self.query(
+            f"SELECT {', '.join('f.' + c for c in COLUMNS)} FROM {self.facts_table} f WHERE NOT "
+            f"EXISTS (SELECT 1 FROM {self.events_table} e WHERE e.{self.position_column} = "
+            f"f.position){where} ORDER BY f.position LIMIT ?", params, prepared=False)
+
     def index_rows(self, after: int = 0, limit: int = 1000, *, named: bool = True
                    ) -> list[IndexRow] | list[tuple[Any, ...]]:
         """Index rows in ledger order, for `ledger verify`; `named=False` gives the plain tuples
