@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.scanner import make_scanner
 from typing import Any
 from uuid import UUID
 
@@ -135,14 +136,23 @@ def _check_streams(store: LedgerStore, chains: dict[str, _Chain], tenant: str | 
 
 
 _DECODER = json.JSONDecoder()
+# What `decode` runs, without its two whitespace matches around the text:
+_SCAN = make_scanner(_DECODER)  # type: ignore[arg-type]
 
 
 def _readable(position: int, stream: Any, version: int, raw: bytes) -> dict[str, Any]:
     """The stored bytes as a JSON object. The ledger writes UTF-8 only, so they are decoded as
     such (not sniffed for UTF-16 or -32 as `json.loads` does for bytes): anything else is
-    unreadable, i.e. altered."""
+    unreadable, i.e. altered. The scanner first (the ledger writes no whitespace around a
+    record); whatever it does not read to the end, the decoder judges, in its own words."""
     try:
-        record = _DECODER.decode(raw.decode())
+        text = raw.decode()
+        try:
+            record, end = _SCAN(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            record = _DECODER.decode(text)
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
         return record

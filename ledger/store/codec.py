@@ -112,10 +112,14 @@ def _flat_and_sorted(data: dict[str, Any]) -> bool:
     no nested object whose keys could be out of order."""
     keys = list(data)
     try:
-        in_order = keys == sorted(keys)
+        if keys != sorted(keys):
+            return False
     except TypeError:  # keys of mixed types: let the encoders decide
         return False
-    return in_order and not any(isinstance(v, _CONTAINERS) for v in data.values())
+    for value in data.values():  # a plain loop: `any` of a generator costs a frame per value
+        if isinstance(value, _CONTAINERS):
+            return False
+    return True
 
 
 def to_fact(record: dict[str, Any], position: int | None = None, *, upcasting: bool = True) -> Fact:

@@ -236,8 +236,18 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
                prepared: bool = True) -> list[tuple[Any, ...]]:
+        """Rows as tuples straight from psycopg's tuple maker (the library's connections make
+        dicts: a dict and then a tuple of its values per row, for nothing)."""
+        from psycopg.rows import tuple_row
+
         cursor.execute(statement.replace("?", "%s"), list(params), prepare=prepared)
-        return [tuple(r.values()) for r in cursor.fetchall()]
+        made = cursor.row_factory
+        cursor.row_factory = tuple_row
+        try:
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        finally:
+            cursor.row_factory = made
+        return rows
 
     def any_of(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
         yield f"{column} = ANY(?)", [list(values)]
