@@ -2,8 +2,9 @@
 
 1. Ingest without tree work (A: the recorder's `extends_trees` off, tenant `bench-plain`) and
    with the tree appended in the ingest transaction (B: tenant `bench`), batches alternated
-   (which of the two goes first drawn each round), medians: the cut B makes in A's throughput. After each B batch the tree is also synced as a
-   head or proof does first (`VerifiableLog.sync`: nothing left to append), timed apart.
+   (which of the two goes first drawn each round), medians: the cut B makes in A's
+   throughput. After each B batch the tree is also synced as a head or proof does first
+   (`VerifiableLog.sync`: nothing left to append), timed apart.
 2. An audit pack of the ingested tenant exported and verified, beside `ledger verify`.
 3. A tree of --leaves leaves (1,000,000 by default) stored in the node table (subtrees of 16
    leaves and up), then inclusion and consistency proofs and roots read from it, beside

@@ -56,6 +56,17 @@ def seal(version: Any, data_version: Any, fact_hash: Any) -> str:
     return hashlib.sha256(f"{version}:{data_version}:{fact_hash}".encode()).hexdigest()[:32]
 
 
+_SEALING = hashlib.sha256(f"{STORAGE_VERSION}:{DATA_VERSION}:".encode())
+
+
+def _current_seal(fact_hash: str) -> str:
+    """`seal(STORAGE_VERSION, DATA_VERSION, fact_hash)` of a hex hash, from a hasher already
+    fed the two versions' prefix (every record written today and checked by verify has it)."""
+    sealing = _SEALING.copy()
+    sealing.update(fact_hash.encode())
+    return sealing.hexdigest()[:32]
+
+
 def fact_record(fact: Fact, data_version: int = DATA_VERSION,
                 body: dict[str, Any] | None = None) -> dict[str, Any]:
     """`body`, the fact's `chain.content` if the caller has it already, saves formatting it again."""
@@ -99,7 +110,7 @@ def chained(draft: Fact, sequence: int, prev_hash: str, recorded_at: str,
               f'"effective_at":{effective},"recorded_at":{recorded},"source":{source},'
               f'"source_event_id":{event_id},"data":{stored_data},"data_version":{_DATA_VERSION},'
               f'"sequence":{number},"prev_hash":{prev},"hash":"{fact_hash}",'
-              f'"seal":"{seal(STORAGE_VERSION, DATA_VERSION, fact_hash)}"}}')
+              f'"seal":"{_current_seal(fact_hash)}"}}')
     return fact_hash, stored.encode()
 
 
