@@ -52,6 +52,9 @@ class FactIndex:
     facts_table: str
     events_table: str
     position_column: str
+    # a record's stream id as the text it is stored as (PostgreSQL: its uuid's text, cheaper
+    # to read and compare than a UUID object per row)
+    stored_stream_text = "e.originator_id"
 
     _writing: threading.local
 
@@ -215,13 +218,13 @@ class FactIndex:
 
     def records_with_rows(self, after: int = 0, limit: int = 1000) -> list[tuple[Any, ...]]:
         """Stored records in ledger order after `after`, each with the index row at its position
-        in one query (for `ledger verify`): (position, topic, stream id as stored, version,
+        in one query (for `ledger verify`): (position, topic, stream id as stored text, version,
         stored bytes, *the row's COLUMNS, all None where no row is). A row at a position no
         record has is not among them: `index_count` and `orphan_rows` find those. The bound on
         `f.position` too (implied by the join) lets PostgreSQL's merge join start its scan of
         our table there instead of at its first row on every page."""
         return self.query(
-            f"SELECT e.{self.position_column}, e.topic, e.originator_id, e.originator_version, "
+            f"SELECT e.{self.position_column}, e.topic, {self.stored_stream_text}, e.originator_version, "
             f"e.state, {', '.join('f.' + c for c in COLUMNS)} FROM {self.events_table} e LEFT "
             f"JOIN {self.facts_table} f ON f.position = e.{self.position_column} AND f.position "
             f"> ? WHERE e.{self.position_column} > ? ORDER BY e.{self.position_column} LIMIT ?",

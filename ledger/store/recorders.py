@@ -165,6 +165,7 @@ def lock_key(tenant: str) -> int:
 
 class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
     position_column = "notification_id"
+    stored_stream_text = "e.originator_id::text"
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events",
                  tracking_table_name: str = "notification_tracking"):
