@@ -59,14 +59,16 @@ class FactIndex:
     _writing: threading.local
 
     def query(self, statement: str, params: Sequence[Any] = (), *,
-              prepared: bool = True) -> list[tuple[Any, ...]]:
+              prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         """Rows of a read: in the writer's transaction while this thread holds a write lock.
-        `prepared=False` for a one-off statement (PostgreSQL prepares the others)."""
+        `prepared=False` for a one-off statement (PostgreSQL prepares the others);
+        `binary=True` asks PostgreSQL for binary results (the same values, no hex to decode
+        for bytea: verify's read of every record)."""
         cursor = getattr(self._writing, "cursor", None)
         if cursor is not None:
-            return self._fetch(cursor, statement, params, prepared)
+            return self._fetch(cursor, statement, params, prepared, binary)
         with self._reading() as cursor:
-            return self._fetch(cursor, statement, params, prepared)
+            return self._fetch(cursor, statement, params, prepared, binary)
 
     @contextmanager
     def _bound(self, cursor: Any) -> Iterator[None]:
@@ -111,7 +113,7 @@ class FactIndex:
                 after = rows[-1][0]
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
-               prepared: bool = True) -> list[tuple[Any, ...]]:
+               prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def stream_param(self, stream: UUID) -> Any:
@@ -228,7 +230,7 @@ class FactIndex:
             f"e.state, {', '.join('f.' + c for c in COLUMNS)} FROM {self.events_table} e LEFT "
             f"JOIN {self.facts_table} f ON f.position = e.{self.position_column} AND f.position "
             f"> ? WHERE e.{self.position_column} > ? ORDER BY e.{self.position_column} LIMIT ?",
-            [after, after, limit])
+            [after, after, limit], binary=True)
 
     def index_count(self, tenant: str | None = None) -> int:
         """How many index rows there are (of one tenant)."""

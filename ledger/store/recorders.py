@@ -93,7 +93,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
         return self.datastore.transaction(commit=False)
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
-               prepared: bool = True) -> list[tuple[Any, ...]]:
+               prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         cursor.execute(statement, list(params))
         return [tuple(r) for r in cursor.fetchall()]
 
@@ -236,12 +236,13 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
         return self.datastore.transaction(commit=False)
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
-               prepared: bool = True) -> list[tuple[Any, ...]]:
+               prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         """Rows as tuples straight from psycopg's tuple maker (the library's connections make
         dicts: a dict and then a tuple of its values per row, for nothing)."""
         from psycopg.rows import tuple_row
 
-        cursor.execute(statement.replace("?", "%s"), list(params), prepare=prepared)
+        cursor.execute(statement.replace("?", "%s"), list(params), prepare=prepared,
+                       binary=binary)
         made = cursor.row_factory
         cursor.row_factory = tuple_row
         try:

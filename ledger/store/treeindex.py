@@ -77,7 +77,7 @@ class TreeIndex:
     _trees: dict[str, tuple[merkle.CompactRange, str]]
 
     def query(self, statement: str, params: Sequence[Any] = (), *,
-              prepared: bool = True) -> list[tuple[Any, ...]]:
+              prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def stream_param(self, stream: Any) -> Any:

@@ -71,3 +71,15 @@ def test_verify_of_one_tenant_notices_another_tenants_record_indexed_as_its_own(
     verdict = verify(wiring.store, "acme")
     assert not verdict.ok and "belongs to no recorded event" in verdict.problem  # type: ignore[operator]
     assert "'acme', sequence 4" in verdict.problem  # type: ignore[operator]
+
+
+def test_the_joined_read_gives_each_record_as_stored_beside_its_own_index_row(
+        wiring_factory: Make, database_url: str) -> None:
+    wiring = two_tenants(wiring_factory, database_url)
+    records = list(wiring.store.all_records(decoded=False))
+    rows = {r.position: r for r in wiring.store.index_rows()}
+    joined = list(wiring.store.records_with_rows(page=2))  # pages of two: the bound moves on
+    assert [(j[0], j[1], j[2], j[3], bytes(j[4])) for j in joined] == [
+        (p, topic, wiring.store.recorder.stored_id(stream), version, bytes(raw))
+        for p, topic, stream, version, raw in records]
+    assert [tuple(j[5:]) for j in joined] == [tuple(rows[j[0]]) for j in joined]
