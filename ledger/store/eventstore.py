@@ -260,8 +260,9 @@ class LedgerStore:
 
     def index_rows(self, page: int = 1000, *, named: bool = True
                    ) -> Iterator[IndexRow] | Iterator[tuple[Any, ...]]:
-        """Every index row in ledger order (what `ledger verify` compares to the facts), as
-        `IndexRow`s or, `named=False`, as the plain tuples (position third)."""
+        """Every index row in ledger order, as `IndexRow`s or, `named=False`, as the plain
+        tuples (position third). `ledger verify` reads them beside their records instead
+        (`records_with_rows`)."""
         after = 0
         while rows := self.recorder.index_rows(after, page, named=named):
             yield from rows

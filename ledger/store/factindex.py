@@ -247,8 +247,8 @@ class FactIndex:
 
     def index_rows(self, after: int = 0, limit: int = 1000, *, named: bool = True
                    ) -> list[IndexRow] | list[tuple[Any, ...]]:
-        """Index rows in ledger order, for `ledger verify`; `named=False` gives the plain tuples
-        (equal to their `IndexRow`s: verify compares a row per fact and names none but a wrong one)."""
+        """Index rows in ledger order; `named=False` gives the plain tuples (equal to their
+        `IndexRow`s)."""
         rows = self.query(f"SELECT {', '.join(COLUMNS)} FROM {self.facts_table} WHERE position > ? "
                           "ORDER BY position LIMIT ?", [after, limit])
         return [IndexRow(*r) for r in rows] if named else rows
