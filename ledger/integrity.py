@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.scanner import make_scanner
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,8 @@ from ledger.store.codec import STORAGE_VERSION, chained, encode, fact_record, se
 from ledger.store.eventstore import LedgerStore
 from ledger.store.records import IndexRow, index_row
 from schemas.events import DATA_VERSION
+
+_ROW = 5  # where a joined record's index row begins (`LedgerStore.records_with_rows`)
 
 
 @dataclass
@@ -48,35 +51,39 @@ class ChainBrokenError(Exception):
 
 
 class _IndexCheck:
-    """Walks our index rows beside the facts, both in ledger order: every fact has exactly its
-    derived row, and no row is left over."""
+    """Each fact's index row, read beside it in the records' query (joined by position),
+    against the row derived from it; then no row is left over, at a position of no fact of
+    the tenant verified (`finish`)."""
 
-    def __init__(self, rows: Iterator[tuple[Any, ...]], tenant: str | None):
-        self._rows = rows if tenant is None else (r for r in rows if r[0] == tenant)
-        self._next: tuple[Any, ...] | None = next(self._rows, None)
+    def __init__(self, tenant: str | None):
+        self.tenant = tenant
+        self.matched = 0  # rows found at their fact's position (of the tenant verified)
 
-    def expect(self, row: IndexRow, fact: Fact) -> None:
-        found = self._next
+    def expect(self, found: tuple[Any, ...], row: IndexRow, fact: Fact) -> None:
         if found == row:  # the usual case, first: plain tuples compared, nothing to describe
-            self._next = next(self._rows, None)
+            self.matched += 1
             return
-        found = None if found is None else IndexRow(*found)
-        if found is not None and found.position < row.position:
-            raise ChainBrokenError(_extra(found))
         described = _describe(fact, row.position)
-        if found is None or found.position > row.position:
+        if found[0] is None:
             raise ChainBrokenError(f"{described}: its receipt and index entry is missing (removed, "
                                    "or altered)")
-        if found != row:
-            changed = ", ".join(f"{k} {getattr(found, k)!r} instead of {getattr(row, k)!r}"
-                                for k in IndexRow._fields if getattr(found, k) != getattr(row, k))
-            raise ChainBrokenError(f"{described}: its index row says {changed} (the event was "
-                                   "moved to another license or customer, or the row altered)")
-        self._next = next(self._rows, None)
+        named = IndexRow(*found)
+        changed = ", ".join(f"{k} {getattr(named, k)!r} instead of {getattr(row, k)!r}"
+                            for k in IndexRow._fields if getattr(named, k) != getattr(row, k))
+        raise ChainBrokenError(f"{described}: its index row says {changed} (the event was "
+                               "moved to another license or customer, or the row altered)")
 
-    def finish(self) -> None:
-        if self._next is not None:
-            raise ChainBrokenError(_extra(IndexRow(*self._next)))
+    def skipped(self, found: tuple[Any, ...]) -> None:
+        """A record of another tenant than the one verified: no row of ours may sit there."""
+        if found[0] == self.tenant:
+            raise ChainBrokenError(_extra(IndexRow(*found)))
+
+    def finish(self, store: LedgerStore) -> None:
+        """More rows than were found beside their facts: name the first at no record's position
+        (none, when the extra rows came with records appended since the pass read its pages)."""
+        if store.index_count(self.tenant) != self.matched:
+            for orphan in store.orphan_rows(self.tenant):
+                raise ChainBrokenError(_extra(orphan))
 
 
 def _extra(row: IndexRow) -> str:
@@ -89,18 +96,20 @@ def verify(store: LedgerStore, tenant: str | None = None, head: tuple[int, str] 
     chains: dict[str, _Chain] = {}
     checked = 0
     try:
-        index = _IndexCheck(store.index_rows(named=False), tenant)
-        for position, topic, stream, version, raw in store.all_records(decoded=False):
+        index = _IndexCheck(tenant)
+        for joined in store.records_with_rows():
+            position, topic, stream, version, raw = joined[:_ROW]
             raw = bytes(raw)
             record = _readable(position, stream, version, raw)
             if tenant is not None and record.get("tenant") != tenant:
+                index.skipped(joined[_ROW:])
                 continue
             fact = _check_fact(chains, position, (topic, stream, version), raw, record, head)
-            index.expect(index_row(fact, position), fact)
+            index.expect(joined[_ROW:], index_row(fact, position), fact)
             checked += 1
             if progress and checked % 1000 == 0:
                 progress(checked)
-        index.finish()
+        index.finish(store)
         _check_streams(store, chains, tenant)
         if head is not None and head != (0, GENESIS) and not (
                 tenant and chains.get(tenant, _Chain()).head_seen):
@@ -127,14 +136,23 @@ def _check_streams(store: LedgerStore, chains: dict[str, _Chain], tenant: str | 
 
 
 _DECODER = json.JSONDecoder()
+# What `decode` runs, without its two whitespace matches around the text:
+_SCAN = make_scanner(_DECODER)  # type: ignore[arg-type]
 
 
 def _readable(position: int, stream: Any, version: int, raw: bytes) -> dict[str, Any]:
     """The stored bytes as a JSON object. The ledger writes UTF-8 only, so they are decoded as
     such (not sniffed for UTF-16 or -32 as `json.loads` does for bytes): anything else is
-    unreadable, i.e. altered."""
+    unreadable, i.e. altered. The scanner first (the ledger writes no whitespace around a
+    record); whatever it does not read to the end, the decoder judges, in its own words."""
     try:
-        record = _DECODER.decode(raw.decode())
+        text = raw.decode()
+        try:
+            record, end = _SCAN(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            record = _DECODER.decode(text)
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
         return record

@@ -141,16 +141,26 @@ class CompactRange:
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add one leaf hash; returns the (level, index, hash) of every perfect subtree
         completed, the leaf itself first."""
-        index = self.size
-        completed = [(0, index, leaf)]
-        level, current = 0, leaf
-        while self.stack and self.stack[-1][0] == level:
-            _, left = self.stack.pop()
-            current = node_hash(left, current)
-            level += 1
-            completed.append((level, index >> level, current))
-        self.stack.append((level, current))
-        self.size += 1
+        return self.extend([leaf])
+
+    def extend(self, leaves: Iterable[bytes], lowest: int = 0) -> list[tuple[int, int, bytes]]:
+        """Add leaf hashes in order; returns what `append` would of each, in the same order,
+        but only the subtrees of level `lowest` and up (what a store keeps): one list for the
+        batch, none per leaf (ingest appends every event's leaf; the tree's cost there)."""
+        completed: list[tuple[int, int, bytes]] = []
+        stack, sha256, size = self.stack, hashlib.sha256, self.size
+        for leaf in leaves:
+            if lowest <= 0:
+                completed.append((0, size, leaf))
+            level, current = 0, leaf
+            while stack and stack[-1][0] == level:
+                current = sha256(b"\x01" + stack.pop()[1] + current).digest()  # node_hash
+                level += 1
+                if level >= lowest:
+                    completed.append((level, size >> level, current))
+            stack.append((level, current))
+            size += 1
+        self.size = size
         return completed
 
     def root(self) -> bytes:

@@ -69,9 +69,7 @@ class VerifiableLog:
             if len(hashes) != upto - after:
                 raise RuntimeError(f"tenant {tenant!r}: the chain has gaps below sequence {upto}; "
                                    "run `ledger verify`")
-            nodes: list[tuple[int, int, bytes]] = []
-            for event_hash in hashes:
-                nodes += kept(compact.append(merkle.leaf_hash(event_hash)))
+            nodes = compact.extend([merkle.leaf_hash(h) for h in hashes], STORED_FROM)
             self.tables.add_nodes(tenant, nodes)  # each chunk durable: an interrupted build resumes
         return target
 

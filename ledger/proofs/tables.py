@@ -1,9 +1,10 @@
 """Our own two tables beside the event store's (never the library's): the perfect subtree
 hashes of every tenant's Merkle tree, and the signed tree heads the ledger has issued.
 
-Both tables are created with the event store's (`ledger.store.treeindex`, which also appends
-the trees in the ingest transaction); this module reads them, keeps heads, and catches up a
-tree that lags. Both are derived and deterministic: a node's hash follows from the events, so two processes
+Both tables are created with the event store's, by its recorder (`ledger.store.treeindex`,
+which also appends the trees in the ingest transaction and owns the nodes' insert and reach
+query, used here too); this module reads them, keeps heads, and catches up a tree that lags.
+Both are derived and deterministic: a node's hash follows from the events, so two processes
 that write the same node write the same bytes (INSERT ... ON CONFLICT DO NOTHING), and the
 nodes can always be rebuilt from the chain. Heads are kept so that `ledger verify` can check
 every head the ledger ever signed against the recomputed tree.
@@ -15,53 +16,39 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ledger.store.treeindex import STORED_FROM, stored_reach, tree_ddl
+from ledger.store.treeindex import STORED_FROM, stored_reach
 
 _SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
 
 
 class TreeTables:
     """The two tables in the event store's own database (SQLite file or PostgreSQL schema)."""
 
     def __init__(self, recorder: Any):
+        self._recorder = recorder
         self._datastore = recorder.datastore
         schema = getattr(self._datastore, "schema", None)
         self._postgres = schema is not None
         if schema is not None and not _SAFE.match(str(schema)):
             raise ValueError(f"schema {schema!r} is not a plain identifier")
         self._prefix = f'"{schema}".' if self._postgres else ""
-        self._ready = False
 
     def _sql(self, text: str) -> str:
         text = text.replace("{p}", self._prefix)
         return text.replace("?", "%s") if self._postgres else text
 
     def _run(self, query: str, params: Iterable[Any] = (), *, write: bool = False) -> list[tuple[Any, ...]]:
-        self._create()
         with self._datastore.transaction(commit=write) as cursor:
             cursor.execute(self._sql(query), list(params))
             if not write:
                 return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]
         return []
 
-    def _create(self) -> None:
-        if self._ready:
-            return
-        with self._datastore.transaction(commit=True) as cursor:
-            for ddl in tree_ddl(self._prefix, self._postgres):
-                if self._postgres:  # concurrent CREATE IF NOT EXISTS collide in PostgreSQL
-                    cursor.execute("SELECT pg_advisory_xact_lock(7342011)")
-                cursor.execute(ddl)
-        self._ready = True
-
     # -- nodes -------------------------------------------------------------------------------
     def size(self, tenant: str) -> int:
         """How many leaves the tenant's stored nodes cover (a multiple of 16: only subtrees of
-        16 leaves and more are stored, `treeindex.STORED_FROM`)."""
-        rows = self._run("SELECT MAX(idx) FROM {p}merkle_nodes WHERE tenant = ? AND level = ?",
-                         [tenant, STORED_FROM])
-        return stored_reach(rows[0][0] if rows else None)
+        16 leaves and more are stored, `treeindex.STORED_FROM`): the recorder's own query."""
+        return int(self._recorder.stored_size(tenant))
 
     def shape(self, tenant: str) -> tuple[int, int]:
         """(leaves covered, nodes) of the tenant's stored tree, read together (a catch-up
@@ -101,24 +88,8 @@ class TreeTables:
         return found
 
     def add_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
-        """In one transaction: in PostgreSQL one statement over arrays, in SQLite 200 rows a
-        statement (fewer round trips than one per row)."""
-        if not nodes:
-            return
-        if self._postgres:  # one statement, four arrays: no per-row placeholders to parse
-            self._run("INSERT INTO {p}merkle_nodes (tenant, level, idx, hash) SELECT ?, * FROM "
-                      "unnest(?::int[], ?::bigint[], ?::bytea[]) ON CONFLICT DO NOTHING",
-                      [tenant, [n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes]],
-                      write=True)
-            return
-        self._create()
-        with self._datastore.transaction(commit=True) as cursor:
-            for i in range(0, len(nodes), 200):
-                chunk = nodes[i:i + 200]
-                cursor.execute(self._sql(
-                    "INSERT INTO {p}merkle_nodes (tenant, level, idx, hash) VALUES "
-                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk)) + " ON CONFLICT DO NOTHING"),
-                    [x for level, idx, digest in chunk for x in (tenant, level, idx, digest)])
+        """In one transaction, by the recorder's insert (the one ingest appends with)."""
+        self._recorder.add_nodes(tenant, nodes)
 
     def forget_nodes(self, tenant: str) -> None:
         """Drop the tenant's stored nodes (they are rebuilt from the chain on the next read)."""

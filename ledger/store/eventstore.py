@@ -234,6 +234,21 @@ class LedgerStore:
                        decode(n) if decoded else n.state)
             start = found[-1].id
 
+    def records_with_rows(self, page: int = 1000) -> Iterator[tuple[Any, ...]]:
+        """Every stored record in ledger order with the index row at its position, one query a
+        page (`FactIndex.records_with_rows`: the stream id as stored, the bytes undecoded)."""
+        after = 0
+        while rows := self.recorder.records_with_rows(after, page):
+            yield from rows
+            after = rows[-1][0]
+
+    def index_count(self, tenant: str | None = None) -> int:
+        return self.recorder.index_count(tenant)
+
+    def orphan_rows(self, tenant: str | None = None) -> list[IndexRow]:
+        """The first index row (of one tenant) at a position no stored record has, if any."""
+        return [IndexRow(*r) for r in self.recorder.orphan_rows(tenant)]
+
     def chain_lengths(self) -> dict[str, int]:
         """How many facts each stream id holds exactly as stored, keyed like `chain_id`."""
         found: dict[str, int] = self.recorder.stream_lengths()
@@ -245,8 +260,9 @@ class LedgerStore:
 
     def index_rows(self, page: int = 1000, *, named: bool = True
                    ) -> Iterator[IndexRow] | Iterator[tuple[Any, ...]]:
-        """Every index row in ledger order (what `ledger verify` compares to the facts), as
-        `IndexRow`s or, `named=False`, as the plain tuples (position third)."""
+        """Every index row in ledger order, as `IndexRow`s or, `named=False`, as the plain
+        tuples (position third). `ledger verify` reads them beside their records instead
+        (`records_with_rows`)."""
         after = 0
         while rows := self.recorder.index_rows(after, page, named=named):
             yield from rows

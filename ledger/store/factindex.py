@@ -52,18 +52,23 @@ class FactIndex:
     facts_table: str
     events_table: str
     position_column: str
+    # a record's stream id as the text it is stored as (PostgreSQL: its uuid's text, cheaper
+    # to read and compare than a UUID object per row)
+    stored_stream_text = "e.originator_id"
 
     _writing: threading.local
 
     def query(self, statement: str, params: Sequence[Any] = (), *,
-              prepared: bool = True) -> list[tuple[Any, ...]]:
+              prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         """Rows of a read: in the writer's transaction while this thread holds a write lock.
-        `prepared=False` for a one-off statement (PostgreSQL prepares the others)."""
+        `prepared=False` for a one-off statement (PostgreSQL prepares the others);
+        `binary=True` asks PostgreSQL for binary results (the same values, no hex to decode
+        for bytea: verify's read of every record)."""
         cursor = getattr(self._writing, "cursor", None)
         if cursor is not None:
-            return self._fetch(cursor, statement, params, prepared)
+            return self._fetch(cursor, statement, params, prepared, binary)
         with self._reading() as cursor:
-            return self._fetch(cursor, statement, params, prepared)
+            return self._fetch(cursor, statement, params, prepared, binary)
 
     @contextmanager
     def _bound(self, cursor: Any) -> Iterator[None]:
@@ -108,7 +113,7 @@ class FactIndex:
                 after = rows[-1][0]
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
-               prepared: bool = True) -> list[tuple[Any, ...]]:
+               prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def stream_param(self, stream: UUID) -> Any:
@@ -213,10 +218,37 @@ class FactIndex:
         return {str(r[0]): r[1] for r in self.query(
             f"SELECT originator_id, COUNT(*) FROM {self.events_table} GROUP BY originator_id")}
 
+    def records_with_rows(self, after: int = 0, limit: int = 1000) -> list[tuple[Any, ...]]:
+        """Stored records in ledger order after `after`, each with the index row at its position
+        in one query (for `ledger verify`): (position, topic, stream id as stored text, version,
+        stored bytes, *the row's COLUMNS, all None where no row is). A row at a position no
+        record has is not among them: `index_count` and `orphan_rows` find those. The bound on
+        `f.position` too (implied by the join) lets PostgreSQL's merge join start its scan of
+        our table there instead of at its first row on every page."""
+        return self.query(
+            f"SELECT e.{self.position_column}, e.topic, {self.stored_stream_text}, e.originator_version, "
+            f"e.state, {', '.join('f.' + c for c in COLUMNS)} FROM {self.events_table} e LEFT "
+            f"JOIN {self.facts_table} f ON f.position = e.{self.position_column} AND f.position "
+            f"> ? WHERE e.{self.position_column} > ? ORDER BY e.{self.position_column} LIMIT ?",
+            [after, after, limit], binary=True)
+
+    def index_count(self, tenant: str | None = None) -> int:
+        """How many index rows there are (of one tenant)."""
+        where, params = ("", []) if tenant is None else (" WHERE tenant = ?", [tenant])
+        return int(self.query(f"SELECT COUNT(*) FROM {self.facts_table}{where}", params)[0][0])
+
+    def orphan_rows(self, tenant: str | None = None, limit: int = 1) -> list[tuple[Any, ...]]:
+        """Index rows (of one tenant) at a position no stored record has, in ledger order."""
+        where, params = ("", [limit]) if tenant is None else (" AND f.tenant = ?", [tenant, limit])
+        return self.query(
+            f"SELECT {', '.join('f.' + c for c in COLUMNS)} FROM {self.facts_table} f WHERE NOT "
+            f"EXISTS (SELECT 1 FROM {self.events_table} e WHERE e.{self.position_column} = "
+            f"f.position){where} ORDER BY f.position LIMIT ?", params, prepared=False)
+
     def index_rows(self, after: int = 0, limit: int = 1000, *, named: bool = True
                    ) -> list[IndexRow] | list[tuple[Any, ...]]:
-        """Index rows in ledger order, for `ledger verify`; `named=False` gives the plain tuples
-        (equal to their `IndexRow`s: verify compares a row per fact and names none but a wrong one)."""
+        """Index rows in ledger order; `named=False` gives the plain tuples (equal to their
+        `IndexRow`s)."""
         rows = self.query(f"SELECT {', '.join(COLUMNS)} FROM {self.facts_table} WHERE position > ? "
                           "ORDER BY position LIMIT ?", [after, limit])
         return [IndexRow(*r) for r in rows] if named else rows

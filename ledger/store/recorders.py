@@ -93,7 +93,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
         return self.datastore.transaction(commit=False)
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
-               prepared: bool = True) -> list[tuple[Any, ...]]:
+               prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         cursor.execute(statement, list(params))
         return [tuple(r) for r in cursor.fetchall()]
 
@@ -165,6 +165,7 @@ def lock_key(tenant: str) -> int:
 
 class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
     position_column = "notification_id"
+    stored_stream_text = "e.originator_id::text"
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events",
                  tracking_table_name: str = "notification_tracking"):
@@ -235,9 +236,20 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
         return self.datastore.transaction(commit=False)
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
-               prepared: bool = True) -> list[tuple[Any, ...]]:
-        cursor.execute(statement.replace("?", "%s"), list(params), prepare=prepared)
-        return [tuple(r.values()) for r in cursor.fetchall()]
+               prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
+        """Rows as tuples straight from psycopg's tuple maker (the library's connections make
+        dicts: a dict and then a tuple of its values per row, for nothing)."""
+        from psycopg.rows import tuple_row
+
+        cursor.execute(statement.replace("?", "%s"), list(params), prepare=prepared,
+                       binary=binary)
+        made = cursor.row_factory
+        cursor.row_factory = tuple_row
+        try:
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        finally:
+            cursor.row_factory = made
+        return rows
 
     def any_of(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
         yield f"{column} = ANY(?)", [list(values)]

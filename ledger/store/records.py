@@ -14,7 +14,7 @@ every usage record (`factindex.FactIndex.usage_total`). Those values change answ
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ledger.domain.facts import Fact
 from ledger.domain.terms import GRANTS
@@ -68,13 +68,22 @@ def kind_of(event_type: str) -> str:
 
 
 def index_row(fact: Fact, position: int) -> IndexRow:
+    """The row of a fact at `position`. Built as the tuple it is (`tuple.__new__`, not the
+    named tuple's Python `__new__`): ingest derives one per event and verify again per fact."""
     kind = kind_of(fact.type)
+    if kind == USAGE:
+        usage = usage_columns(fact)
+        return _row((fact.tenant, fact.sequence, position, USAGE, fact.subject,
+                     month_key(fact.effective_at), None, fact.source, fact.source_event_id,
+                     *usage))
     customer = fact.data.get("customer_id") if fact.type in GRANTS else None
-    return IndexRow(fact.tenant, fact.sequence, position, kind, fact.subject,
-                    month_key(fact.effective_at) if kind == USAGE else None,
-                    customer if isinstance(customer, str) else None,
-                    fact.source, fact.source_event_id,
-                    *(usage_columns(fact) if kind == USAGE else (None, None, None, None)))
+    return _row((fact.tenant, fact.sequence, position, kind, fact.subject, None,
+                 customer if isinstance(customer, str) else None, fact.source,
+                 fact.source_event_id, None, None, None, None))
+
+
+def _row(values: tuple[Any, ...]) -> IndexRow:
+    return tuple.__new__(IndexRow, values)
 
 
 def usage_columns(fact: Fact) -> tuple[str | None, int | None, int, int]:

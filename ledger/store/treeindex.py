@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ledger.domain import merkle
@@ -76,7 +77,7 @@ class TreeIndex:
     _trees: dict[str, tuple[merkle.CompactRange, str]]
 
     def query(self, statement: str, params: Sequence[Any] = (), *,
-              prepared: bool = True) -> list[tuple[Any, ...]]:
+              prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def stream_param(self, stream: Any) -> Any:
@@ -91,11 +92,32 @@ class TreeIndex:
     def _join(self, where: str) -> str:
         raise NotImplementedError
 
+    def writing(self, tenants: Sequence[str]) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _reach(self) -> str:
+        """The one query of how far a tenant's stored nodes reach (params: tenant, STORED_FROM)."""
+        return f"SELECT MAX(idx) FROM {self.nodes_table} WHERE tenant = ? AND level = ?"
+
+    def stored_size(self, tenant: str) -> int:
+        """How many leaves the tenant's stored nodes cover (a multiple of 16)."""
+        return stored_reach(self.query(self._reach(), [tenant, STORED_FROM])[0][0])
+
+    def add_nodes(self, tenant: str, nodes: list[tuple[int, int, bytes]]) -> None:
+        """Store nodes (a catch-up's): in the writer's transaction if this thread holds one,
+        else in one of their own. The same insert as ingest's (`_insert_nodes`)."""
+        if not nodes:
+            return
+        if getattr(self._writing, "cursor", None) is not None:
+            self._insert_nodes(tenant, nodes)
+            return
+        with self.writing([]):
+            self._insert_nodes(tenant, nodes)
+
     def head_and_reach(self, stream: Any, tenant: str) -> tuple[tuple[int, bytes] | None, int]:
         """(version, stored bytes) of the chain's newest record (None if it has none) and the
         stored tree's reach (`stored_reach`), in one query: a proof's `sync` asks for both."""
-        rows = self.query(f"SELECT e.originator_version, e.state, (SELECT MAX(idx) FROM "
-                          f"{self.nodes_table} WHERE tenant = ? AND level = ?) FROM "
+        rows = self.query(f"SELECT e.originator_version, e.state, ({self._reach()}) FROM "
                           f"{self.events_table} e WHERE e.originator_id = ? ORDER BY "
                           "e.originator_version DESC LIMIT 1",
                           [tenant, STORED_FROM, self.stream_param(stream)])
@@ -124,9 +146,7 @@ class TreeIndex:
             compact = self._compact_range(tenant, new[0][0] - 1, new[0][2])
             if compact is None:
                 continue
-            nodes: list[tuple[int, int, bytes]] = []
-            for _, event_hash, _ in new:
-                nodes += kept(compact.append(merkle.leaf_hash(event_hash)))
+            nodes = compact.extend([merkle.leaf_hash(h) for _, h, _ in new], STORED_FROM)
             if nodes:
                 self._insert_nodes(tenant, nodes)
             pending[tenant] = (compact, new[-1][1])
@@ -160,9 +180,7 @@ class TreeIndex:
         """The tenant's tree of `size` leaves as a compact range, if its stored nodes reach as
         far as they can (the last whole block of 16): those nodes, then the leaves after them
         from the chain."""
-        rows = self.query(f"SELECT MAX(idx) FROM {self.nodes_table} WHERE tenant = ? AND "
-                          "level = ?", [tenant, STORED_FROM])
-        reach = stored_reach(rows[0][0])
+        reach = self.stored_size(tenant)
         if reach != size - size % BLOCK:
             return None
         remembered = self._remembered(tenant, size, head)

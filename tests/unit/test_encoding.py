@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from ledger.domain.chain import canonical, content, digest, linked_content
 from ledger.domain.facts import Fact
-from ledger.store.codec import chained, encode, fact_record
+from ledger.store.codec import STORAGE_VERSION, _current_seal, chained, encode, fact_record, seal
+from schemas.events import DATA_VERSION
 from schemas.times import NotRfc3339Error, format_time, parse_time
 
 AWKWARD = {
@@ -88,3 +89,8 @@ def test_the_one_step_chain_record_of_awkward_data_is_what_verify_re_encodes() -
     assert fact_hash == digest(content(fact))
     assert stored == encode(fact_record(fact))
     assert json.loads(stored)["data"] == json.loads(json.dumps(AWKWARD))
+
+
+@given(st.text(alphabet="0123456789abcdef", min_size=0, max_size=64))
+def test_the_seal_of_a_record_written_today_is_the_seal_of_its_two_versions(fact_hash: str) -> None:
+    assert _current_seal(fact_hash) == seal(STORAGE_VERSION, DATA_VERSION, fact_hash)

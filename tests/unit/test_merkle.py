@@ -149,3 +149,21 @@ def test_a_proof_reads_few_perfect_subtrees_even_in_a_big_tree():
     assert len(wanted) <= 2 * size.bit_length()
     wanted = merkle.needed(lambda p: merkle.consistency_path(654_321, size, p))
     assert len(wanted) <= 3 * size.bit_length()
+
+
+@given(st.integers(min_value=0, max_value=200), st.lists(st.integers(min_value=0, max_value=70),
+                                                          max_size=6),
+       st.integers(min_value=0, max_value=6))
+def test_extending_by_a_batch_completes_what_appending_each_leaf_does_from_the_lowest_level(
+        size, batches, lowest):
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size + sum(batches))]
+    one, batched = merkle.CompactRange(), merkle.CompactRange()
+    for leaf in leaves[:size]:
+        one.append(leaf)
+        batched.append(leaf)
+    at = size
+    for count in batches:
+        expected = [n for leaf in leaves[at:at + count] for n in one.append(leaf) if n[0] >= lowest]
+        assert batched.extend(leaves[at:at + count], lowest) == expected
+        assert (batched.size, batched.stack, batched.root()) == (one.size, one.stack, one.root())
+        at += count
