@@ -100,7 +100,7 @@ def consume(settings: Settings, max_idle: float | None, batch_size: int,
     try:
         measured = MeasuredPartitions(worker, consumer, metrics)
         PartitionLoop(consumer, settings.inbound_topic,
-                      tracing.TracedPartitions(measured, "ledger consume") if contexts else measured,
+                      tracing.traced_partitions(measured, "ledger consume") if contexts else measured,
                       stop, max_idle, growth=Growth(batch_size)).run()
     finally:
         consumer.close(autocommit=False)
@@ -171,7 +171,7 @@ def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_siz
         measured = MeasuredPartitions(worker, consumer, metrics)
         traced = tracing.configure("project")
         PartitionLoop(consumer, settings.outbound_topic,
-                      tracing.TracedPartitions(measured, "read models apply") if traced else measured,
+                      tracing.traced_partitions(measured, "read models apply") if traced else measured,
                       stop, max_idle).run()
     finally:
         consumer.close(autocommit=False)
