@@ -248,11 +248,12 @@ class FakeModels:
         self.applied: dict[int, Any] = {}
         self.tracking: dict[str, int] = {}
 
-    def apply(self, facts: Any, *, tracking: tuple[str, int]) -> int:
+    def apply(self, facts: Any, *, tracking: tuple[str, int] | None = None,
+              trackings: Any = ()) -> int:
         new = [f for f in facts if f.position not in self.applied]
         self.applied.update((f.position, f) for f in new)
-        key, value = tracking
-        self.tracking[key] = max(value, self.tracking.get(key, 0))
+        for key, value in [*([tracking] if tracking else []), *trackings]:
+            self.tracking[key] = max(value, self.tracking.get(key, 0))
         return len(new)
 
     def tracked(self, key: str) -> int | None:
@@ -528,3 +529,27 @@ def test_a_traced_worker_that_takes_one_partition_at_a_time_still_does() -> None
     PartitionLoop(consumer, TOPIC, tracing.traced_partitions(worker, "read models apply"),
                   max_idle=0, poll_ms=1).run()
     assert worker.batches == [[0, 1], [5, 6]] and consumer.calls == [{0: 2, 1: 7}]
+
+
+def test_a_poll_s_partitions_are_projected_in_one_transaction_with_each_tracking_record(
+        wiring: Wiring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from projections.readmodel import ReadModels
+
+    wiring.ledger.ingest([catalog_envelope(), *(envelope("license.granted", "2026-03-01", f"lic-{n}",
+                                                         customer_id=f"c-{n}", plan="pro")
+                                                for n in range(4))], "acme")
+    facts = wiring.store.facts_after(0)
+    models = ReadModels.open(f"sqlite:///{tmp_path / 'read.db'}")
+    transactions: list[int] = []
+    real = models.db.transaction
+    monkeypatch.setattr(models.db, "transaction", lambda: transactions.append(1) or real())
+    batches = {"out:0": [Record(7 + i, encode_fact(f)[1]) for i, f in enumerate(facts[:2])],
+               "out:1": [Record(i, encode_fact(f)[1]) for i, f in enumerate(facts[2:])]}
+    projector = Projector(models)
+    assert projector.take_all(batches) == set()
+    assert len(transactions) == 1
+    assert (models.tracked("out:0"), models.tracked("out:1")) == (9, 3)
+    assert projector.applied == 5 and models.watermark() == 5  # the changes counted once
+    assert projector.take_all(batches) == set() and projector.applied == 5  # applied once
+    assert models.license_state("acme", "lic-3", facts[-1].recorded_at) is not None
+    models.close()
