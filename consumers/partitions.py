@@ -10,7 +10,9 @@ are a hint; the tracking record is the truth:
    the tracking record (how, and in which order, is in each worker's docstring);
 3. only then is the Kafka offset committed, once per poll for all its partitions (a round trip
    per poll, not per batch). A crash before this step re-reads from the tracked offset at the
-   latest, so nothing is skipped.
+   latest, so nothing is skipped. A partition fenced in the poll is left out of its commit
+   (with its earlier batches' offsets: the group's hint never moves back), and a commit
+   refused in a rebalance is sent again after the next poll for the partitions still owned.
 """
 
 from __future__ import annotations
