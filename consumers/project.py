@@ -59,7 +59,6 @@ class Projector:
                  last_offset=records[-1].offset, received=len(facts), applied=applied,
                  last_position=facts[-1].position)
 
-
     def take_all(self, batches: Mapping[str, Sequence[Any]]) -> set[str]:
         """A poll's batches of several partitions in one read-model transaction with all their
         tracking records (step 1 above for them together: one commit, not one a partition).
