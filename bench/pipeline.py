@@ -52,18 +52,20 @@ PARTITIONS = 4
 
 def publish(producer: KafkaProducer, topic: str, events: list[dict[str, Any]], key: str,
             rate: float) -> list[float]:
-    """Send the events (at `rate` events/s if given); the moment each one was sent."""
+    """Send the events (at `rate` events/s if given); the moment each one was sent. Encoded
+    before the first is sent, so the publisher's JSON takes no CPU from the workers meanwhile."""
+    records = [(event["subject"].encode(), json.dumps(event).encode(),
+                tenant_partition(event["tenantid"], PARTITIONS) if key == "tenant" else None)
+               for event in events]
     sent = []
     started = time.monotonic()
-    for n, event in enumerate(events):
+    for n, (record_key, value, partition) in enumerate(records):
         if rate:
             ahead = started + n / rate - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
-        partition = tenant_partition(event["tenantid"], PARTITIONS) if key == "tenant" else None
         sent.append(time.monotonic())
-        producer.send(topic, key=event["subject"].encode(), value=json.dumps(event).encode(),
-                      partition=partition)
+        producer.send(topic, key=record_key, value=value, partition=partition)
     producer.flush()
     return sent
 

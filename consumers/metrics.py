@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from consumers.partitions import FencedError, PartitionWorker
+from consumers.partitions import PartitionWorker, take_each
 from consumers.relay import Relay
 from ledger.service import Ledger, Outcome
 
@@ -90,19 +90,14 @@ class MeasuredPartitions:
         self._measured({key: records}, lambda: self.worker.take(key, records))
 
     def take_all(self, batches: Mapping[str, Sequence[Any]]) -> set[str]:
-        """Batches handed on as the worker takes them (`partitions.take_all`): together, sized
-        and timed as one, if it takes several partitions' at once; else one by one."""
+        """Batches handed on as the worker takes them: together, sized and timed as one, if it
+        takes several partitions' at once; else one by one (`partitions.take_each`), each
+        measured."""
         together = getattr(self.worker, "take_all", None)
-        if together is not None:
-            fenced: set[str] = set()
-            self._measured(batches, lambda: fenced.update(together(batches)))
-            return fenced
-        fenced = set()
-        for key, records in batches.items():  # one by one, each measured (see `take`)
-            try:
-                self.take(key, records)
-            except FencedError:
-                fenced.add(key)
+        if together is None:
+            return set(take_each(self.take, batches))
+        fenced: set[str] = set()
+        self._measured(batches, lambda: fenced.update(together(batches)))
         return fenced
 
     def _measured(self, batches: Mapping[str, Sequence[Any]], take: Callable[[], object]) -> None:

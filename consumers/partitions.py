@@ -10,14 +10,16 @@ are a hint; the tracking record is the truth:
    the tracking record (how, and in which order, is in each worker's docstring);
 3. only then is the Kafka offset committed, once per poll for all its partitions (a round trip
    per poll, not per batch). A crash before this step re-reads from the tracked offset at the
-   latest, so nothing is skipped.
+   latest, so nothing is skipped. A partition fenced in the poll is left out of its commit
+   (with its earlier batches' offsets: the group's hint never moves back), and a commit
+   refused in a rebalance is sent again after the next poll for the partitions still owned.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,14 +52,18 @@ def partition_key(tp: TopicPartition) -> str:
 class SeekToTracked(ConsumerRebalanceListener):
     """On assignment, start each partition where the worker's own store says it stopped."""
 
-    def __init__(self, consumer: Any, worker: PartitionWorker, floors: dict[TopicPartition, int]):
+    def __init__(self, consumer: Any, worker: PartitionWorker, floors: dict[TopicPartition, int],
+                 uncommitted: dict[TopicPartition, OffsetAndMetadata] | None = None):
         self.consumer = consumer
         self.worker = worker
         self.floors = floors
+        self.uncommitted = {} if uncommitted is None else uncommitted
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         for tp in revoked:
             self.floors.pop(tp, None)
+            # its next owner commits from its tracking record; ours could move that hint back
+            self.uncommitted.pop(tp, None)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         for tp in assigned:
@@ -100,10 +106,16 @@ def take_all(worker: PartitionWorker, batches: Mapping[str, Sequence[Any]]) -> d
     together = getattr(worker, "take_all", None)
     if together is not None:
         return dict.fromkeys(together(batches), "tracked beyond this batch by another member")
+    return take_each(worker.take, batches)
+
+
+def take_each(take: Callable[[str, Sequence[Any]], None], batches: Mapping[str, Sequence[Any]]
+              ) -> dict[str, str]:
+    """One `take` per partition, a fenced one never stopping the others: {key: why} of those."""
     fenced: dict[str, str] = {}
     for key, records in batches.items():
         try:
-            worker.take(key, records)
+            take(key, records)
         except FencedError as exc:
             fenced[key] = str(exc)
     return fenced
@@ -124,17 +136,21 @@ class PartitionLoop:
     max_idle: float | None = None
     poll_ms: int = 500
     floors: dict[TopicPartition, int] = field(default_factory=dict)
+    # Offsets whose commit failed (a rebalance under way): sent again after the next poll for
+    # the partitions still ours, so one revoked partition never costs the others their commit.
+    uncommitted: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
 
     growth: Growth | None = None
 
     def run(self) -> None:
         """Until `stop` is set, or nothing arrived for `max_idle` seconds."""
-        self.consumer.subscribe([self.topic], listener=SeekToTracked(self.consumer, self.worker,
-                                                                     self.floors))
+        self.consumer.subscribe([self.topic], listener=SeekToTracked(
+            self.consumer, self.worker, self.floors, self.uncommitted))
         last_seen = time.monotonic()
         while not self.stop.is_set():
             polled = self.consumer.poll(timeout_ms=self.poll_ms)
             if not polled:
+                self._commit({})  # what a rebalance refused, now that the poll rejoined
                 if self.max_idle is not None and time.monotonic() - last_seen >= self.max_idle:
                     log.info("partitions.idle", seconds=self.max_idle)
                     return
@@ -145,9 +161,15 @@ class PartitionLoop:
             done: dict[TopicPartition, OffsetAndMetadata] = {}
             size = self.growth.size if self.growth else max(len(r) for r in polled.values())
             chunked = {tp: _chunks(records, size) for tp, records in polled.items()}
+            fenced: set[TopicPartition] = set()
             for n in range(max(len(c) for c in chunked.values())):
-                done.update(self._take({tp: c[n] for tp, c in chunked.items() if n < len(c)}))
-            self._commit(done)
+                # A partition fenced in this poll is another member's: neither its later chunks
+                # nor the offset of its earlier ones (that would move the group's hint back).
+                taken = self._take({tp: c[n] for tp, c in chunked.items()
+                                    if n < len(c) and tp not in fenced})
+                fenced |= {tp for tp in chunked if n < len(chunked[tp]) and tp not in taken}
+                done.update(taken)
+            self._commit({tp: o for tp, o in done.items() if tp not in fenced})
 
     def _take(self, batches: dict[TopicPartition, Sequence[Any]]
               ) -> dict[TopicPartition, OffsetAndMetadata]:
@@ -169,18 +191,25 @@ class PartitionLoop:
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         """One offset commit for every partition of the poll, after all their batches are
         durable and tracked (a round trip per poll, not per batch: the offsets are a hint)."""
+        if self.uncommitted:
+            ours = self.consumer.assignment()
+            offsets = {**{tp: o for tp, o in self.uncommitted.items() if tp in ours}, **offsets}
+            self.uncommitted.clear()
         if not offsets:
             return
         try:
             self.consumer.commit(offsets)
         except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
-            # The batches are durable and tracked; the next owner starts from the tracking records.
+            # The batches are durable and tracked; a revoked partition's next owner starts from
+            # its tracking record, and the partitions we keep are committed after the next poll.
+            self.uncommitted.update(offsets)
             log.warning("partitions.commit_failed", reason=str(exc),
                         offsets={partition_key(tp): o.offset for tp, o in offsets.items()})
 
     def _resync(self, tp: TopicPartition, reason: str) -> None:
         offset = self.worker.tracked(partition_key(tp))
         log.warning("partitions.fenced", partition=partition_key(tp), tracked=offset, reason=reason)
+        self.uncommitted.pop(tp, None)
         if offset is not None and tp in self.consumer.assignment():
             self.consumer.seek(tp, offset)
             self.floors[tp] = offset

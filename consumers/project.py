@@ -1,6 +1,7 @@
 """`ledger project`: Kafka `entitlements.events` -> the read models, as a consumer-group member.
 
-Delivery guarantee, in the order things become durable for one partition's batch:
+Delivery guarantee, in the order things become durable for one partition's batch (a poll's
+batches of several partitions go through step 1 together, in one transaction):
 
 1. **The read-model update and its tracking record, together.** The batch's facts are applied
    with `"topic:partition" -> last offset + 1` in one read-model transaction; facts already
@@ -15,7 +16,7 @@ changes the read models exactly once, whichever member applies it and however of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -29,7 +30,8 @@ log = structlog.get_logger()
 class ReadModelStore(Protocol):
     """What the projection worker needs of the read models (`projections.ReadModels`)."""
 
-    def apply(self, facts: Sequence[Fact], *, tracking: tuple[str, int]) -> int: ...
+    def apply(self, facts: Sequence[Fact], *, tracking: tuple[str, int] | None = None,
+              trackings: Sequence[tuple[str, int]] = ()) -> int: ...
 
     def tracked(self, key: str) -> int | None: ...
 
@@ -56,6 +58,19 @@ class Projector:
         log.info("project.batch", partition=key, first_offset=records[0].offset,
                  last_offset=records[-1].offset, received=len(facts), applied=applied,
                  last_position=facts[-1].position)
+
+    def take_all(self, batches: Mapping[str, Sequence[Any]]) -> set[str]:
+        """A poll's batches of several partitions in one read-model transaction with all their
+        tracking records (step 1 above for them together: one commit, not one a partition).
+        Never fenced: a tracking record only moves forward and applied positions are skipped."""
+        facts = [_fact(key, r) for key, records in batches.items() for r in records]
+        applied = self.models.apply(facts, trackings=[(key, records[-1].offset + 1)
+                                                      for key, records in batches.items()])
+        self.received += len(facts)
+        self.applied += applied
+        log.info("project.batch", partitions={k: [b[0].offset, b[-1].offset] for k, b in batches.items()},
+                 received=len(facts), applied=applied, last_position=max(f.position or 0 for f in facts))
+        return set()
 
 
 def _fact(key: str, record: Any) -> Fact:

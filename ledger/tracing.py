@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -187,7 +188,11 @@ class TracedPartitions:
         return found
 
     def take(self, key: str, records: Sequence[Any]) -> None:
-        topic = key.rpartition(":")[0]
+        with self._spans(key.rpartition(":")[0], records):
+            self.worker.take(key, records)
+
+    @contextmanager
+    def _spans(self, topic: str, records: Sequence[Any]) -> Iterator[None]:
         arrived = [trace.get_current_span(context_from(r.headers, _envelope(r.value))).get_span_context()
                    for r in records]
         traced = [c for c in arrived if c.is_valid]
@@ -196,7 +201,23 @@ class TracedPartitions:
                                             kind=SpanKind.CONSUMER) as span:
             span.set_attribute("messaging.batch.message_count", len(records))
             with tracer().start_as_current_span(self.step, links=[Link(c) for c in traced[1:]]):
-                self.worker.take(key, records)
+                yield
+
+
+class TracedBatches(TracedPartitions):
+    """A traced worker that takes several partitions' batches together (`ledger consume`): they
+    are handed on together, in one span pair, so tracing on keeps the one transaction a poll."""
+
+    def take_all(self, batches: Mapping[str, Sequence[Any]]) -> set[str]:
+        records = [r for batch in batches.values() for r in batch]
+        with self._spans(next(iter(batches)).rpartition(":")[0], records):
+            fenced: set[str] = self.worker.take_all(batches)
+        return fenced
+
+
+def traced_partitions(worker: Any, step: str) -> TracedPartitions:
+    """`worker` traced, taking batches together if it does (`consumers.partitions.take_all`)."""
+    return TracedBatches(worker, step) if hasattr(worker, "take_all") else TracedPartitions(worker, step)
 
 
 def _envelope(value: bytes | None) -> Any:

@@ -58,8 +58,11 @@ class ReadModels:
         tables.clear(self.db)
 
     # -- writing -------------------------------------------------------------------------------
-    def apply(self, facts: Sequence[Fact], *, tracking: tuple[str, int] | None = None) -> int:
-        """Fold `facts` in, with `tracking` in the same transaction; returns how many were new."""
+    def apply(self, facts: Sequence[Fact], *, tracking: tuple[str, int] | None = None,
+              trackings: Sequence[tuple[str, int]] = ()) -> int:
+        """Fold `facts` in, with `tracking` (or several partitions' `trackings`, one poll's) in
+        the same transaction; returns how many were new."""
+        marks = [*([tracking] if tracking is not None else []), *trackings]
         if any(f.position is None for f in facts):
             raise ValueError("facts must carry their ledger position: it is what deduplicates them")
         now = self.clock()
@@ -88,13 +91,14 @@ class ReadModels:
                         stored[license_id] = (facts, customer)
                 rows.refresh(cur, tenant, stored, self._catalogs(cur, tenant), now)
             changes.record(cur, self.db.postgres, touched, {f.tenant for f in catalogs})
-            if tracking is not None or new:
-                key, value = tracking if tracking is not None else ("", 0)
+            # `changes` is only ever summed (the watermark): the batch's count goes on its first row
+            for n, (key, value) in enumerate(marks or ([("", 0)] if new else [])):
                 cur.execute(
                     "INSERT INTO rm_tracking (tracking_key, value, changes) VALUES (?, ?, ?) "
                     "ON CONFLICT (tracking_key) DO UPDATE SET changes = rm_tracking.changes + "
                     "excluded.changes, value = CASE WHEN excluded.value > rm_tracking.value "
-                    "THEN excluded.value ELSE rm_tracking.value END", (key, value, len(new)))
+                    "THEN excluded.value ELSE rm_tracking.value END",
+                    (key, value, len(new) if n == 0 else 0))
         return len(new)
 
     def _lock_tenants(self, cur: Cursor, facts: Sequence[Fact]) -> None:

@@ -20,6 +20,7 @@ from consumers.inbound import InboundConsumer
 from consumers.metrics import MeasuredLedger, MeasuredPartitions, MeasuredRelay, WorkerMetrics
 from consumers.partitions import Growth, PartitionLoop
 from consumers.project import Projector
+from consumers.wakeup import ledger_commits
 from ledger import tracing
 from ledger.bootstrap import bootstrap
 from ledger.cli.core import TIME
@@ -100,7 +101,7 @@ def consume(settings: Settings, max_idle: float | None, batch_size: int,
     try:
         measured = MeasuredPartitions(worker, consumer, metrics)
         PartitionLoop(consumer, settings.inbound_topic,
-                      tracing.TracedPartitions(measured, "ledger consume") if contexts else measured,
+                      tracing.traced_partitions(measured, "ledger consume") if contexts else measured,
                       stop, max_idle, growth=Growth(batch_size)).run()
     finally:
         consumer.close(autocommit=False)
@@ -121,8 +122,9 @@ def relay(settings: Settings, max_idle: float | None, batch_size: int, metrics_p
     wiring = bootstrap(settings)
     producer = idempotent_producer(servers, "ledger-relay")
     _, contexts = _traced(settings, wiring.ledger, "relay")
+    wakeup = ledger_commits(wiring.store.recorder)
     worker = MeasuredRelay(wiring.store, tracing.TracedProducer(producer, contexts) if contexts else producer,
-                           settings.outbound_topic, page=batch_size)
+                           settings.outbound_topic, page=batch_size, wakeup=wakeup)
     worker.metrics = metrics = _metrics(settings, metrics_port, "relay")
     metrics.gauge("ledger_relay_position", "The last ledger position the broker acknowledged.",
                   worker.position)
@@ -132,6 +134,7 @@ def relay(settings: Settings, max_idle: float | None, batch_size: int, metrics_p
         worker.run(stop, max_idle)
         log.info("relay.stop", published=worker.published, position=worker.position())
     finally:
+        wakeup.close()
         producer.close()
         wiring.close()
 
@@ -171,7 +174,7 @@ def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_siz
         measured = MeasuredPartitions(worker, consumer, metrics)
         traced = tracing.configure("project")
         PartitionLoop(consumer, settings.outbound_topic,
-                      tracing.TracedPartitions(measured, "read models apply") if traced else measured,
+                      tracing.traced_partitions(measured, "read models apply") if traced else measured,
                       stop, max_idle).run()
     finally:
         consumer.close(autocommit=False)

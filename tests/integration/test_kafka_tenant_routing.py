@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -83,8 +83,12 @@ class Member:
         return self.worker.tracked(key)
 
     def take(self, key: str, records: Sequence[Any]) -> None:
-        self.tenants |= {json.loads(r.value)["tenantid"] for r in records}
-        self.worker.take(key, records)
+        raise AssertionError("`ledger consume` takes a poll's partitions together (take_all)")
+
+    def take_all(self, batches: Mapping[str, Sequence[Any]]) -> set[str]:
+        """As `ledger consume` takes them: a poll's partitions in one transaction."""
+        self.tenants |= {json.loads(r.value)["tenantid"] for b in batches.values() for r in b}
+        return self.worker.take_all(batches)
 
     def leave(self) -> None:
         self.stop.set()

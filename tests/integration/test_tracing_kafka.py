@@ -66,7 +66,7 @@ def test_a_billing_event_is_one_trace_through_consume_the_store_the_relay_and_th
     consumer = group_consumer(kafka_bootstrap, unique("g"), "test-consume")
     out = idempotent_producer(kafka_bootstrap, "test")
     consume = InboundConsumer(tracing.TracedLedger(wiring.ledger, contexts), out, rejected)
-    PartitionLoop(consumer, inbound, tracing.TracedPartitions(consume, "ledger consume"),
+    PartitionLoop(consumer, inbound, tracing.traced_partitions(consume, "ledger consume"),
                   max_idle=3).run()
     consumer.close()
     assert consume.counts["accepted"] == 1
@@ -75,7 +75,7 @@ def test_a_billing_event_is_one_trace_through_consume_the_store_the_relay_and_th
     out.close()
     projecting = group_consumer(kafka_bootstrap, unique("g"), "test-project")
     PartitionLoop(projecting, outbound,
-                  tracing.TracedPartitions(Projector(models), "read models apply"), max_idle=3).run()
+                  tracing.traced_partitions(Projector(models), "read models apply"), max_idle=3).run()
     projecting.close()
     assert models.license_state("acme", "lic-1", datetime.now(UTC)) is not None
 

@@ -41,6 +41,7 @@ class Record:
     key: bytes | None = None
     topic: str = TOPIC
     partition: int = 0
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class Sent:
@@ -247,11 +248,12 @@ class FakeModels:
         self.applied: dict[int, Any] = {}
         self.tracking: dict[str, int] = {}
 
-    def apply(self, facts: Any, *, tracking: tuple[str, int]) -> int:
+    def apply(self, facts: Any, *, tracking: tuple[str, int] | None = None,
+              trackings: Any = ()) -> int:
         new = [f for f in facts if f.position not in self.applied]
         self.applied.update((f.position, f) for f in new)
-        key, value = tracking
-        self.tracking[key] = max(value, self.tracking.get(key, 0))
+        for key, value in [*([tracking] if tracking else []), *trackings]:
+            self.tracking[key] = max(value, self.tracking.get(key, 0))
         return len(new)
 
     def tracked(self, key: str) -> int | None:
@@ -451,3 +453,103 @@ def test_measured_batches_of_a_worker_that_takes_one_partition_at_a_time_go_one_
     assert worker.batches == [[0, 1], [5, 6]] and consumer.calls == [{0: 2, 1: 7}]
     assert metrics.registry.get_sample_value("ledger_worker_batch_size_count",
                                              {"worker": "project"}) == 2
+
+
+def test_a_partition_fenced_in_a_later_batch_of_a_poll_commits_nothing_and_takes_no_more() -> None:
+    # Batches of 2 out of one poll of 6: the second is fenced (another member is ahead), so the
+    # first's offset must not be committed (it would move that member's hint back) and the third
+    # is not taken.
+    consumer = FakeConsumer(records(*range(6)))
+    worker = ListWorker(tracked=None, fenced_at=2)
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=2)).run()
+    assert worker.taken == [0, 1]
+    assert consumer.committed == [] and consumer.sought == [(0, 10)]
+
+
+class RebalancingConsumer(TwoPartitions):
+    """The poll's commit is refused (a rebalance under way); the rejoin then revokes partition 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owned = {self.tp, TopicPartition(TOPIC, 1)}
+        self.polls = 0
+
+    def subscribe(self, topics: list[str], listener: SeekToTracked) -> None:
+        self.listener = listener
+        listener.on_partitions_assigned(set(self.owned))
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.owned)
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
+        self.polls += 1
+        if self.polls == 2:  # the rejoin: partition 1 goes to another member
+            revoked = {TopicPartition(TOPIC, 1)}
+            self.listener.on_partitions_revoked(revoked)
+            self.owned -= revoked
+        return super().poll(timeout_ms)
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        if not self.calls:
+            self.calls.append({})
+            from kafka.errors import CommitFailedError
+            raise CommitFailedError("the group is rebalancing")
+        super().commit(offsets)
+
+
+def test_a_commit_refused_in_a_rebalance_is_sent_again_for_the_partitions_still_owned() -> None:
+    consumer = RebalancingConsumer()
+    PartitionLoop(consumer, TOPIC, BatchWorker(), max_idle=0, poll_ms=1).run()
+    # partition 0 stays ours: its offset is committed after the rejoin; partition 1's is not
+    # (its new owner commits from its tracking record)
+    assert consumer.calls == [{}, {0: 2}]
+
+
+def test_with_tracing_on_a_poll_s_partitions_are_still_judged_in_one_transaction(
+        wiring: Wiring, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger import tracing
+
+    judged: list[int] = []
+    real = wiring.ledger.ingest
+    monkeypatch.setattr(wiring.ledger, "ingest",
+                        lambda raws, *a, **k: judged.append(len(raws)) or real(raws, *a, **k))
+    consumer = TwoPartitions()
+    worker = InboundConsumer(wiring.ledger, FakeProducer(), "rejected")
+    PartitionLoop(consumer, TOPIC, tracing.traced_partitions(worker, "ledger consume"),
+                  max_idle=0, poll_ms=1).run()
+    assert judged == [4]  # both partitions' batches, one judgement and one transaction
+    assert consumer.calls == [{0: 2, 1: 7}]
+    assert worker.counts == {"rejected": 4}
+
+
+def test_a_traced_worker_that_takes_one_partition_at_a_time_still_does() -> None:
+    from ledger import tracing
+
+    consumer, worker = TwoPartitions(), BatchWorker()
+    PartitionLoop(consumer, TOPIC, tracing.traced_partitions(worker, "read models apply"),
+                  max_idle=0, poll_ms=1).run()
+    assert worker.batches == [[0, 1], [5, 6]] and consumer.calls == [{0: 2, 1: 7}]
+
+
+def test_a_poll_s_partitions_are_projected_in_one_transaction_with_each_tracking_record(
+        wiring: Wiring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from projections.readmodel import ReadModels
+
+    wiring.ledger.ingest([catalog_envelope(), *(envelope("license.granted", "2026-03-01", f"lic-{n}",
+                                                         customer_id=f"c-{n}", plan="pro")
+                                                for n in range(4))], "acme")
+    facts = wiring.store.facts_after(0)
+    models = ReadModels.open(f"sqlite:///{tmp_path / 'read.db'}")
+    transactions: list[int] = []
+    real = models.db.transaction
+    monkeypatch.setattr(models.db, "transaction", lambda: transactions.append(1) or real())
+    batches = {"out:0": [Record(7 + i, encode_fact(f)[1]) for i, f in enumerate(facts[:2])],
+               "out:1": [Record(i, encode_fact(f)[1]) for i, f in enumerate(facts[2:])]}
+    projector = Projector(models)
+    assert projector.take_all(batches) == set()
+    assert len(transactions) == 1
+    assert (models.tracked("out:0"), models.tracked("out:1")) == (9, 3)
+    assert projector.applied == 5 and models.watermark() == 5  # the changes counted once
+    assert projector.take_all(batches) == set() and projector.applied == 5  # applied once
+    assert models.license_state("acme", "lic-3", facts[-1].recorded_at) is not None
+    models.close()

@@ -5,7 +5,8 @@ depend on every byte."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -94,3 +95,47 @@ def test_the_one_step_chain_record_of_awkward_data_is_what_verify_re_encodes() -
 @given(st.text(alphabet="0123456789abcdef", min_size=0, max_size=64))
 def test_the_seal_of_a_record_written_today_is_the_seal_of_its_two_versions(fact_hash: str) -> None:
     assert _current_seal(fact_hash) == seal(STORAGE_VERSION, DATA_VERSION, fact_hash)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12)
+_MOMENTS = st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["usage.recorded", "license.granted", "catalog.published",
+                             "catalog.drafted", "tenant.configured", "payment.failed"]),
+       subject=st.text(), tenant=st.text(), source=st.text(), event_id=st.text(),
+       data=st.dictionaries(st.text(max_size=8), _JSON, max_size=5),
+       effective=_MOMENTS, recorded=_MOMENTS, position=st.integers(min_value=1, max_value=2**63),
+       sequence=st.integers(min_value=1, max_value=2**40), digest=st.text(max_size=64))
+def test_a_fact_spelled_out_for_the_relay_is_the_model_s_own_message_byte_for_byte(
+        kind: str, subject: str, tenant: str, source: str, event_id: str, data: dict[str, Any],
+        effective: datetime, recorded: datetime, position: int, sequence: int, digest: str) -> None:
+    from consumers import outbound
+
+    fact = Fact(tenant=tenant, subject=subject, type=kind, effective_at=effective,
+                recorded_at=recorded, source=source, source_event_id=event_id, data=data,
+                sequence=sequence, prev_hash=digest[::-1], hash=digest, position=position)
+    try:
+        expected = outbound._through_the_model(fact)
+    except UnicodeEncodeError:  # a lone surrogate: neither way can encode it
+        with pytest.raises(UnicodeEncodeError):
+            outbound.encode_fact(fact)
+        return
+    assert outbound.encode_fact(fact) == expected
+
+
+def test_a_usage_fact_takes_the_spelled_out_path_and_a_non_finite_float_the_model_s() -> None:
+    from consumers import outbound
+
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    fact = Fact(tenant="acme", subject="lic-1", type="usage.recorded", effective_at=moment,
+                recorded_at=moment, source="billing", source_event_id="e-1",
+                data={"feature": "api_calls", "quantity": 3}, sequence=2, hash="ab", prev_hash="cd",
+                position=7)
+    assert outbound._plain(fact)
+    assert not outbound._plain(Fact(**{**fact.__dict__, "data": {"quantity": float("inf")}}))
+    assert outbound.encode_fact(fact) == outbound._through_the_model(fact)
