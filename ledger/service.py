@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ledger.collector import collector_paused
 from ledger.domain.catalogs import UNSCHEDULED, CatalogHistory
 from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, assembled, reject
 from ledger.domain.fold import Timeline, fold, history, judge
@@ -71,6 +72,11 @@ class Ledger:
         The batch's tenants are locked for the judgement and the append, so each envelope is
         judged against everything recorded before it, whatever the batch boundaries.
         Raises ConcurrentAppendError (nothing written) if a tenant stays locked too long."""
+        with collector_paused():  # the batch's objects all live until it commits
+            return self._ingest(raws, default_tenant, enforce_tenant, text, workflow)
+
+    def _ingest(self, raws: Sequence[Any], default_tenant: str | None, enforce_tenant: bool,
+                text: bool, workflow: bool) -> list[Outcome]:
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
         if not workflow:
             parsed = [_rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
