@@ -210,6 +210,7 @@ class _Judging:
         self.governance: dict[str, list[Fact]] = {}
         self.keys: set[tuple[str, str, str]] = set()
         self.folds: dict[tuple[str, str, int, int, int], Timeline] = {}
+        self.latest: dict[tuple[str, str], datetime | None] = {}  # see `_latest`
         self.now = datetime.now(UTC)
 
     def resent(self, outcome: Outcome, key: tuple[str, str, str] | None) -> Outcome:
@@ -258,7 +259,9 @@ class _Judging:
     def _before(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact) -> Timeline:
         """The license's fold at the draft's moment, once per distinct set of facts it covers:
         usage and the other events that leave the facts as they are reuse it."""
-        covered = sum(1 for f in facts if f.effective_at <= draft.effective_at)
+        latest = self._latest(draft.tenant, draft.subject, facts)
+        covered = len(facts) if latest is None or latest <= draft.effective_at else sum(
+            1 for f in facts if f.effective_at <= draft.effective_at)
         key = (draft.tenant, draft.subject, len(facts), covered,
                len(catalogs.facts) + len(catalogs.withdrawals))
         if key not in self.folds:
@@ -271,12 +274,22 @@ class _Judging:
         effective order (the usual case: events arrive in time order), the fold of all of them
         at any later moment is the judged `terms`: kept, so the license's next event is judged
         without folding its history again (which made a lifecycle-heavy batch quadratic)."""
-        latest = all(f.effective_at <= draft.effective_at for f in facts)
+        newest = self._latest(draft.tenant, draft.subject, facts)
         facts.append(draft)
-        if latest:
+        if newest is None or newest <= draft.effective_at:
+            self.latest[(draft.tenant, draft.subject)] = draft.effective_at
             n = len(facts)
             self.folds[(draft.tenant, draft.subject, n, n, len(catalogs.facts))] = Timeline(
                 terms, (*before.applied, draft), before.superseded)
+
+    def _latest(self, tenant: str, license_id: str, facts: list[Fact]) -> datetime | None:
+        """The latest effective time among a license's facts (None for none), kept as the batch
+        adds to them: whether a draft is at or after all of them is then one comparison, not a
+        pass over the license's history for every event."""
+        key = (tenant, license_id)
+        if key not in self.latest:
+            self.latest[key] = max((f.effective_at for f in facts), default=None)
+        return self.latest[key]
 
     def _same_catalog_exists(self, catalogs: CatalogHistory, draft: Fact) -> bool:
         if draft.data.get("version") != draft.subject:
