@@ -267,7 +267,12 @@ class LedgerStore:
                                           [(f.tenant, f.sequence, f.hash, f.prev_hash) for f in facts])
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
-        return [_copied(f, position=p) for f, p in zip(facts, positions, strict=True)]
+        # The facts were built by `_chained` for this write and nobody holds them yet: each gets
+        # its position in place (a second copy of every fact was ~2 us per event).
+        for fact, position in zip(facts, positions, strict=True):
+            fact.__dict__["position"] = position
+        return facts
+
     def append(self, drafts: Sequence[Fact]) -> list[Fact]:
         """Record already judged drafts (tests and tools; ingest judges under the lock)."""
         return self.write({d.tenant for d in drafts}, lambda: drafts)
