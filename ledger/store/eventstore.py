@@ -299,5 +299,7 @@ class LedgerStore:
             fact = _copied(draft, sequence=sequence + 1, prev_hash=prev_hash,
                            recorded_at=recorded_at, hash=linked, position=None)
             facts.append(fact)
-            stored.append(StoredEvent(stream, fact.sequence, streams.fact_topic(fact.type), record))
+            stored.append(assembled(StoredEvent, {  # the library's frozen record, every field
+                "originator_id": stream, "originator_version": fact.sequence,
+                "topic": streams.fact_topic(fact.type), "state": record}))
         return facts, stored
