@@ -181,12 +181,18 @@ def _dump(model: BaseModel, event_type: str) -> dict[str, Any]:
     return model.model_dump(mode="python", exclude_none=True)
 
 
+_CHANGED = (datetime, dict, list, tuple)  # what `normalise` changes, or may change inside
+
+
 def normalise(value: Any) -> Any:
     """JSON values only, times as UTC RFC 3339 text: one spelling per fact, so hashes are stable."""
     if isinstance(value, datetime):
         return format_time(value)
     if isinstance(value, dict):
-        return {k: normalise(v) for k, v in value.items()}
+        for v in value.values():
+            if isinstance(v, _CHANGED):
+                return {k: normalise(v) for k, v in value.items()}
+        return dict(value)  # the usual data, flat JSON values: nothing to change, one C copy
     if isinstance(value, list | tuple):
         return [normalise(v) for v in value]
     return value

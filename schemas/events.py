@@ -27,7 +27,7 @@ class _Data(BaseModel):
     @classmethod
     def _null_is_absent(cls, data: Any) -> Any:
         """An optional field sent as null means "not given": its default applies."""
-        if isinstance(data, dict):
+        if isinstance(data, dict) and None in data.values():  # else there is nothing to drop
             return {k: v for k, v in data.items() if v is not None}
         return data
 

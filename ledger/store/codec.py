@@ -120,17 +120,27 @@ _CONTAINERS = (dict, list, tuple)
 
 def _flat_and_sorted(data: dict[str, Any]) -> bool:
     """Whether sorting the keys leaves `data`'s JSON text as it is: keys already in order and
-    no nested object whose keys could be out of order."""
-    keys = list(data)
-    try:
-        if keys != sorted(keys):
-            return False
-    except TypeError:  # keys of mixed types: let the encoders decide
+    no nested object whose keys could be out of order. Whether a set of keys is in order is
+    remembered (an event type's data has a few key sets; at most `_KEY_SETS` are kept)."""
+    keys = tuple(data)
+    in_order = _IN_ORDER.get(keys)
+    if in_order is None:
+        try:
+            in_order = list(keys) == sorted(keys)
+        except TypeError:  # keys of mixed types: let the encoders decide
+            in_order = False
+        if len(_IN_ORDER) < _KEY_SETS:
+            _IN_ORDER[keys] = in_order
+    if not in_order:
         return False
     for value in data.values():  # a plain loop: `any` of a generator costs a frame per value
         if isinstance(value, _CONTAINERS):
             return False
     return True
+
+
+_IN_ORDER: dict[tuple[Any, ...], bool] = {}
+_KEY_SETS = 4096
 
 
 def to_fact(record: dict[str, Any], position: int | None = None, *, upcasting: bool = True) -> Fact:

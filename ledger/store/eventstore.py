@@ -25,7 +25,7 @@ from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, chained, decode, seal, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
-from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_row, micros
+from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_rows, micros
 from schemas.times import format_time
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
@@ -279,11 +279,16 @@ class LedgerStore:
                 if not drafts:
                     return []
                 facts, stored = self._chained(drafts)
-                positions = writer.insert(stored, [index_row(f, 0) for f in facts],
+                positions = writer.insert(stored, index_rows(facts),
                                           [(f.tenant, f.sequence, f.hash, f.prev_hash) for f in facts])
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
-        return [_copied(f, position=p) for f, p in zip(facts, positions, strict=True)]
+        # The facts were built by `_chained` for this write and nobody holds them yet: each gets
+        # its position in place (a second copy of every fact was ~2 us per event).
+        for fact, position in zip(facts, positions, strict=True):
+            fact.__dict__["position"] = position
+        return facts
+
     def append(self, drafts: Sequence[Fact]) -> list[Fact]:
         """Record already judged drafts (tests and tools; ingest judges under the lock)."""
         return self.write({d.tenant for d in drafts}, lambda: drafts)
@@ -310,5 +315,7 @@ class LedgerStore:
             fact = _copied(draft, sequence=sequence + 1, prev_hash=prev_hash,
                            recorded_at=recorded_at, hash=linked, position=None)
             facts.append(fact)
-            stored.append(StoredEvent(stream, fact.sequence, streams.fact_topic(fact.type), record))
+            stored.append(assembled(StoredEvent, {  # the library's frozen record, every field
+                "originator_id": stream, "originator_version": fact.sequence,
+                "topic": streams.fact_topic(fact.type), "state": record}))
         return facts, stored

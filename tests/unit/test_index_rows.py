@@ -1,0 +1,49 @@
+"""A batch's index rows, built at once for the write, are exactly the rows `index_row` derives
+one by one (which `ledger verify` compares with the stored ones), for any facts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.domain.facts import Fact
+from ledger.store.records import index_row, index_rows
+from schemas.events import EVENT_TYPES, PAYMENTS
+from schemas.governance import STEP_TYPES
+
+_TYPES = st.sampled_from(sorted({*EVENT_TYPES, *PAYMENTS, *STEP_TYPES, "catalog.unscheduled"}))
+_ODD = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
+_TIMES = st.datetimes(timezones=st.just(UTC))
+
+
+@st.composite
+def facts(draw: st.DrawFn, recorded: datetime) -> Fact:
+    data: dict[str, Any] = draw(st.fixed_dictionaries({}, optional={
+        "feature": _ODD, "quantity": _ODD, "customer_id": _ODD, "plan": st.just("pro")}))
+    return Fact(tenant=draw(st.sampled_from(["acme", "other"])), subject=draw(st.text(min_size=1, max_size=5)),
+                type=draw(_TYPES), effective_at=draw(_TIMES),
+                recorded_at=draw(st.just(recorded) | _TIMES), source="billing/x",
+                source_event_id=draw(st.text(min_size=1, max_size=5)), data=data,
+                sequence=draw(st.integers(1, 2**62)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), _TIMES)
+def test_a_batch_of_index_rows_is_each_fact_s_own_index_row(data: st.DataObject, recorded: datetime) -> None:
+    batch = data.draw(st.lists(facts(recorded), max_size=12))
+    built = index_rows(batch)
+    assert built == [index_row(f, 0) for f in batch]
+    assert [type(r) for r in built] == [type(index_row(f, 0)) for f in batch]
+
+
+def test_usage_rows_of_one_batch_share_its_recorded_time() -> None:
+    at = datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=UTC)
+    usage = [Fact(tenant="acme", subject="lic", type="usage.recorded", effective_at=datetime(2026, 2, d, tzinfo=UTC),
+                  recorded_at=at, source="s", source_event_id=f"u{d}", data={"feature": "api_calls", "quantity": d},
+                  sequence=d) for d in (1, 2)]
+    rows = index_rows(usage)
+    assert [(r.month, r.feature, r.quantity, r.recorded_at) for r in rows] == [
+        ("2026-02", "api_calls", 1, 1772366400000005), ("2026-02", "api_calls", 2, 1772366400000005)]

@@ -1,0 +1,30 @@
+"""The stored records a write hands the library are its own `StoredEvent`s, equal field for
+field to the ones its constructor builds (the write fills them without the frozen `__init__`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.bootstrap import bootstrap
+from ledger.domain.facts import Fact
+from ledger.settings import Settings
+from ledger.store import streams
+
+
+def test_a_write_s_stored_records_equal_the_library_s_own(tmp_path: Path) -> None:
+    wiring = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'l.db'}", _env_file=None))  # type: ignore[call-arg]
+    try:
+        drafts = [Fact(tenant="acme", subject="lic", type="usage.recorded",
+                       effective_at=datetime(2026, 3, d, tzinfo=UTC), recorded_at=datetime(2026, 3, 9, tzinfo=UTC),
+                       source="s", source_event_id=f"u{d}", data={"feature": "api_calls", "quantity": d})
+                  for d in (1, 2)]
+        facts, stored = wiring.store._chained(drafts)
+    finally:
+        wiring.close()
+    assert all(type(s) is StoredEvent for s in stored)
+    assert stored == [StoredEvent(streams.chain_stream("acme"), f.sequence, streams.fact_topic(f.type), s.state)
+                      for f, s in zip(facts, stored, strict=True)]
+    assert [s.originator_version for s in stored] == [1, 2]
