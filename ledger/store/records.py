@@ -96,31 +96,23 @@ def usage_columns(fact: Fact) -> tuple[str | None, int | None, int, int]:
             micros(fact.effective_at), micros(fact.recorded_at))
 
 
-_row = tuple.__new__  # an IndexRow from a full tuple, without NamedTuple's Python-level __new__
-
-
 def index_rows(facts: Sequence[Fact]) -> list[IndexRow]:
     """`[index_row(f, 0) for f in facts]` for a batch being written (tests/unit/test_encoding.py
-    compares them), the costs that repeat within a batch paid once: its facts share one recorded
-    time, whose integer is worked out once, and the rows skip NamedTuple's Python constructor."""
+    compares them), the cost that repeats within a batch paid once: its facts share one
+    recorded time, whose integer is worked out once per batch rather than per usage row."""
     recorded: dict[object, int] = {}
     rows = []
     for fact in facts:
-        kind = kind_of(fact.type)
-        if kind == USAGE:
-            at = fact.recorded_at
-            if at not in recorded:
-                recorded[at] = micros(at)
-            feature, quantity = fact.data.get("feature"), fact.data.get("quantity")
-            rows.append(_row(IndexRow, (
-                fact.tenant, fact.sequence, 0, kind, fact.subject, month_key(fact.effective_at), None,
-                fact.source, fact.source_event_id, feature if isinstance(feature, str) else None,
-                quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
-                micros(fact.effective_at), recorded[at])))
-        else:
-            customer = fact.data.get("customer_id") if fact.type in GRANTS else None
-            rows.append(_row(IndexRow, (
-                fact.tenant, fact.sequence, 0, kind, fact.subject, None,
-                customer if isinstance(customer, str) else None, fact.source,
-                fact.source_event_id, None, None, None, None)))
+        if kind_of(fact.type) != USAGE:
+            rows.append(index_row(fact, 0))
+            continue
+        at = fact.recorded_at
+        if at not in recorded:
+            recorded[at] = micros(at)
+        feature, quantity = fact.data.get("feature"), fact.data.get("quantity")
+        rows.append(_row((
+            fact.tenant, fact.sequence, 0, USAGE, fact.subject, month_key(fact.effective_at), None,
+            fact.source, fact.source_event_id, feature if isinstance(feature, str) else None,
+            quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
+            micros(fact.effective_at), recorded[at])))
     return rows
