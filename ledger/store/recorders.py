@@ -26,7 +26,7 @@ from eventsourcing.sqlite import SQLiteProcessRecorder
 from ledger.store.factindex import ARRAY_TYPES, CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
 from ledger.store.records import IndexRow
 from ledger.store.sqliteinsert import insert_facts
-from ledger.store.treeindex import NODES, TreeIndex, tree_ddl
+from ledger.store.treeindex import NODES, PostgresTreeIndex, TreeIndex, tree_ddl
 
 _AT = COLUMNS.index("position")  # where an index row's position goes
 
@@ -163,7 +163,7 @@ def lock_key(tenant: str) -> int:
                           signed=True)
 
 
-class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, TreeIndex):
+class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeIndex):
     position_column = "notification_id"
     stored_stream_text = "e.originator_id::text"
 

@@ -76,3 +76,34 @@ def test_a_remembered_range_of_the_right_size_is_not_used_for_another_chain_head
     recorder._trees[tenant] = (wrong, "another chain's last hash")
     wiring.ledger.ingest(use(tenant, 30, 19), None)
     exact(wiring, database_url, tenant, 51)
+
+
+def test_nodes_dropped_under_a_remembered_range_are_not_built_on_past_the_gap(
+        database_url: str, wiring_factory: Callable[..., Wiring]) -> None:
+    """The remembered range still matches the chain, but the stored nodes were dropped to be
+    rebuilt: the batch's node insert finds them not reaching 16 leaves, writes nothing, and
+    the batch reads the store afresh (which leaves the tree to the catch-up)."""
+    wiring, tenant = wiring_factory(database_url), unique("acme")
+    wiring.ledger.ingest([*opening(tenant), *use(tenant, 19, 0)], None)
+    log = VerifiableLog(wiring.store)
+    assert log.tables.shape(tenant) == (16, 1)
+    log.tables.forget_nodes(tenant)
+    wiring.ledger.ingest(use(tenant, 30, 19), None)  # would complete blocks 1 and 2 of 16
+    assert log.tables.shape(tenant) == (0, 0)
+    assert log.sync(tenant) == 51
+    exact(wiring, database_url, tenant, 51)
+
+
+def test_the_guarded_node_insert_writes_only_when_the_stored_nodes_reach_as_expected(
+        database_url: str, wiring_factory: Callable[..., Wiring]) -> None:
+    wiring, tenant = wiring_factory(database_url), unique("acme")
+    recorder: Any = wiring.store.recorder
+    log = VerifiableLog(wiring.store)
+    node = [(4, 1, bytes(32))]
+    with recorder.writing([tenant]):
+        assert recorder._insert_nodes_reaching(tenant, node, 16) is False
+    assert log.tables.shape(tenant) == (0, 0)
+    log.tables.add_nodes(tenant, [(4, 0, bytes(32))])
+    with recorder.writing([tenant]):
+        assert recorder._insert_nodes_reaching(tenant, node, 16) is True
+    assert log.tables.shape(tenant) == (32, 2)
