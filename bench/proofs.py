@@ -93,7 +93,7 @@ def ingest_rows(log: VerifiableLog, rounds: int, batch: int) -> list[tuple[str, 
     a, b = statistics.median(plain), statistics.median(with_tree)
     return [(f"ingest without tree work, batches of {batch} (A)", f"median {a:,.0f} events/s"),
             ("ingest with the tree appended in its transaction (B)",
-             f"median {b:,.0f} events/s ({(a - b) / a * 100:+.1f} % against A)"),
+             f"median {b:,.0f} events/s ({abs(a - b) / a * 100:.1f} % {'below' if b < a else 'above'} A)"),
             ("the tree's own time inside each B batch's transaction / that batch's ingest time",
              f"median {statistics.median(shares) * 100:.1f} %, max {max(shares) * 100:.1f} %"),
             ("sync before a head or proof after each B batch (nothing left to append)",
