@@ -258,15 +258,13 @@ class LedgerStore:
         """The stored id of the tenant's chain stream, as `chain_lengths` keys it."""
         return str(self.recorder.stored_id(streams.chain_stream(tenant)))
 
-    def index_rows(self, page: int = 1000, *, named: bool = True
-                   ) -> Iterator[IndexRow] | Iterator[tuple[Any, ...]]:
-        """Every index row in ledger order, as `IndexRow`s or, `named=False`, as the plain
-        tuples (position third). `ledger verify` reads them beside their records instead
-        (`records_with_rows`)."""
+    def index_rows(self, page: int = 1000) -> Iterator[IndexRow]:
+        """Every index row in ledger order (tools and tests; `ledger verify` reads them beside
+        their records instead, `records_with_rows`)."""
         after = 0
-        while rows := self.recorder.index_rows(after, page, named=named):
+        while rows := self.recorder.index_rows(after, page):
             yield from rows
-            after = rows[-1][2]
+            after = rows[-1].position
 
     # -- writing -------------------------------------------------------------------------------
     def write(self, tenants: Iterable[str], judge: Callable[[], Sequence[Fact]]) -> list[Fact]:

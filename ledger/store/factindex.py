@@ -245,12 +245,10 @@ class FactIndex:
             f"EXISTS (SELECT 1 FROM {self.events_table} e WHERE e.{self.position_column} = "
             f"f.position){where} ORDER BY f.position LIMIT ?", params, prepared=False)
 
-    def index_rows(self, after: int = 0, limit: int = 1000, *, named: bool = True
-                   ) -> list[IndexRow] | list[tuple[Any, ...]]:
-        """Index rows in ledger order; `named=False` gives the plain tuples (equal to their
-        `IndexRow`s)."""
+    def index_rows(self, after: int = 0, limit: int = 1000) -> list[IndexRow]:
+        """Index rows in ledger order."""
         rows = self.query(f"SELECT {', '.join(COLUMNS)} FROM {self.facts_table} WHERE position > ? "
                           "ORDER BY position LIMIT ?", [after, limit])
-        return [IndexRow(*r) for r in rows] if named else rows
+        return [IndexRow(*r) for r in rows]
 
 
