@@ -168,7 +168,8 @@ def lock_key(tenant: str) -> int:
 
 # Store sizes (positions) at which the writer whose committed batch holds that position has
 # PostgreSQL take statistics of the ledger's tables at once (`ANALYZE`), rather than waiting
-# for autovacuum (a size that fell in a rolled-back batch's gap of the sequence is left to it). A table never analysed is planned from guesses: the batch's receipt lookup
+# for autovacuum (a size that fell in a rolled-back batch's gap of the sequence is left to
+# it). A table never analysed is planned from guesses: the batch's receipt lookup
 # (`tenant = ? AND source_event_id = ANY(?)`) was then planned as a scan of all the tenant's
 # rows through the subject index (16 ms at 50,000 rows and growing, against 1.5 ms through the
 # receipts index), and autovacuum, busy elsewhere, could leave a fresh store so for minutes
