@@ -57,8 +57,39 @@ def lua(key: str, customers: list[str], feature: str, pause_ms: int = 0) -> str:
     return str(path)
 
 
-def wrk(url: str, script: str, connections: int, seconds: float) -> dict[str, float]:
-    """Requests/s and latency percentiles (ms) of one bounded wrk run; refuses non-2xx."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine so far: a virtual machine's host taking its
+    cores shows as steal; it makes a flood's tail longer whatever the server does."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]), fields[7]
+
+
+def wrk(url: str, script: str, connections: int, seconds: float,
+        pid: int | None = None) -> dict[str, float]:
+    """Requests/s and latency percentiles (ms) of one bounded wrk run; refuses non-2xx. With
+    `pid`, also the server's CPU per answered request (us) and the machine's steal share (%)
+    during the run: the figures a noisy shared machine moves least and most."""
+    before, ticks = (cpu_seconds(pid) if pid else 0.0), machine_ticks()
     out = subprocess.run(["wrk", f"-t{min(connections, 2)}", f"-c{connections}",
                           f"-d{max(1, round(seconds))}s", "--latency", "-s", script, f"{url}/v1/check"],
                          capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
@@ -68,6 +99,11 @@ def wrk(url: str, script: str, connections: int, seconds: float) -> dict[str, fl
     for pct in ("50", "99"):
         value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         found[f"p{pct}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    answered = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    if pid:
+        found["cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / max(1, answered)
+    after = machine_ticks()
+    found["steal"] = 100 * (after[1] - ticks[1]) / max(1, after[0] - ticks[0])
     return found
 
 
@@ -110,6 +146,7 @@ def throughput(seconds: float, rounds: int, baseline: str | None,
         servers["baseline"] = start(baseline_env(baseline))
     ceiling, ceiling_base = serve_ceiling()
     bases = {name: base for name, (_, base, _) in servers.items()} | {"ceiling": ceiling_base}
+    pids = {name: proc.pid for name, (proc, _, _) in servers.items()} | {"ceiling": ceiling.pid}
     keys = {name: key for name, (_, _, key) in servers.items()} | {"ceiling": servers["check"][2]}
     cells = [(f"{c} connection{'s' if c > 1 else ''}", c, 0) for c in (1, 16, 64)]
     if paced_rate:
@@ -123,8 +160,10 @@ def throughput(seconds: float, rounds: int, baseline: str | None,
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in bases}
             for _ in range(rounds):  # alternated so drift on a shared machine hits all alike
                 for name, base in bases.items():
-                    runs[name].append(wrk(base, scripts[name], connections, seconds))
-            med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+                    runs[name].append(wrk(base, scripts[name], connections, seconds,
+                                          pids[name]))
+            med = {name: {k: statistics.median(r[k] for r in rs)
+                          for k in ("rps", "p50", "p99", "cpu_us", "steal")}
                    for name, rs in runs.items()}
 
             rows.append((label, *(_cell(med[name]) for name in bases),
@@ -180,7 +219,9 @@ def workers(seconds: float, rounds: int, counts: tuple[int, ...] = (1, 2)) -> li
 
 
 def _cell(m: dict[str, float]) -> str:
-    return f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms"
+    cpu = f", server CPU {m['cpu_us']:.0f} us/req" if "cpu_us" in m else ""
+    steal = f", steal {m['steal']:.1f} %" if "steal" in m else ""
+    return f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms{cpu}{steal}"
 
 
 def main() -> None:

@@ -79,6 +79,7 @@ full stack (tests compare the two)."""
     app.state.ports = ports
     app.add_middleware(operations.LimitBody)
     app.add_middleware(operations.MeasureRequests, metrics=metrics)
-    if fast_check:
-        app.add_middleware(FastCheck, ports=ports)
+    if fast_check:  # in front of FastAPI's own outer layers too (error, telemetry, body limit)
+        stack = app.build_middleware_stack
+        app.build_middleware_stack = lambda: FastCheck(stack(), ports)  # type: ignore[method-assign]
     return app

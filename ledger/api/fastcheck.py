@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -44,11 +44,13 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/v1/check"
 MAX_FAST_BODY = 16_384  # a check body is under 1 KiB; larger ones go the full way
+_T = TypeVar("_T")
 _WANTED = (b"authorization", b"content-type", b"content-length", b"transfer-encoding")
 
 
 class FastCheck:
-    """ASGI middleware, the outermost one: see the module's docstring for what it answers."""
+    """In front of the whole FastAPI application (`app.LedgerApp`), so that a fast answer
+    skips its outer layers too: see the module's docstring for what it answers."""
 
     def __init__(self, app: App, ports: Ports):
         self.app = app
@@ -60,18 +62,27 @@ class FastCheck:
             await self.full(scope, receive, send)
             return
         started = time.perf_counter()
-        principal = self._principal(scope)
+        principal = self._guarded(self._principal, scope)
         if principal is None:
             await self.full(scope, receive, send)
             return
         messages: list[Message] = []
         raw = await _read(receive, messages)
-        answer = None if raw is None else self._answer(principal, raw)
+        answer = None if raw is None else self._guarded(self._answer, principal, raw)
         if answer is None:
             await self.full(scope, _replaying(messages, receive), send)
             return
         await answer(scope, receive, send)
         self.ports.metrics.answered("POST", PATH, 200, time.perf_counter() - started)
+
+    def _guarded(self, step: Callable[..., _T | None], *args: Any) -> _T | None:
+        """`step`, or None (the full way) if it raised: the fast path runs in front of the
+        framework's error middleware, so a failure here is answered, and logged, by the full
+        stack, which meets the same failure in the route, exactly as without the fast path."""
+        try:
+            return step(*args)
+        except Exception:  # noqa: BLE001 - the full stack answers and logs it
+            return None
 
     async def full(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The full stack: FastAPI with every middleware, as for any request."""

@@ -163,3 +163,25 @@ def test_random_check_bodies_get_the_same_answer_both_ways(apps: Any) -> None:
     handed_on.clear()
     same()
     assert 0 < len(handed_on) < sent[0]  # some answered by the fast path, some handed on
+
+
+def test_a_failure_in_the_fast_path_is_answered_by_the_full_stack(
+        apps: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path runs in front of the framework's error middleware: when its own step
+    fails, the request is handed on and gets exactly the full stack's answer, as without it."""
+    fast, slow, api, handed_on = apps
+    auth = {"Authorization": f"Bearer {api.key('service')}", **JSON}
+    body = b'{"customer_id":"c1","feature":"sso"}'
+    _same(fast, slow, content=body, headers=auth)  # now a hit for the fast path
+    handed_on.clear()
+    ports = fast.app.state.ports
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("the cache failed")
+
+    monkeypatch.setattr(ports.cache, "lookup", broken)
+    quiet_fast = TestClient(fast.app, raise_server_exceptions=False)
+    quiet_slow = TestClient(slow.app, raise_server_exceptions=False)
+    status = _same(quiet_fast, quiet_slow, content=body, headers=auth)
+    assert handed_on == ["/v1/check"]
+    assert status in (200, 500)
