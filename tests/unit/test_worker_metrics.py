@@ -7,7 +7,6 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-
 outcomes = st.lists(st.tuples(
     st.sampled_from(["accepted", "duplicate", "rejected"]),
     st.sampled_from([None, "unknown_license", "invalid_event"]),
