@@ -1,8 +1,8 @@
 """`ledger consume`: Kafka `billing.events` -> the ledger; rejections -> `billing.events.rejected`.
 
 Delivery guarantee, in the order things become durable for one partition's batch (a poll's
-batches of several partitions go through these steps together: their ledger transaction(s),
-then all their rejections, then each partition's tracking record):
+batches of several partitions go through these steps together: one ledger transaction for
+all of them, then all their rejections, then each partition's tracking record):
 
 1. **The ledger facts.** `Ledger.ingest` judges the batch and records its accepted events in
    one transaction, each with its idempotency receipt (tenant, source, id).
@@ -24,18 +24,6 @@ crash may be accepted on the re-read if a later record of the same batch made it
 rejected topic then holds a rejection for an event the ledger later accepted, exactly as if the
 sender had sent it again. A member that lost its partitions in a rebalance cannot move the
 tracking record back: it only advances (the store refuses otherwise, and we re-seek).
-
-**Tenants shared with other members.** The ledger has one writer per tenant at a time (its
-write lock, held from the judgement to the commit). A poll of a member that owns every
-partition is one ledger transaction. A member that shares the topic with others (billing keyed
-by license spreads every tenant over every partition, so the others hold the same tenants'
-records) splits a poll of several tenants into as many transactions as the group has members,
-at most, each for a share of the tenants (`tenant_shares`), in the same order in every member:
-the member that waits for a tenant's lock then waits for that share only, and takes it while
-the other writes the next, instead of queueing for all of the poll's tenants at once. A
-tenant's envelopes stay in one transaction in their order, so every outcome is the one the
-whole poll would have had (a property test compares them); a crash between two of the
-transactions re-reads the batch as above, the first share's events coming back as duplicates.
 """
 
 from __future__ import annotations
@@ -45,7 +33,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -101,34 +89,13 @@ def rejection_message(original: Any, outcome: Outcome, record: Any) -> bytes:
     return json.dumps(cut, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def tenant_shares(originals: Sequence[Any], shares: int) -> list[list[int]]:
-    """The indexes of a poll's records in at most `shares` groups of whole tenants (the tenant an
-    envelope names, as the ledger reads it for a garbled copy too), each in the records' order;
-    the tenants, sorted, dealt in turn, and records that name none with the first group (they
-    are refused before any tenant is locked). One group when `shares` < 2 or one tenant."""
-    named = [o.get("tenantid") if isinstance(o, dict) else None for o in originals]
-    claimed = [t if isinstance(t, str) else None for t in named]
-    tenants = sorted({t for t in claimed if t is not None})
-    count = min(shares, len(tenants))
-    if count < 2:
-        return [list(range(len(originals)))]
-    share = {t: n % count for n, t in enumerate(tenants)}
-    groups: list[list[int]] = [[] for _ in range(count)]
-    for n, tenant in enumerate(claimed):
-        groups[0 if tenant is None else share[tenant]].append(n)
-    return groups
-
-
 class InboundConsumer:
-    """Takes billing events into the ledger, one batch per partition (see the module docstring).
-    `shares`: how many members the group has at least (`group_shares`), asked once a poll."""
+    """Takes billing events into the ledger, one batch per partition (see the module docstring)."""
 
-    def __init__(self, ledger: Ledger, producer: Any, rejected_topic: str,
-                 shares: Callable[[], int] = lambda: 1):
+    def __init__(self, ledger: Ledger, producer: Any, rejected_topic: str):
         self.ledger = ledger
         self.producer = producer
         self.rejected_topic = rejected_topic
-        self.shares = shares
         self.counts: Counter[str] = Counter()
 
     def tracked(self, key: str) -> int | None:
@@ -152,7 +119,7 @@ class InboundConsumer:
         raws = [o if isinstance(o, dict) else (r.value or b"")
                 for o, r in zip(originals, records, strict=True)]
         began = time.monotonic()
-        outcomes = self._judged(",".join(batches), originals, raws)  # 1. facts durable
+        outcomes = self._ingest(",".join(batches), raws)  # 1. facts durable
         judged = time.monotonic() - began
         self._publish_rejections(records, originals, outcomes)  # 2. rejections durable
         fenced = set()
@@ -167,17 +134,6 @@ class InboundConsumer:
                  accepted=counted["accepted"], duplicate=counted["duplicate"],
                  rejected=counted["rejected"], fenced=sorted(fenced), ingest_seconds=round(judged, 4))
         return fenced
-
-    def _judged(self, key: str, originals: Sequence[Any], raws: Sequence[Any]) -> list[Outcome]:
-        """One ledger transaction for the poll, or one per share of its tenants when the member
-        shares the topic (the module docstring); the outcomes in the records' order."""
-        groups = tenant_shares(originals, self.shares())
-        if len(groups) == 1:
-            return self._ingest(key, raws)
-        outcomes: dict[int, Outcome] = {}
-        for indexes in groups:
-            outcomes.update(zip(indexes, self._ingest(key, [raws[n] for n in indexes]), strict=True))
-        return [outcomes[n] for n in range(len(raws))]
 
     def _ingest(self, key: str, raws: Sequence[Any]) -> list[Outcome]:
         """Contention never kills the worker: a tenant lock that stays taken (another writer, a
@@ -202,14 +158,3 @@ class InboundConsumer:
         self.producer.flush(timeout=SEND_TIMEOUT)
         for future in sent:  # raises if the broker refused one: the batch will be re-read
             future.get(timeout=SEND_TIMEOUT)
-
-
-def group_shares(consumer: Any, topic: str) -> Callable[[], int]:
-    """How many members the group has at least, from this member's side: the topic's partitions
-    over those assigned to it, rounded up (1 when it owns them all, or owns none yet). Read
-    from the client's metadata, no request once the topic is known."""
-    def shares() -> int:
-        owned = len(consumer.assignment())
-        total = len(consumer.partitions_for_topic(topic) or ())
-        return max(1, -(-total // owned)) if owned else 1
-    return shares

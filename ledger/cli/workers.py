@@ -16,7 +16,7 @@ import click
 import structlog
 
 from consumers.clients import group_consumer, idempotent_producer
-from consumers.inbound import InboundConsumer, group_shares
+from consumers.inbound import InboundConsumer
 from consumers.metrics import MeasuredLedger, MeasuredPartitions, MeasuredRelay, WorkerMetrics
 from consumers.partitions import Growth, PartitionLoop
 from consumers.project import Projector
@@ -95,8 +95,7 @@ def consume(settings: Settings, max_idle: float | None, batch_size: int,
     producer = idempotent_producer(servers, "ledger-consume")
     consumer = group_consumer(servers, settings.consumer_group, "ledger-consume", batch_size)
     ledger, contexts = _traced(settings, wiring.ledger, "consume")
-    worker = InboundConsumer(MeasuredLedger(ledger, metrics), producer, settings.rejected_topic,
-                             shares=group_shares(consumer, settings.inbound_topic))
+    worker = InboundConsumer(MeasuredLedger(ledger, metrics), producer, settings.rejected_topic)
     log.info("consume.start", topic=settings.inbound_topic, group=settings.consumer_group,
              rejected_topic=settings.rejected_topic)
     try:
