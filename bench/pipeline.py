@@ -12,8 +12,12 @@ Two modes:
   the load is published at N events/s and the lag from publication to the ledger and to the
   read models is reported (p50/p99, resolved to the 50 ms sampling; see `bench.stages`).
 
-Also reported: each worker's CPU seconds, the shared PostgreSQL's and broker's, how busy the
-machine was (which process is the bottleneck), and the batches `consume` judged again
+Also reported, where the time went: per process (each worker, the shared PostgreSQL and
+broker, this bench's samplers) its CPU seconds, CPU seconds per 1,000 events, share of a core
+and the seconds it waited for a core (the run queue: the cores are saturated when processes
+wait there), then the machine's busy share and how much of it was other work; per `consume`
+worker its events, batches, seconds in `Ledger.ingest` and assignments; the worker-seconds
+spent waiting for the tenants' write locks (pg_locks); and the batches `consume` judged again
 (`consume.busy`: it waited for a tenant's lock beyond the lock timeout). `--key tenant` sends
 each tenant's envelopes to its partition (`consumers.routing`), `--key license` (default) as
 billing keys them by default. Run with `--consumers 1` and `--consumers 2` to see what a second
