@@ -12,8 +12,12 @@ Two modes:
   the load is published at N events/s and the lag from publication to the ledger and to the
   read models is reported (p50/p99, resolved to the 50 ms sampling; see `bench.stages`).
 
-Also reported: each worker's CPU seconds, the shared PostgreSQL's and broker's, how busy the
-machine was (which process is the bottleneck), and the batches `consume` judged again
+Also reported, where the time went: per process (each worker, the shared PostgreSQL and
+broker, this bench's samplers) its CPU seconds, CPU seconds per 1,000 events, share of a core
+and the seconds it waited for a core (the run queue: the cores are saturated when processes
+wait there), then the machine's busy share and how much of it was other work; per `consume`
+worker its events, batches, seconds in `Ledger.ingest` and assignments; the worker-seconds
+spent waiting for the tenants' write locks (pg_locks); and the batches `consume` judged again
 (`consume.busy`: it waited for a tenant's lock beyond the lock timeout). `--key tenant` sends
 each tenant's envelopes to its partition (`consumers.routing`), `--key license` (default) as
 billing keys them by default. Run with `--consumers 1` and `--consumers 2` to see what a second
@@ -33,17 +37,30 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from kafka import KafkaProducer
 
 from bench.ingest import usage_heavy
-from bench.stages import Samples, cpu_by_command, cpu_seconds, machine_busy, percentile, steady_rate
+from bench.stages import (
+    LockWaits,
+    Processes,
+    Samples,
+    advisory_key,
+    cpu_by_command,
+    machine_busy,
+    percentile,
+    steady_rate,
+    waited_on_cpu,
+)
 from consumers.clients import ensure_topics
 from consumers.routing import tenant_partition
 from ledger.bootstrap import bootstrap
 from ledger.settings import Settings
+from ledger.store.recorders import lock_key
 from projections.readmodel import ReadModels
 
 LEDGER = Path(sys.executable).with_name("ledger")
@@ -130,16 +147,23 @@ def main() -> None:
             "read models": lambda: _applied(models, topics["LEDGER_OUTBOUND_TOPIC"]) - len(catalogs)}
     busy_before, total_before = machine_busy()
     shared_before = cpu_by_command(["postgres", "java"])
+    queued_before = cpu_by_command(["postgres", "java"], measure=waited_on_cpu)
+    own_before = time.process_time()
     started = time.monotonic()
     processes = [subprocess.Popen([str(LEDGER), role, "--max-idle", "20", "--batch-size",
                                    str(args.batch_size)], env=env,
                                   stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
                  for role, name in roles]
-    workers: dict[str, float] = {}
     shared: dict[str, float] = {"postgres": 0.0, "java": 0.0}
-    busy_after, total_after = busy_before, total_before
+    queued: dict[str, float] = {"postgres": 0.0, "java": 0.0}
+    busy_after, total_after, own = busy_before, total_before, 0.0
+    workers = Processes({name: p.pid for (_, name), p in zip(roles, processes, strict=True)})
+    locks = LockWaits(lambda: psycopg.connect(base, autocommit=True),
+                      [advisory_key(lock_key(f"tenant-{n}")) for n in range(args.tenants)])
     try:
         samples.watch(held)
+        workers.watch(samples.stop)
+        locks.watch(samples.stop)
         if args.rate:
             while not ready(logs, [n for _, n in roles]):
                 time.sleep(0.2)
@@ -148,9 +172,11 @@ def main() -> None:
                and any(p.poll() is None for p in processes)):
             time.sleep(0.2)
         # before the workers stop: their PostgreSQL backends end with them
-        workers = {name: cpu_seconds(p.pid) for (_, name), p in zip(roles, processes, strict=True)}
+        workers.sample()
         shared = cpu_by_command(["postgres", "java"], since=shared_before)
+        queued = cpu_by_command(["postgres", "java"], since=queued_before, measure=waited_on_cpu)
         busy_after, total_after = machine_busy()
+        own = time.process_time() - own_before
     finally:
         samples.stop.set()
         for process in processes:
@@ -160,8 +186,23 @@ def main() -> None:
         producer.close()
         models.close()
         wiring.close()
-    report(args, samples, load, started, published, workers, shared,
-           (busy_after - busy_before) / max(total_after - total_before, 1e-9), logs)
+    report(args, samples, load, started, published, Usage(
+        workers, shared, queued, own, busy_after - busy_before, total_after - total_before,
+        locks), logs)
+
+
+@dataclass
+class Usage:
+    """Where the machine's time went over the run: each worker's CPU and run-queue seconds, the
+    shared PostgreSQL's and broker's, this bench's own (publisher, samplers), the machine's."""
+
+    workers: Processes
+    shared: dict[str, float]
+    queued: dict[str, float]
+    own: float
+    busy: float
+    total: float
+    locks: LockWaits
 
 
 def _applied(models: ReadModels, topic: str) -> int:
@@ -177,8 +218,55 @@ def _logged(logs: Path, prefix: str, what: str) -> int:
     return sum(p.read_text(errors="replace").count(f'"{what}"') for p in logs.glob(f"{prefix}*.log"))
 
 
+def _batches(log: Path) -> tuple[int, int, float]:
+    """(batches, events, seconds in `Ledger.ingest`) of one consume worker's log."""
+    count, events, seconds = 0, 0, 0.0
+    for line in log.read_text(errors="replace").splitlines():
+        if '"consume.batch"' in line:
+            entry = json.loads(line)
+            count += 1
+            events += entry["accepted"] + entry["duplicate"] + entry["rejected"]
+            seconds += entry.get("ingest_seconds", 0.0)
+    return count, events, seconds
+
+
+def where_the_time_went(usage: Usage, total: int, wall: float, logs: Path) -> None:
+    """Per process: CPU seconds, per 1,000 events, the seconds it waited for a core; then the
+    machine: how busy, how much of it these processes, how much the rest of the machine."""
+    cores = os.cpu_count() or 1
+    rows = [(name, seconds, usage.workers.queued.get(name, 0.0))
+            for name, seconds in usage.workers.cpu.items()]
+    rows += [("PostgreSQL (all its clients)", usage.shared["postgres"], usage.queued["postgres"]),
+             ("broker", usage.shared["java"], usage.queued["java"]),
+             ("this bench (samplers)", usage.own, 0.0)]
+    print(f"\nWhere the time went over the run ({wall:.1f} s wall, {cores} cores = "
+          f"{wall * cores:.1f} core-seconds):\n")
+    print("| process | CPU s | CPU s / 1,000 events | share of a core | waited for a core, s |"
+          "\n|---|---|---|---|---|")
+    for name, seconds, waited in rows:
+        print(f"| {name} | {seconds:.1f} | {seconds / total * 1000:.3f} | {seconds / wall * 100:.0f} % "
+              f"| {waited:.1f} |")
+    ours = sum(r[1] for r in rows)
+    others = max(usage.busy - ours, 0.0)
+    print(f"| **all of the above** | {ours:.1f} | {ours / total * 1000:.3f} | "
+          f"{ours / wall * 100:.0f} % | |")
+    print(f"| the rest of the machine (other work) | {others:.1f} | | {others / wall * 100:.0f} % | |")
+    busy = usage.busy / max(usage.total, 1e-9)
+    print(f"\nmachine busy {busy * 100:.0f} % of its {cores} cores "
+          f"({usage.busy:.1f} of {usage.total:.1f} core-seconds); "
+          f"{'saturated' if busy >= 0.95 else 'not saturated'}")
+    for log in sorted(logs.glob("consume-*.log")):
+        batches, events, seconds = _batches(log)
+        assigned = log.read_text(errors="replace").count('"partitions.assigned"')
+        print(f"{log.stem}: {events:,} events in {batches} batches, {seconds:.1f} s in "
+              f"Ledger.ingest (lock waits included), {assigned} assignment(s)")
+    print(f"waiting for a tenant's write lock (pg_locks, sampled every {usage.locks.every} s): "
+          f"{usage.locks.seconds():.1f} worker-seconds, some worker waiting "
+          f"{usage.locks.share() * 100:.0f} % of the time")
+
+
 def report(args: Any, samples: Samples, load: list[Any], started: float, published: list[float],
-           workers: dict[str, float], shared: dict[str, float], busy: float, logs: Path) -> None:
+           usage: Usage, logs: Path) -> None:
     total = len(load)
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -202,9 +290,8 @@ def report(args: Any, samples: Samples, load: list[Any], started: float, publish
             lags = samples.lags(stage, published)
             print(f"| {stage} | {percentile(lags, 0.5) * 1000:.0f} ms | "
                   f"{percentile(lags, 0.99) * 1000:.0f} ms | {max(lags, default=0) * 1000:.0f} ms |")
-    print(f"\nCPU seconds: {', '.join(f'{n} {s:.1f}' for n, s in workers.items())}; "
-          f"shared PostgreSQL (all its clients) {shared['postgres']:.1f}, broker {shared['java']:.1f}; "
-          f"machine busy {busy * 100:.0f} % of its {os.cpu_count()} cores")
+    done = samples.reached("read models", total)
+    where_the_time_went(usage, total, (done or time.monotonic()) - started, logs)
     busy_batches = _logged(logs, "consume", "consume.busy")
     print(f"consume judged again after a lock wait (consume.busy): {busy_batches}; "
           f"fenced batches: {_logged(logs, 'consume', 'partitions.fenced')}")

@@ -118,7 +118,9 @@ class InboundConsumer:
         # reason says "not JSON" or "must be a JSON object" in the sender's terms.
         raws = [o if isinstance(o, dict) else (r.value or b"")
                 for o, r in zip(originals, records, strict=True)]
+        began = time.monotonic()
         outcomes = self._ingest(",".join(batches), raws)  # 1. facts durable
+        judged = time.monotonic() - began
         self._publish_rejections(records, originals, outcomes)  # 2. rejections durable
         fenced = set()
         for key, batch in batches.items():  # 3. the batches are done
@@ -130,7 +132,7 @@ class InboundConsumer:
         self.counts.update(counted)
         log.info("consume.batch", partitions={k: [b[0].offset, b[-1].offset] for k, b in batches.items()},
                  accepted=counted["accepted"], duplicate=counted["duplicate"],
-                 rejected=counted["rejected"], fenced=sorted(fenced))
+                 rejected=counted["rejected"], fenced=sorted(fenced), ingest_seconds=round(judged, 4))
         return fenced
 
     def _ingest(self, key: str, raws: Sequence[Any]) -> list[Outcome]:

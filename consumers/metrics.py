@@ -9,6 +9,7 @@ that ask a store are computed when scraped."""
 from __future__ import annotations
 
 import time
+from collections import Counter as TallyCounter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -53,11 +54,19 @@ class WorkerMetrics:
             .set_function(value)
 
     def observe_outcomes(self, raws: Sequence[Any], outcomes: Sequence[Outcome]) -> None:
+        """Counted per batch, then one increment per label set: a label lookup per envelope was
+        ~4 % of `consume`'s CPU (py-spy); the counters end at the same values."""
+        events: TallyCounter[tuple[str, str]] = TallyCounter()
+        transitions: TallyCounter[str] = TallyCounter()
         for raw, outcome in zip(raws, outcomes, strict=True):
-            self.events.labels(self.worker, outcome.status, outcome.code or "").inc()
+            events[(outcome.status, outcome.code or "")] += 1
             if outcome.status == "accepted":
                 kind = raw.get("type") if isinstance(raw, dict) else None
-                self.transitions.labels(self.worker, str(kind or "unknown")).inc()
+                transitions[str(kind or "unknown")] += 1
+        for (status, code), count in events.items():
+            self.events.labels(self.worker, status, code).inc(count)
+        for kind, count in transitions.items():
+            self.transitions.labels(self.worker, kind).inc(count)
 
 
 class MeasuredLedger(Ledger):

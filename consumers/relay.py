@@ -30,6 +30,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from kafka.errors import KafkaError
 
 from consumers.outbound import encode_fact
+from consumers.placement import KeyPlacement
 from consumers.wakeup import Sleep, Wakeup
 from ledger.store.eventstore import LedgerStore
 
@@ -48,6 +49,7 @@ class Relay:
         self.wakeup = wakeup or Sleep()
         self.name = f"relay:{topic}"
         self.published = 0
+        self.placement = KeyPlacement()
 
     def position(self) -> int:
         """The last ledger position the broker acknowledged (0: nothing yet)."""
@@ -59,8 +61,12 @@ class Relay:
         facts = self.store.facts_after(self.position(), self.page)
         if not facts:
             return 0
-        sent = [self.producer.send(self.topic, key=key, value=value)
-                for key, value in map(encode_fact, facts)]
+        place = self.placement.partitioner(self.producer, self.topic)
+        send = self.producer.send
+        sent = ([send(self.topic, key=key, value=value) for key, value in map(encode_fact, facts)]
+                if place is None else
+                [send(self.topic, key=key, value=value, partition=place(key))
+                 for key, value in map(encode_fact, facts)])
         self.producer.flush(timeout=SEND_TIMEOUT)
         for future in sent:  # raises if the broker refused one: nothing is recorded
             future.get(timeout=SEND_TIMEOUT)
