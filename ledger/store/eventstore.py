@@ -25,7 +25,7 @@ from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, decode, quoted, seal, spelled, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
-from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_rows, micros
+from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, micros
 from schemas.times import format_time
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
@@ -271,8 +271,7 @@ class LedgerStore:
                 if not drafts:
                     return []
                 facts, stored = self._chained(drafts)
-                positions = writer.insert(stored, index_rows(facts),
-                                          [(f.tenant, f.sequence, f.hash, f.prev_hash) for f in facts])
+                positions = writer.insert(stored, facts)
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
         # The facts were built by `_chained` for this write and nobody holds them yet: each gets

@@ -96,23 +96,37 @@ def usage_columns(fact: Fact) -> tuple[str | None, int | None, int, int]:
             micros(fact.effective_at), micros(fact.recorded_at))
 
 
-def index_rows(facts: Sequence[Fact]) -> list[IndexRow]:
-    """`[index_row(f, 0) for f in facts]` for a batch being written (tests/unit/test_encoding.py
-    compares them), the cost that repeats within a batch paid once: its facts share one
-    recorded time, whose integer is worked out once per batch rather than per usage row."""
-    recorded: dict[object, int] = {}
+def index_rows(facts: Sequence[Fact], positions: Sequence[int] | None = None) -> list[IndexRow]:
+    """`[index_row(f, p) for f, p in zip(facts, positions)]` (positions 0 without them) for a
+    batch being written (tests/unit/test_index_rows.py compares them), the cost that repeats
+    within a batch paid once: an event type's kind, and a time's integer (and an effective
+    time's month) once per distinct time, not per row; its facts share one recorded time.
+    The rows are built with their positions, as the insert takes them."""
+    kinds: dict[str, str] = {}
+    moments: dict[datetime, int] = {}
+    months: dict[datetime, str] = {}
     rows = []
-    for fact in facts:
-        if kind_of(fact.type) != USAGE:
-            rows.append(index_row(fact, 0))
+    for fact, position in zip(facts, [0] * len(facts) if positions is None else positions,
+                              strict=True):
+        kind = kinds.get(fact.type)
+        if kind is None:
+            kind = kinds[fact.type] = kind_of(fact.type)
+        data = fact.data
+        if kind != USAGE:
+            customer = data.get("customer_id") if fact.type in GRANTS else None
+            rows.append(_row((fact.tenant, fact.sequence, position, kind, fact.subject, None,
+                              customer if isinstance(customer, str) else None, fact.source,
+                              fact.source_event_id, None, None, None, None)))
             continue
-        at = fact.recorded_at
-        if at not in recorded:
-            recorded[at] = micros(at)
-        feature, quantity = fact.data.get("feature"), fact.data.get("quantity")
+        effective, recorded = fact.effective_at, fact.recorded_at
+        if effective not in moments:
+            moments[effective], months[effective] = micros(effective), month_key(effective)
+        if recorded not in moments:
+            moments[recorded] = micros(recorded)
+        feature, quantity = data.get("feature"), data.get("quantity")
         rows.append(_row((
-            fact.tenant, fact.sequence, 0, USAGE, fact.subject, month_key(fact.effective_at), None,
+            fact.tenant, fact.sequence, position, USAGE, fact.subject, months[effective], None,
             fact.source, fact.source_event_id, feature if isinstance(feature, str) else None,
             quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
-            micros(fact.effective_at), recorded[at])))
+            moments[effective], moments[recorded])))
     return rows
