@@ -34,7 +34,7 @@ STEPS = [
     ("chain", "ledger.store.eventstore", "LedgerStore._chained"),
     ("head", "ledger.store.eventstore", "LedgerStore.head"),
     ("index rows", "ledger.store.eventstore", "index_rows"),  # before the insert, or in it:
-    ("index rows in insert", "ledger.store.recorders", "index_rows"),
+    ("index rows in insert", "ledger.store.recorders", "index_values"),
     ("insert", "ledger.store.recorders", "_SQLiteWriter.insert"),
     ("insert", "ledger.store.recorders", "_PostgresWriter.insert"),
     ("facts insert", "ledger.store.recorders", "insert_facts"),

@@ -26,7 +26,7 @@ from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from ledger.domain.facts import Fact
 from ledger.store.factindex import ARRAY_TYPES, CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
-from ledger.store.records import index_rows
+from ledger.store.records import index_values
 from ledger.store.sqliteinsert import insert_facts
 from ledger.store.treeindex import NODES, PostgresTreeIndex, TreeIndex, tree_ddl
 
@@ -112,14 +112,14 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
-        """The facts, then their index rows with the positions they got (built with them: no
-        second tuple per row), then the tenants' trees."""
+        """The facts, then their index rows with the positions they got (built with them, as
+        plain tuples: no second tuple per row), then the tenants' trees."""
         facts: Sequence[Fact] = kwargs.get("facts", ())
         if not facts or kwargs.get("tracking") is not None:  # not a ledger write: the library's
             return super()._insert_events(c, stored_events, **kwargs)
         positions = insert_facts(c, self.events_table_name, self.insert_events_statement,
                                  stored_events)
-        c.executemany(self.insert_index_statement, index_rows(facts, positions))
+        c.executemany(self.insert_index_statement, index_values(facts, positions))
         self.extend_trees(leaves_of(facts))
         return positions
 
@@ -278,7 +278,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         facts: Sequence[Fact] = kwargs.get("facts", ())
         if facts and positions:
-            columns = [list(c) for c in zip(*index_rows(facts, positions), strict=True)]
+            columns = [list(c) for c in zip(*index_values(facts, positions), strict=True)]
             curs.execute(self.insert_index_statement, columns, prepare=True)
             self._crossed = self._crossed or any(
                 min(positions) <= size <= max(positions) for size in self.statistics_at)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.facts import Fact
-from ledger.store.records import index_row, index_rows
+from ledger.store.records import index_row, index_rows, index_values
 from schemas.events import EVENT_TYPES, PAYMENTS
 from schemas.governance import STEP_TYPES
 
@@ -44,6 +44,9 @@ def test_a_batch_of_index_rows_is_each_fact_s_own_index_row(data: st.DataObject,
     assert [type(r) for r in built] == [type(index_row(f, 0)) for f in batch]
     positions = data.draw(st.lists(st.integers(1, 2**63 - 1), min_size=len(batch), max_size=len(batch)))
     assert index_rows(batch, positions) == [index_row(f, p) for f, p in zip(batch, positions, strict=True)]
+    values = index_values(batch, positions)  # what the insert binds: the same values, plain tuples
+    assert values == [tuple(index_row(f, p)) for f, p in zip(batch, positions, strict=True)]
+    assert all(type(v) is tuple for v in values)
 
 
 def test_a_batch_s_rows_need_one_position_per_fact() -> None:
