@@ -87,35 +87,46 @@ def chained(draft: Fact, sequence: int, prev_hash: str, recorded_at: str,
     """A draft's hash at its place in the chain and its stored bytes, in one step: byte for byte
     `digest(linked_content(...))` and `encode(fact_record(...))` (tests/unit/test_encoding.py
     compares them over awkward values), without building either dict or running the encoder
-    over them twice. Each string is encoded once, by the very function the JSON encoders use
-    for strings (`encode_basestring`, ensure_ascii off), and the integers are `int.__repr__`,
-    as they write them; the objects are spelled out below in the encoders' key orders (sorted
-    for the hash, `fact_record`'s for storage). `data` goes through the encoders themselves:
-    once when its keys are sorted and it holds no object or array (the two spellings are then
-    the same text), else once each. A lone surrogate still raises UnicodeEncodeError."""
+    over them twice. A lone surrogate still raises UnicodeEncodeError."""
+    return spelled(draft, sequence, encode_basestring(prev_hash), encode_basestring(draft.tenant),
+                   encode_basestring(recorded_at), encode_basestring(effective_at))
+
+
+def spelled(draft: Fact, sequence: int, prev: str, tenant: str, recorded: str,
+            effective: str) -> tuple[str, bytes]:
+    """`chained` with four of its strings already spelled as JSON strings (`quoted`): a batch
+    spells its tenant's chain head, tenant and recorded time once, not per fact. Each string
+    is encoded once, by the very function the JSON encoders use for strings
+    (`encode_basestring`, ensure_ascii off), and the integers are `int.__repr__`, as they write
+    them; the objects are spelled out below in the encoders' key orders (sorted for the hash,
+    `fact_record`'s for storage). `data` goes through the encoders themselves: once when its
+    keys are sorted and it holds no object or array (the two spellings are then the same
+    text), else once each."""
     data = draft.data
     stored_data = _data_text(data)
     hashed_data = stored_data if _flat_and_sorted(data) else canonical(data).decode()
-    tenant, subject, kind = (encode_basestring(draft.tenant), encode_basestring(draft.subject),
-                             encode_basestring(draft.type))
+    subject, kind = encode_basestring(draft.subject), encode_basestring(draft.type)
     source, event_id = encode_basestring(draft.source), encode_basestring(draft.source_event_id)
-    effective, recorded = encode_basestring(effective_at), encode_basestring(recorded_at)
-    prev, number = encode_basestring(prev_hash), int.__repr__(sequence)
+    number = int.__repr__(sequence)
     fact_hash = hashlib.sha256(
         f'{{"data":{hashed_data},"effective_at":{effective},"prev_hash":{prev},'
         f'"recorded_at":{recorded},"sequence":{number},"source":{source},'
         f'"source_event_id":{event_id},"subject":{subject},"tenant":{tenant},"type":{kind}}}'
         .encode()).hexdigest()
+    sealing = _SEALING.copy()  # `_current_seal`, inline: it runs for every fact
+    sealing.update(fact_hash.encode())
     stored = (f'{{"v":{STORAGE_VERSION},"tenant":{tenant},"subject":{subject},"type":{kind},'
               f'"effective_at":{effective},"recorded_at":{recorded},"source":{source},'
               f'"source_event_id":{event_id},"data":{stored_data},"data_version":{_DATA_VERSION},'
               f'"sequence":{number},"prev_hash":{prev},"hash":"{fact_hash}",'
-              f'"seal":"{_current_seal(fact_hash)}"}}')
+              f'"seal":"{sealing.hexdigest()[:32]}"}}')
     return fact_hash, stored.encode()
 
 
+quoted = encode_basestring  # a string as JSON spells it (ensure_ascii off): what `spelled` takes
+
+
 _DATA_VERSION = int.__repr__(DATA_VERSION)
-_CONTAINERS = (dict, list, tuple)
 
 
 def _flat_and_sorted(data: dict[str, Any]) -> bool:
@@ -131,16 +142,14 @@ def _flat_and_sorted(data: dict[str, Any]) -> bool:
             in_order = False
         if len(_IN_ORDER) < _KEY_SETS:
             _IN_ORDER[keys] = in_order
-    if not in_order:
-        return False
-    for value in data.values():  # a plain loop: `any` of a generator costs a frame per value
-        if isinstance(value, _CONTAINERS):
-            return False
-    return True
+    # no value an object or array: each value's exact type a scalar one (a subclass of str or
+    # int, which the encoders may spell otherwise, takes the long way, which is always right)
+    return in_order and _SCALARS.issuperset(map(type, data.values()))
 
 
 _IN_ORDER: dict[tuple[Any, ...], bool] = {}
 _KEY_SETS = 4096
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def to_fact(record: dict[str, Any], position: int | None = None, *, upcasting: bool = True) -> Fact:

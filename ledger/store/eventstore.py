@@ -20,12 +20,12 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.chain import GENESIS, fact_hash
-from ledger.domain.facts import Fact, assembled
+from ledger.domain.facts import Fact
 from ledger.domain.usage import month_key
 from ledger.store import streams
-from ledger.store.codec import STORAGE_VERSION, chained, decode, seal, to_fact
+from ledger.store.codec import STORAGE_VERSION, decode, quoted, seal, spelled, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
-from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, index_rows, micros
+from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, micros
 from schemas.times import format_time
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
@@ -56,12 +56,6 @@ def _load(raw: bytes, position: int | None, what: str) -> Fact:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptStoreError(f"{what} at position {position} is unreadable ({exc!r}): run "
                                 "`ledger verify` to find what was altered") from None
-
-
-def _copied(fact: Fact, **changes: Any) -> Fact:
-    """`fact` with `changes` (already typed), twice per recorded fact: `dataclasses.replace`
-    re-checks every field and the frozen `__init__` sets them one by one (see `assembled`)."""
-    return assembled(Fact, {**fact.__dict__, **changes})
 
 
 class LedgerStore:
@@ -277,8 +271,7 @@ class LedgerStore:
                 if not drafts:
                     return []
                 facts, stored = self._chained(drafts)
-                positions = writer.insert(stored, index_rows(facts),
-                                          [(f.tenant, f.sequence, f.hash, f.prev_hash) for f in facts])
+                positions = writer.insert(stored, facts)
         except (TenantBusyError, AppendCollidedError) as exc:
             raise ConcurrentAppendError(str(exc)) from exc
         # The facts were built by `_chained` for this write and nobody holds them yet: each gets
@@ -295,25 +288,37 @@ class LedgerStore:
         """The drafts with their places in their tenants' chains, and their stored records, each
         fact built once (its content is worked out from the draft before its hash). A batch is
         recorded at one moment (it commits at once), never before its chain's head: its recorded
-        time, formatted, and the tenant's stream id are worked out once per tenant, not per fact."""
-        heads: dict[str, tuple[int, str, datetime, str, UUID]] = {}
+        time, formatted, the tenant's stream id and name as JSON spells them are worked out once
+        per tenant, and each effective time once per batch (facts of a batch often share one:
+        its text is ~0.7 us to make, a look-up ~0.05), not per fact."""
+        heads: dict[str, tuple[int, str, datetime, str, UUID, str]] = {}
+        times: dict[datetime, str] = {}  # effective time -> its text as JSON spells it
         now = self.clock()
         facts, stored = [], []
+        new = object.__new__
         for draft in drafts:
             tenant = draft.tenant
             if tenant not in heads:
                 head = self.head(tenant)
                 at = now if head is None else max(now, head.recorded_at)
                 start = (0, GENESIS) if head is None else (head.sequence, head.hash)
-                heads[tenant] = (*start, at, format_time(at), streams.chain_stream(tenant))
-            sequence, prev_hash, recorded_at, recorded_text, stream = heads[tenant]
-            linked, record = chained(draft, sequence + 1, prev_hash, recorded_text,
-                                     format_time(draft.effective_at))
-            heads[tenant] = (sequence + 1, linked, recorded_at, recorded_text, stream)
-            fact = _copied(draft, sequence=sequence + 1, prev_hash=prev_hash,
-                           recorded_at=recorded_at, hash=linked, position=None)
+                heads[tenant] = (*start, at, quoted(format_time(at)), streams.chain_stream(tenant),
+                                 quoted(tenant))
+            sequence, prev_hash, recorded_at, recorded, stream, name = heads[tenant]
+            effective = times.get(draft.effective_at)
+            if effective is None:
+                effective = times[draft.effective_at] = quoted(format_time(draft.effective_at))
+            sequence += 1
+            linked, record = spelled(draft, sequence, quoted(prev_hash), name, recorded, effective)
+            heads[tenant] = (sequence, linked, recorded_at, recorded, stream, name)
+            # The fact and the library's frozen record, every field set at once (`assembled`,
+            # inline: the frozen `__init__` sets them one by one)
+            fact = new(Fact)
+            fact.__dict__.update(draft.__dict__, sequence=sequence, prev_hash=prev_hash,
+                                 recorded_at=recorded_at, hash=linked, position=None)
             facts.append(fact)
-            stored.append(assembled(StoredEvent, {  # the library's frozen record, every field
-                "originator_id": stream, "originator_version": fact.sequence,
-                "topic": streams.fact_topic(fact.type), "state": record}))
+            event = new(StoredEvent)
+            event.__dict__.update(originator_id=stream, originator_version=sequence,
+                                  topic=streams.fact_topic(draft.type), state=record)
+            stored.append(event)
         return facts, stored

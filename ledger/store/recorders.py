@@ -24,14 +24,13 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 
+from ledger.domain.facts import Fact
 from ledger.store.factindex import ARRAY_TYPES, CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
-from ledger.store.records import IndexRow
+from ledger.store.records import index_values
 from ledger.store.sqliteinsert import insert_facts
 from ledger.store.treeindex import NODES, PostgresTreeIndex, TreeIndex, tree_ddl
 
 log = structlog.get_logger()
-
-_AT = COLUMNS.index("position")  # where an index row's position goes
 
 
 class TenantBusyError(Exception):
@@ -47,8 +46,14 @@ Leaf = tuple[str, int, str, str]  # (tenant, sequence, event hash, previous hash
 
 
 class Writer(Protocol):
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
-               leaves: Sequence[Leaf] = ()) -> list[int]: ...
+    def insert(self, stored: Sequence[StoredEvent], facts: Sequence[Fact]) -> list[int]:
+        """Record `stored`, the stored records of `facts` (chained: sequence, hash and previous
+        hash set), with each fact's index row and the tenants' new tree leaves; the positions."""
+        ...
+
+
+def leaves_of(facts: Sequence[Fact]) -> list[Leaf]:
+    return [(f.tenant, f.sequence, f.hash, f.prev_hash) for f in facts]
 
 
 class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
@@ -107,18 +112,15 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
-        """The facts, then their index rows with the positions they got, then the tenants'
-        trees."""
-        rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
-        if not rows or kwargs.get("tracking") is not None:  # not a ledger write: the library's
-            positions = super()._insert_events(c, stored_events, **kwargs)
-        else:
-            positions = insert_facts(c, self.events_table_name, self.insert_events_statement,
-                                     stored_events)
-        if rows and positions:  # each row with its position (a tuple: `_replace` is ~5x slower)
-            c.executemany(self.insert_index_statement,
-                          [(*r[:_AT], p, *r[_AT + 1:]) for r, p in zip(rows, positions, strict=True)])
-        self.extend_trees(kwargs.get("tree_leaves", ()))
+        """The facts, then their index rows with the positions they got (built with them, as
+        plain tuples: no second tuple per row), then the tenants' trees."""
+        facts: Sequence[Fact] = kwargs.get("facts", ())
+        if not facts or kwargs.get("tracking") is not None:  # not a ledger write: the library's
+            return super()._insert_events(c, stored_events, **kwargs)
+        positions = insert_facts(c, self.events_table_name, self.insert_events_statement,
+                                 stored_events)
+        c.executemany(self.insert_index_statement, index_values(facts, positions))
+        self.extend_trees(leaves_of(facts))
         return positions
 
     @contextmanager
@@ -147,11 +149,9 @@ class _SQLiteWriter:
     def __init__(self, recorder: SQLiteLedgerRecorder, cursor: Any):
         self.recorder, self.cursor = recorder, cursor
 
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
-               leaves: Sequence[Leaf] = ()) -> list[int]:
+    def insert(self, stored: Sequence[StoredEvent], facts: Sequence[Fact]) -> list[int]:
         try:
-            return list(self.recorder._insert_events(self.cursor, stored, index_rows=rows,
-                                                     tree_leaves=leaves) or [])
+            return list(self.recorder._insert_events(self.cursor, stored, facts=facts) or [])
         except sqlite3.IntegrityError as exc:
             raise AppendCollidedError(str(exc)) from None
 
@@ -276,16 +276,13 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         """After the library's insert: the facts' index rows, with the positions it returned,
         then the tenants' trees."""
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
-        if rows and positions:
-            columns = [list(c) for c in zip(*rows, strict=True)]
-            columns[_AT] = list(positions)
-            if len(columns[_AT]) != len(rows):
-                raise ValueError(f"{len(rows)} index rows for {len(columns[_AT])} positions")
+        facts: Sequence[Fact] = kwargs.get("facts", ())
+        if facts and positions:
+            columns = [list(c) for c in zip(*index_values(facts, positions), strict=True)]
             curs.execute(self.insert_index_statement, columns, prepare=True)
             self._crossed = self._crossed or any(
                 min(positions) <= size <= max(positions) for size in self.statistics_at)
-        self.extend_trees(kwargs.get("tree_leaves", ()))
+            self.extend_trees(leaves_of(facts))
         return positions
 
     def _analyse_if_grown(self) -> None:
@@ -328,8 +325,7 @@ class _PostgresWriter:
     def __init__(self, recorder: PostgresLedgerRecorder, curs: Any):
         self.recorder, self.curs = recorder, curs
 
-    def insert(self, stored: Sequence[StoredEvent], rows: Sequence[IndexRow],
-               leaves: Sequence[Leaf] = ()) -> list[int]:
+    def insert(self, stored: Sequence[StoredEvent], facts: Sequence[Fact]) -> list[int]:
         """The library's own steps of `insert_events` (its table lock keeps the notification
         order free of gaps a follower could skip), inside our locked transaction."""
         import psycopg
@@ -338,6 +334,6 @@ class _PostgresWriter:
             self.recorder._insert_events(self.curs, stored)
             self.recorder._insert_stored_events(self.curs, stored)
             return list(self.recorder._fetch_ids_after_insert_events(
-                self.curs, stored, index_rows=rows, tree_leaves=leaves) or [])
+                self.curs, stored, facts=facts) or [])
         except psycopg.errors.UniqueViolation as exc:
             raise AppendCollidedError(str(exc)) from None

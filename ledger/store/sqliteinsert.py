@@ -21,19 +21,26 @@ from eventsourcing.persistence import StoredEvent
 
 
 def insert_facts(cursor: Any, table: str, statement: str, stored: Sequence[StoredEvent]) -> list[int]:
-    """Insert `stored` with the library's own `statement` into `table`; their notification ids."""
+    """Insert `stored` with the library's own `statement` into `table`; their notification ids.
+    A batch's records are of few streams, each one UUID object (`streams.chain_stream`): its
+    text is made once per run of records of one stream, not per record."""
     cursor.execute(f"SELECT MAX(rowid) FROM {table}")
     before = cursor.fetchone()[0] or 0
-    keys = [(e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id,
-             e.originator_version) for e in stored]
-    cursor.executemany(statement, [(*key, e.topic, e.state) for key, e in zip(keys, stored, strict=True)])
+    rows: list[tuple[Any, ...]] = []
+    stream, text = None, None
+    for e in stored:
+        if e.originator_id is not stream:
+            stream = e.originator_id
+            text = stream.hex if isinstance(stream, UUID) else stream
+        rows.append((text, e.originator_version, e.topic, e.state))
+    cursor.executemany(statement, rows)
     cursor.execute("SELECT last_insert_rowid()")
     last = cursor.fetchone()[0]
     if last == before + len(stored):
         return list(range(before + 1, last + 1))
     found = []
-    for key in keys:
+    for row in rows:
         cursor.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?",
-                       key)
+                       row[:2])
         found.append(cursor.fetchone()[0])
     return found
