@@ -184,15 +184,18 @@ def _at_once(raw: dict[str, Any] | bytes | str) -> Inbound | None:
         moment = datetime.fromisoformat(envelope.time)  # in UTC: `parse_time` of this spelling
     except ValueError:  # a day or a minute that does not exist
         return None
-    return Inbound(
-        id=envelope.id,
-        source=envelope.source,
-        type=envelope.type,
-        time=moment,
-        subject=envelope.subject,
-        tenant=envelope.tenantid,
-        data=normalise(_dump(envelope.data, envelope.type)),
-    )
+    data = _dump(envelope.data, envelope.type)  # a new dict: no copy of it needed
+    # Built without the frozen `__init__` (it sets the fields one by one): once per event.
+    inbound = object.__new__(Inbound)
+    inbound.__dict__.update(id=envelope.id, source=envelope.source, type=envelope.type,
+                            time=moment, subject=envelope.subject, tenant=envelope.tenantid,
+                            data=data if _flat(data) else normalise(data))
+    return inbound
+
+
+def _flat(data: dict[str, Any]) -> bool:
+    """Whether `normalise` would leave data as it is (no time, no nesting: the usual event)."""
+    return not any(isinstance(v, _CHANGED) for v in data.values())
 
 
 def _step_by_step(raw: Any, text: bool) -> Inbound:

@@ -4,6 +4,7 @@ result, and everything else is judged, and worded, by the step-by-step path as b
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -57,8 +58,9 @@ DATA_KEYS = ["customer_id", "plan", "seats", "starts_at", "ends_at", "region", "
 
 
 def outcome(parse: Any, raw: Any, **kw: Any) -> tuple[Any, ...]:
+    """What a parser made of `raw`; the repr tells 1 from 1.0 and True, and names the zone."""
     try:
-        return ("accepted", parse(raw, **kw))
+        return ("accepted", repr(parse(raw, **kw)))
     except InvalidEventError as exc:
         return ("refused", str(exc), exc.event_id, exc.source)
 
@@ -71,7 +73,7 @@ def same_everywhere(raw: Any) -> None:
     if isinstance(raw, dict | bytes | str):
         quick = _at_once(raw) if not isinstance(raw, dict) or isinstance(raw.get("data"), dict) else None
         if quick is not None:
-            assert ("accepted", quick) == outcome(_step_by_step, raw, text=True)
+            assert ("accepted", repr(quick)) == outcome(_step_by_step, raw, text=True)
 
 
 @st.composite
@@ -83,7 +85,7 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.integers(0, 4)) == 0:
             where.pop(key, None)
         else:
-            where[key] = draw(st.sampled_from(ODD))
+            where[key] = copy.deepcopy(draw(st.sampled_from(ODD)))  # ODD's own stay as they are
     return raw
 
 
@@ -181,4 +183,4 @@ def test_the_shortcut_takes_the_usual_envelopes() -> None:
 def test_older_data_and_mere_objects_take_the_steps() -> None:
     old = {**SEEDS[9], "dataversion": 0}
     assert _at_once(old) is None and _at_once(json.dumps(old)) is None
-    assert parse_envelope(old) == _step_by_step(old, text=True)
+    assert repr(parse_envelope(old)) == repr(_step_by_step(old, text=True))
