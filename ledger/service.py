@@ -49,7 +49,7 @@ class Outcome:
 
 
 def _accepted(event_id: str | None, source: str | None, fact: Fact) -> Outcome:
-    """Twice per accepted event (judged, then recorded): built without the frozen `__init__`."""
+    """Once per accepted event: built without the frozen `__init__`."""
     return assembled(Outcome, {"id": event_id, "source": source, "status": "accepted",
                                "code": None, "message": None, "fact": fact})
 
@@ -81,7 +81,7 @@ class Ledger:
         if not workflow:
             parsed = [_rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
                                 "catalog release workflow ('ledger catalog', /v1/catalog), never "
-                                "sent in") if isinstance(p, Inbound) and p.type in STEP_TYPES else p
+                                "sent in") if isinstance(p, Inbound) and p.type in _STEPS else p
                       for p in parsed]
         garbled = _garbled_keys(parsed, raws, default_tenant)
         items = [p for p in parsed if isinstance(p, Inbound)]
@@ -99,7 +99,10 @@ class Ledger:
         if not tenants:  # every envelope was refused before judgement
             return [p for p in parsed if isinstance(p, Outcome)]
         stored = iter(self.store.write(tenants, judge))
-        return [_accepted(o.id, o.source, next(stored)) if o.fact else o for o in outcomes]
+        for outcome in outcomes:  # built by `judge` for this batch, held by no one else yet:
+            if outcome.fact is not None:  # each gets its recorded fact in place of the draft
+                outcome.__dict__["fact"] = next(stored)
+        return outcomes
 
     def _parse(self, raw: Any, default_tenant: str | None, enforce: bool, text: bool) -> Inbound | Outcome:
         try:
@@ -193,6 +196,7 @@ def _claimed_tenant(raw: Any) -> str | None:
 
 
 _LICENSE_TYPES = frozenset(t for t in EVENT_TYPES if t != "catalog.published")
+_STEPS, _PAYMENTS = frozenset(STEP_TYPES), frozenset(PAYMENTS)  # asked of every event
 
 
 class _Judging:
@@ -236,12 +240,12 @@ class _Judging:
                     return Outcome(item.id, item.source, "duplicate")
                 judge_publication(self._governance(tenant), catalogs, draft)
                 self.catalogs[tenant] = catalogs.with_fact(draft)
-            elif item.type in STEP_TYPES:
+            elif item.type in _STEPS:
                 judge_step(self._governance(tenant), catalogs, draft)
                 self._governance(tenant).append(draft)
                 if item.type == UNSCHEDULED:  # the batch's later facts see the withdrawal
                     self.catalogs[tenant] = catalogs.with_fact(draft)
-            elif item.type in PAYMENTS:
+            elif item.type in _PAYMENTS:
                 if not self._facts(tenant, item.subject):
                     raise reject("unknown_license", f"license {item.subject!r} does not exist; "
                                  "a payment names a granted license")
@@ -279,8 +283,9 @@ class _Judging:
         if newest is None or newest <= draft.effective_at:
             self.latest[(draft.tenant, draft.subject)] = draft.effective_at
             n = len(facts)
-            self.folds[(draft.tenant, draft.subject, n, n, len(catalogs.facts))] = Timeline(
-                terms, (*before.applied, draft), before.superseded)
+            self.folds[(draft.tenant, draft.subject, n, n, len(catalogs.facts))] = assembled(
+                Timeline, {"terms": terms, "applied": (*before.applied, draft),
+                           "superseded": before.superseded})
 
     def _latest(self, tenant: str, license_id: str, facts: list[Fact]) -> datetime | None:
         """The latest effective time among a license's facts (None for none), kept as the batch

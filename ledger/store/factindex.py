@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.store.codec import to_fact
-from ledger.store.records import IndexRow, usage_columns
+from ledger.store.records import CATALOG, GOVERNANCE, IndexRow, usage_columns
 
 FACTS_TABLE = "ledger_facts"
 COLUMNS = IndexRow._fields
@@ -26,6 +26,9 @@ ARRAY_TYPES = ("text", "bigint", "bigint", "text", "text", "text", "text", "text
 # Added after the first release: a store created before them gets them on open (`migrate`).
 USAGE_COLUMNS = ("feature", "quantity", "effective_at", "recorded_at")
 CHUNK = 500  # values per IN list on SQLite: few statement shapes, far below its limits
+# The kinds of the few facts a tenant's whole history of is read: each has a partial index,
+# which a query uses only if it names the kind as a literal.
+SPARSE_KINDS = (CATALOG, GOVERNANCE)
 
 
 def _usage_column_types(bigint: str) -> list[str]:
@@ -43,6 +46,9 @@ def ddl(table: str, bigint: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_customer ON {table} (tenant, customer) "
         "WHERE customer IS NOT NULL",
         f"CREATE UNIQUE INDEX IF NOT EXISTS {FACTS_TABLE}_position ON {table} (position)",
+        # Every batch reads the tenant's catalogs: without these it scanned all its rows.
+        *(f"CREATE INDEX IF NOT EXISTS {FACTS_TABLE}_{kind} ON {table} (tenant, sequence) "
+          f"WHERE kind = '{kind}'" for kind in SPARSE_KINDS),
     ]
 
 
@@ -145,6 +151,8 @@ class FactIndex:
         """(subject, position, stored bytes) of a tenant's facts of one kind, in sequence order,
         optionally only of some subjects and usage months."""
         where, params = "f.tenant = ? AND f.kind = ?", [tenant, kind]
+        if kind in SPARSE_KINDS:
+            where, params = f"f.tenant = ? AND f.kind = '{kind}'", [tenant]
         if months is not None:
             if not months:
                 return []
