@@ -39,13 +39,14 @@ class Fact:
         return (self.effective_at, self.sequence)
 
 
-def assembled(cls: type[_T], fields: dict[str, Any]) -> _T:
+def assembled(cls: type[_T], fields: dict[str, Any], **changes: Any) -> _T:
     """An instance of a frozen dataclass without `__post_init__` (`Fact`, an ingest `Outcome`)
     from every one of its fields, already typed: the frozen `__init__` sets field by field
     through `object.__setattr__`, ~5x the cost of filling `__dict__` at once, and ingest builds
-    several per event. Callers name all fields (a missing one is an AttributeError on use)."""
+    several per event. Callers name all fields (a missing one is an AttributeError on use);
+    `changes` replace some of `fields` (a copy of another instance's `__dict__` with changes)."""
     made = object.__new__(cls)
-    made.__dict__.update(fields)
+    made.__dict__.update(fields, **changes)
     return made
 
 

@@ -20,7 +20,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.chain import GENESIS, fact_hash
-from ledger.domain.facts import Fact
+from ledger.domain.facts import Fact, assembled
 from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, decode, quoted, seal, spelled, to_fact
@@ -295,7 +295,6 @@ class LedgerStore:
         times: dict[datetime, str] = {}  # effective time -> its text as JSON spells it
         now = self.clock()
         facts, stored = [], []
-        new = object.__new__
         for draft in drafts:
             tenant = draft.tenant
             if tenant not in heads:
@@ -311,14 +310,10 @@ class LedgerStore:
             sequence += 1
             linked, record = spelled(draft, sequence, quoted(prev_hash), name, recorded, effective)
             heads[tenant] = (sequence, linked, recorded_at, recorded, stream, name)
-            # The fact and the library's frozen record, every field set at once (`assembled`,
-            # inline: the frozen `__init__` sets them one by one)
-            fact = new(Fact)
-            fact.__dict__.update(draft.__dict__, sequence=sequence, prev_hash=prev_hash,
-                                 recorded_at=recorded_at, hash=linked, position=None)
-            facts.append(fact)
-            event = new(StoredEvent)
-            event.__dict__.update(originator_id=stream, originator_version=sequence,
-                                  topic=streams.fact_topic(draft.type), state=record)
-            stored.append(event)
+            # The fact and the library's frozen record, every field set at once
+            facts.append(assembled(Fact, draft.__dict__, sequence=sequence, prev_hash=prev_hash,
+                                   recorded_at=recorded_at, hash=linked, position=None))
+            stored.append(assembled(StoredEvent, {}, originator_id=stream,
+                                    originator_version=sequence,
+                                    topic=streams.fact_topic(draft.type), state=record))
         return facts, stored
