@@ -72,17 +72,23 @@ def infrastructure(url: str) -> InfrastructureFactory:
     return InfrastructureFactory.construct(Environment(env=library_settings(url)))
 
 
-_CREATE_LOCK = 7_342_000
+# The advisory lock of table creation: `process_recorder` holds it while a starting process
+# creates or migrates the tables, and `ANALYZE` (`recorders`) takes it before any table lock.
+# A worker starting while another analysed once deadlocked on two tables' locks taken in
+# opposite orders (its CREATE INDEX IF NOT EXISTS, ANALYZE's ShareUpdateExclusiveLock), and
+# PostgreSQL aborted the starting worker's DDL: the worker exited.
+CREATE_LOCK = 7_342_000
 
 
 def process_recorder(factory: InfrastructureFactory, url: str) -> ProcessRecorder:
     """The library creates its tables with CREATE ... IF NOT EXISTS, which PostgreSQL lets
-    collide when several workers start at once on an empty database: serialise it."""
+    collide when several workers start at once on an empty database: serialise it (and with
+    `ANALYZE`, which takes the same lock)."""
     if "POSTGRES_HOST" not in library_settings(url):
         return factory.process_recorder()
     with connect(url) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_CREATE_LOCK,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
         try:
             return factory.process_recorder()
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATE_LOCK,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))

@@ -25,6 +25,7 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from ledger.domain.facts import Fact
+from ledger.store.database import CREATE_LOCK
 from ledger.store.factindex import ARRAY_TYPES, CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
 from ledger.store.records import index_values
 from ledger.store.sqliteinsert import insert_facts
@@ -288,12 +289,14 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
     def _analyse_if_grown(self) -> None:
         """After a commit that took the store past one of `statistics_at`: see STATISTICS_AT.
         `ANALYZE` samples the tables (a few hundred milliseconds at most at these sizes) and
-        takes no lock that blocks writers or readers."""
+        takes no lock that blocks writers or readers; it waits for a process creating the
+        tables to finish (`database.CREATE_LOCK`)."""
         if not self._crossed:
             return
         self._crossed = False
         try:
             with self.datastore.transaction(commit=True) as curs:
+                curs.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
                 curs.execute(f"ANALYZE {self.facts_table}, {self.events_table}")
         except Exception as exc:  # noqa: BLE001 - the batch has committed: never fail it now
             log.warning("store.statistics_failed", error=str(exc),
