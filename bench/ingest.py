@@ -80,6 +80,19 @@ def lifecycle_heavy(events: int, tenant: str = "bench") -> list[dict[str, Any]]:
 WORKLOADS = {"usage": usage_heavy, "lifecycle": lifecycle_heavy}
 
 
+def durability(url: str | None) -> str:
+    """What the store's commits wait for: the figures differ several-fold between a PostgreSQL
+    that flushes each commit to disk and one that does not (the test cluster's default)."""
+    if not url:
+        return "durability: SQLite, the library's settings (journal_mode=WAL, synchronous=FULL)"
+    import psycopg
+
+    with psycopg.connect(url.partition("?")[0]) as conn:
+        rows = conn.execute("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', "
+                            "'synchronous_commit', 'full_page_writes') ORDER BY name").fetchall()
+    return "durability: PostgreSQL " + ", ".join(f"{name}={setting}" for name, setting in rows)
+
+
 def fresh_url(base: str | None) -> str:
     if base is None:
         return f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
@@ -169,7 +182,8 @@ def main() -> None:
     paths = list(PATHS) if args.path == "both" else [args.path]
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"store: {(args.database_url or 'sqlite').split('://')[0]}, {args.events} events, "
-          f"batches of {args.batch}, {args.rounds} rounds alternated, medians\n")
+          f"batches of {args.batch}, {args.rounds} rounds alternated, medians")
+    print(f"{durability(args.database_url)}\n")
     print("| workload | path | ours (events/s) | library insert_events (events/s) | ratio |\n"
           "|---|---|---|---|---|")
     for name in names:
