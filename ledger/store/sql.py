@@ -86,12 +86,26 @@ class Database:
 
     def create_tables(self, statements: Sequence[str]) -> None:
         """Run CREATE ... IF NOT EXISTS statements. PostgreSQL lets those collide when several
-        processes start together on an empty database, so there they take one advisory lock."""
-        with self.transaction() as cur:
-            if self.postgres:
-                cur.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
-            for statement in statements:
-                cur.execute(statement)
+        processes start together on an empty database, so there they take one advisory lock,
+        and each statement commits on its own: even on a table that exists, CREATE INDEX IF
+        NOT EXISTS takes the table's ShareLock first, and one transaction holding the lock of
+        one table while it waited for another's deadlocked with a running projector writing
+        the two in the other order (PostgreSQL aborted the starting worker). The statements
+        are each idempotent, so a start cut short between two is completed by the next."""
+        if not self.postgres:
+            with self.transaction() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+            return
+        with self._pool.connection() as conn:
+            conn.autocommit = True
+            conn.execute(f"SELECT pg_advisory_lock({_DDL_LOCK})")
+            try:
+                for statement in statements:
+                    conn.execute(statement)
+            finally:
+                conn.execute(f"SELECT pg_advisory_unlock({_DDL_LOCK})")
+                conn.autocommit = False
 
     def close(self) -> None:
         if self._pool is not None:
