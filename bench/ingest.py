@@ -99,7 +99,7 @@ def fresh_url(base: str | None) -> str:
     return f"{base.split('?')[0]}?schema=bench_{uuid.uuid4().hex[:10]}"
 
 
-def ours(url: str, events: list[dict[str, Any]], batch: int) -> tuple[float, list[bytes]]:
+def ours(url: str, events: list[Any], batch: int) -> tuple[float, list[bytes]]:
     wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
     try:
         started = clock()

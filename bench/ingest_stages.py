@@ -5,10 +5,12 @@ step of `Ledger.ingest` per event, so a change to one stage is seen in that stag
 in the machine's noise. The steps are timed by wrapping the functions that make them, each
 called once per batch (the timers cost nothing per event); a step a version of the code does
 not have is left out. `--against DIR` runs the same in a copy of another version (say
-`git archive main | tar -x -C DIR`), the two alternated process by process, medians.
+`git archive main | tar -x -C DIR`), the two alternated process by process, medians. `--text`
+hands each envelope over as its JSON text, as `ledger ingest` and Kafka do (parsing then
+includes decoding it), instead of as an object, as in-process callers and HTTP do.
 
 Usage: python -m bench.ingest_stages [--events N] [--runs R] [--workload usage|lifecycle|both]
-       [--against DIR] [--database-url URL]
+       [--against DIR] [--database-url URL] [--text]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ STEPS = [
     ("ingest", "ledger.service", "Ledger.ingest"),
     ("write", "ledger.store.eventstore", "LedgerStore.write"),
     ("reads", "ledger.service", "_Judging.__init__"),
+    ("catalogs", "ledger.store.eventstore", "LedgerStore.catalogs"),
     ("chain", "ledger.store.eventstore", "LedgerStore._chained"),
     ("head", "ledger.store.eventstore", "LedgerStore.head"),
     ("index rows", "ledger.store.eventstore", "index_rows"),  # before the insert, or in it:
@@ -45,7 +48,8 @@ STEPS = [
 # what each figure is: the steps nest, so some are differences
 ROWS = [
     ("parse and validate (before the lock)", lambda t: t["ingest"] - t["write"]),
-    ("the batch's reads", lambda t: t["reads"]),
+    ("the batch's reads (the catalogs' apart)", lambda t: t["reads"] - t["catalogs"]),
+    ("the catalogs' read", lambda t: t["catalogs"]),
     ("judging", lambda t: t["judge"] - t["reads"]),
     ("the chain step (the head's read apart)", lambda t: t["chain"] - t["head"]),
     ("the head's read and check", lambda t: t["head"]),
@@ -102,14 +106,19 @@ def instrument(spent: dict[str, float]) -> None:
     LedgerStore.write = write_timing_judge  # type: ignore[method-assign]
 
 
-def one_run(workload: str, events: int, batch: int, database_url: str | None) -> dict[str, float]:
+def one_run(workload: str, events: int, batch: int, database_url: str | None,
+            text: bool = False) -> dict[str, float]:
     """CPU microseconds per event of each step of one ingest of `events` on a fresh store, and
-    of the library's insert of the same payloads."""
+    of the library's insert of the same payloads. `text`: each envelope handed over as its
+    JSON text, as `ledger ingest` and Kafka do (else as an object, as in-process callers and
+    HTTP do)."""
     from bench.ingest import WORKLOADS, fresh_url, library, ours
 
     spent: dict[str, float] = defaultdict(float)
     instrument(spent)
-    envelopes = WORKLOADS[workload](events)
+    envelopes: list[Any] = WORKLOADS[workload](events)
+    if text:
+        envelopes = [json.dumps(e).encode() for e in envelopes]
     _, payloads = ours(fresh_url(database_url), envelopes, batch)
     started = time.process_time()
     library(fresh_url(database_url), payloads, batch)
@@ -122,6 +131,8 @@ def _child(root: Path, workload: str, args: argparse.Namespace) -> dict[str, flo
                "--events", str(args.events), "--batch", str(args.batch)]
     if args.database_url:
         command += ["--database-url", args.database_url]
+    if args.text:
+        command.append("--text")
     env = {**os.environ, "PYTHONPATH": str(root)}  # -P: not this file's folder on the path
     done = subprocess.run(command, env=env, cwd=root, check=True, capture_output=True, text=True)
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -137,14 +148,18 @@ def main() -> None:
     parser.add_argument("--workload", choices=["usage", "lifecycle", "both"], default="both")
     parser.add_argument("--against", type=Path, default=None, help="another version's tree")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--text", action="store_true",
+                        help="envelopes as JSON text (as ledger ingest and Kafka hand them over)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(one_run(args.child, args.events, args.batch, args.database_url)))
+        print(json.dumps(one_run(args.child, args.events, args.batch, args.database_url,
+                                 args.text)))
         return
     roots = {"this": HERE} if args.against is None else {"base": args.against.resolve(), "this": HERE}
     workloads = ["usage", "lifecycle"] if args.workload == "both" else [args.workload]
-    print(f"load average {os.getloadavg()[0]:.2f}; {args.events} events, batches of {args.batch}, "
+    print(f"load average {os.getloadavg()[0]:.2f}; {args.events} events "
+          f"{'as JSON text' if args.text else 'as objects'}, batches of {args.batch}, "
           f"{args.runs} runs alternated, medians (us of CPU per event)\n")
     for workload in workloads:
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
