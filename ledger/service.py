@@ -266,8 +266,7 @@ class _Judging:
         latest = self._latest(draft.tenant, draft.subject, facts)
         covered = len(facts) if latest is None or latest <= draft.effective_at else sum(
             1 for f in facts if f.effective_at <= draft.effective_at)
-        key = (draft.tenant, draft.subject, len(facts), covered,
-               len(catalogs.facts) + len(catalogs.withdrawals))
+        key = (draft.tenant, draft.subject, len(facts), covered, _catalogs_seen(catalogs))
         if key not in self.folds:
             self.folds[key] = fold(facts, catalogs, as_of=draft.effective_at)
         return self.folds[key]
@@ -283,7 +282,7 @@ class _Judging:
         if newest is None or newest <= draft.effective_at:
             self.latest[(draft.tenant, draft.subject)] = draft.effective_at
             n = len(facts)
-            self.folds[(draft.tenant, draft.subject, n, n, len(catalogs.facts))] = assembled(
+            self.folds[(draft.tenant, draft.subject, n, n, _catalogs_seen(catalogs))] = assembled(
                 Timeline, {"terms": terms, "applied": (*before.applied, draft),
                            "superseded": before.superseded})
 
@@ -324,3 +323,9 @@ class _Judging:
         if tenant not in self.catalogs:
             self.catalogs[tenant] = self.store.catalogs(tenant)
         return self.catalogs[tenant]
+
+
+def _catalogs_seen(catalogs: CatalogHistory) -> int:
+    """What a kept fold's key says of the catalogs it was folded with: a batch only adds
+    catalog versions and withdrawals, so their count tells the catalogs a fold saw apart."""
+    return len(catalogs.facts) + len(catalogs.withdrawals)

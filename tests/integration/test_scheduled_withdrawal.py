@@ -107,3 +107,30 @@ def test_a_version_whose_effective_time_has_come_cannot_be_withdrawn(scheduled: 
         releases.withdraw(tenant, "2026-04", "carol", "too late")
     assert refused.value.code == "already_in_force"
     assert wiring.ledger.state(tenant, "lic-pro", t("2026-05-01"))["catalog_version"] == "2026-04"
+
+
+def test_a_batch_reuses_a_licenses_fold_when_the_tenant_has_a_withdrawal(
+        scheduled: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A license's events in time order are judged from the fold kept after the one before
+    (not by folding its history again per event); the kept fold's key once left the
+    withdrawals out, so in a tenant with one it was never found again."""
+    import ledger.service as service
+
+    wiring, tenant, releases = scheduled
+    releases.withdraw(tenant, "2099-01", "carol", "not yet")
+    folds: list[int] = []
+    real = service.fold
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        folds.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "fold", counted)
+    outcomes = wiring.ledger.ingest([
+        envelope("license.granted", "2026-03-01", "lic-new", customer_id="c-3", plan="pro",
+                 seats=10),
+        *(envelope("seat.assigned", f"2026-03-{2 + k:02d}", "lic-new", id=f"seat-{k}",
+                   user_id=f"u{k}") for k in range(8)),
+    ], tenant)
+    assert [o.status for o in outcomes] == ["accepted"] * 9
+    assert len(folds) == 1  # the grant's, of no facts; each next event reuses the kept fold
