@@ -39,8 +39,10 @@ STEPS = [
     ("index rows", "ledger.store.eventstore", "index_rows"),  # before the insert, or in it:
     ("index rows in insert", "ledger.store.recorders", "index_values"),
     ("insert", "ledger.store.recorders", "_SQLiteWriter.insert"),
-    ("insert", "ledger.store.recorders", "_PostgresWriter.insert"),
+    ("insert", "ledger.store.pgrecorder", "_PostgresWriter.insert"),
+    ("insert", "ledger.store.recorders", "_PostgresWriter.insert"),  # before pgrecorder.py
     ("facts insert", "ledger.store.recorders", "insert_facts"),
+    ("facts insert", "ledger.store.pgrecorder", "PostgresLedgerRecorder._insert_stored_events"),
     ("facts insert", "ledger.store.recorders", "PostgresLedgerRecorder._insert_stored_events"),
     ("tree", "ledger.store.treeindex", "TreeIndex.extend_trees"),
     ("commit", "eventsourcing.sqlite", "SQLiteConnection.commit"),
@@ -88,7 +90,10 @@ def instrument(spent: dict[str, float]) -> None:
     import importlib
 
     for label, module_name, path in STEPS:
-        owner: Any = importlib.import_module(module_name)
+        try:  # a version of the code without the module (or the step) has not that step
+            owner: Any = importlib.import_module(module_name)
+        except ImportError:
+            continue
         *outer, name = path.split(".")
         try:
             for part in outer:

@@ -60,7 +60,7 @@ from consumers.clients import ensure_topics
 from consumers.routing import tenant_partition
 from ledger.bootstrap import bootstrap
 from ledger.settings import Settings
-from ledger.store.recorders import lock_key
+from ledger.store.pgrecorder import lock_key
 from projections.readmodel import ReadModels
 
 LEDGER = Path(sys.executable).with_name("ledger")

@@ -38,7 +38,7 @@ def library_settings(url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
-            "PROCESS_RECORDER_TOPIC": "ledger.store.recorders:PostgresLedgerRecorder",
+            "PROCESS_RECORDER_TOPIC": "ledger.store.pgrecorder:PostgresLedgerRecorder",
         }
         if "schema" in query:
             settings["POSTGRES_SCHEMA"] = query["schema"][0]

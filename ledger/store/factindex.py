@@ -1,9 +1,9 @@
 """Our index of the facts, `ledger_facts`: one row per fact (`records.IndexRow`), written in
 the transaction that records the fact, and the queries every read beyond one stream is made of
 (each one query of the table joined to the facts by position). The recorder subclasses in
-`recorders.py` bring the connection and the dialect; while a writer holds a tenant's lock, its
-reads run in its own transaction (so they see exactly what it will build on, and a writer never
-needs a second connection from the pool).
+`recorders.py` and `pgrecorder.py` bring the connection and the dialect; while a writer holds a
+tenant's lock, its reads run in its own transaction (so they see exactly what it will build
+on, and a writer never needs a second connection from the pool).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A fresh PostgreSQL store is analysed by the writer that takes it past a size in
 `statistics_at`, so its queries are planned from statistics rather than guesses (see
-`ledger.store.recorders.STATISTICS_AT`); the batch that crosses no such size analyses nothing."""
+`ledger.store.pgrecorder.STATISTICS_AT`); the batch that crosses no such size analyses nothing."""
 
 from __future__ import annotations
 
