@@ -113,9 +113,19 @@ class ApiKeys:
         self._recounting = False  # a background recount is asked for or running
 
     def _add_columns(self) -> None:
+        """The columns added since the table's first release, where they are missing. On
+        PostgreSQL ALTER TABLE takes the table's strongest lock even when the column exists:
+        behind one long reader of the keys, every key lookup of every serving process would
+        queue behind a start's ALTER. So the catalog is asked first."""
         if self.db.postgres:
-            self.db.create_tables([f"ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS {c} {t}"
-                                   for c, t in ADDED.items()])
+            with self.db.reading() as cur:
+                present = {row[0] for row in cur.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = 'api_keys'").fetchall()}
+            missing = [c for c in ADDED if c not in present]
+            if missing:  # IF NOT EXISTS still: another process may be adding them now
+                self.db.create_tables([f"ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS {c} "
+                                       f"{ADDED[c]}" for c in missing])
             return
         with self.db.transaction() as cur:
             present = {row[1] for row in cur.execute("PRAGMA table_info(api_keys)").fetchall()}

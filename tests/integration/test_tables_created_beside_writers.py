@@ -69,3 +69,39 @@ def test_a_start_waits_for_a_writer_holding_nothing_the_writer_needs(postgres_ur
     assert not starting.is_alive()
     assert failures == []
     db.close()
+
+
+def test_a_serving_process_starting_does_not_queue_key_lookups_behind_a_reader(
+        postgres_url: str) -> None:
+    """ALTER TABLE takes the table's strongest lock even when the column exists: a start that
+    altered api_keys each time waited for any open reader of the keys, and every key lookup
+    queued behind it. A start whose columns are there takes no such lock."""
+    from ledger.api.keys import ApiKeys
+
+    base, _, schema = postgres_url.partition("?schema=")
+    db = Database(postgres_url)
+    ApiKeys(db)  # the first start creates the table and its columns
+    started: list[BaseException | None] = []
+
+    def start() -> None:
+        other = Database(postgres_url)
+        try:
+            ApiKeys(other)
+            started.append(None)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            started.append(exc)
+        finally:
+            other.close()
+
+    with psycopg.connect(base, autocommit=False) as reader:
+        reader.execute(f'SET search_path TO "{schema}"')
+        reader.execute("SELECT count(*) FROM api_keys").fetchone()  # its lock held to the end
+        starting = threading.Thread(target=start)
+        starting.start()
+        starting.join(timeout=10)
+        done = not starting.is_alive()
+        reader.rollback()  # lets a waiting start through, so the test ends either way
+    starting.join(timeout=30)
+    assert done, "a serving process's start waited for a reader of api_keys"
+    assert started == [None]
+    db.close()
