@@ -20,9 +20,10 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from ledger.domain.facts import Fact
 from ledger.store.database import CREATE_LOCK
 from ledger.store.factindex import ARRAY_TYPES, COLUMNS, FACTS_TABLE, FactIndex, ddl
+from ledger.store.pgtree import PostgresTreeIndex
 from ledger.store.recorders import AppendCollidedError, TenantBusyError, Writer, leaves_of
 from ledger.store.records import index_values
-from ledger.store.treeindex import NODES, PostgresTreeIndex, tree_ddl
+from ledger.store.treeindex import NODES, tree_ddl
 
 log = structlog.get_logger()
 

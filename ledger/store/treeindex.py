@@ -23,10 +23,11 @@ writer read under the tenant's lock: the same size and the same last event hash 
 process that wrote in between moved the head, a store rewound under a running process changed
 it: then it is read as before) and the stored nodes still reach where they did (nodes dropped
 to be rebuilt are not built on past a gap). That last check is made by the statement that
-writes the batch's nodes (`_insert_nodes_reaching`: in PostgreSQL one statement, one round
-trip, instead of a read and then the insert); when it does not hold nothing is written and the
-batch reads the store afresh as without a remembered range. A batch that completes no node
-builds on nothing and checks nothing: the next one that writes checks.
+writes the batch's nodes (`_insert_nodes_reaching`; on PostgreSQL, `pgtree.py`, one statement
+instead of a read and then the insert); when it does not hold nothing is written and the batch
+reads the store afresh as without a remembered range (on PostgreSQL in one statement too). A
+batch that completes no node builds on nothing and checks nothing: the next one that writes
+checks.
 """
 
 from __future__ import annotations
@@ -223,23 +224,3 @@ class TreeIndex:
         for row in tail:
             compact.append(merkle.leaf_hash(str(json.loads(bytes(row[2]))["hash"])))
         return compact
-
-
-class PostgresTreeIndex(TreeIndex):
-    """The reach check and the node insert in one statement: one round trip to the server per
-    batch for the tree instead of two (each a wait on the server, most of B's extra time)."""
-
-    def _insert_nodes_reaching(self, tenant: str, nodes: list[tuple[int, int, bytes]],
-                               reach: int) -> bool:
-        # The CTE's reach and the insert's guard see the same snapshot, taken before the insert;
-        # the arrays go in binary (`%b`: no per-element quoting in Python, bytea the worst).
-        rows = self._writing.cursor.execute(
-            f"WITH reach AS (SELECT COALESCE(MAX(idx) + 1, 0) * %s AS leaves FROM "
-            f"{self.nodes_table} WHERE tenant = %s AND level = %s), added AS (INSERT INTO "
-            f"{self.nodes_table} (tenant, level, idx, hash) SELECT %s, n.* FROM unnest("
-            "%b::int[], %b::bigint[], %b::bytea[]) AS n WHERE (SELECT leaves FROM reach) = "
-            "%s::bigint ON CONFLICT DO NOTHING) SELECT leaves FROM reach",
-            [BLOCK, tenant, STORED_FROM, tenant, [n[0] for n in nodes], [n[1] for n in nodes],
-             [n[2] for n in nodes], reach], prepare=True).fetchall()
-        found = rows[0]
-        return int(found["leaves"] if isinstance(found, dict) else found[0]) == reach
