@@ -25,9 +25,8 @@ it: then it is read as before) and the stored nodes still reach where they did (
 to be rebuilt are not built on past a gap). That last check is made by the statement that
 writes the batch's nodes (`_insert_nodes_reaching`; on PostgreSQL, `pgtree.py`, one statement
 instead of a read and then the insert); when it does not hold nothing is written and the batch
-reads the store afresh as without a remembered range (on PostgreSQL in one statement too). A
-batch that completes no node builds on nothing and checks nothing: the next one that writes
-checks.
+reads the store afresh as without a remembered range. A batch that completes no node builds
+on nothing and checks nothing: the next one that writes checks.
 """
 
 from __future__ import annotations
