@@ -73,7 +73,7 @@ def infrastructure(url: str) -> InfrastructureFactory:
 
 
 # The advisory lock of table creation: `process_recorder` holds it while a starting process
-# creates or migrates the tables, and `ANALYZE` (`recorders`) takes it before any table lock.
+# creates or migrates the tables, and `ANALYZE` (`pgrecorder`) takes it before any table lock.
 # A worker starting while another analysed once deadlocked on two tables' locks taken in
 # opposite orders (its CREATE INDEX IF NOT EXISTS, ANALYZE's ShareUpdateExclusiveLock), and
 # PostgreSQL aborted the starting worker's DDL: the worker exited.
