@@ -73,7 +73,7 @@ def infrastructure(url: str) -> InfrastructureFactory:
 
 
 # The advisory lock of table creation: `process_recorder` holds it while a starting process
-# creates or migrates the tables, and `ANALYZE` (`pgrecorder`) takes it before any table lock.
+# creates or migrates the tables; `ANALYZE` (`pgrecorder`) runs only if it gets it, first.
 # A worker starting while another analysed once deadlocked on two tables' locks taken in
 # opposite orders (its CREATE INDEX IF NOT EXISTS, ANALYZE's ShareUpdateExclusiveLock), and
 # PostgreSQL aborted the starting worker's DDL: the worker exited.
@@ -83,7 +83,7 @@ CREATE_LOCK = 7_342_000
 def process_recorder(factory: InfrastructureFactory, url: str) -> ProcessRecorder:
     """The library creates its tables with CREATE ... IF NOT EXISTS, which PostgreSQL lets
     collide when several workers start at once on an empty database: serialise it (and with
-    `ANALYZE`, which takes the same lock)."""
+    `ANALYZE`, which runs only holding the same lock)."""
     if "POSTGRES_HOST" not in library_settings(url):
         return factory.process_recorder()
     with connect(url) as conn:

@@ -160,16 +160,23 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
     def _analyse_if_grown(self) -> None:
         """After a commit that took the store past one of `statistics_at`: see STATISTICS_AT.
         `ANALYZE` samples the tables (a few hundred milliseconds at most at these sizes) and
-        takes no lock that blocks writers or readers; it waits for a process creating the
-        tables to finish (`database.CREATE_LOCK`)."""
+        takes no lock that blocks writers or readers. It runs only while it holds the table
+        creation's advisory lock (`database.CREATE_LOCK`), taken before any table lock: a
+        process creating the tables meanwhile (which holds that lock) is never met in the
+        opposite lock order, and the writer never waits for it (nor for its own process's
+        start, which holds it on another connection): then the next commit tries again."""
         if not self._crossed:
             return
-        self._crossed = False
         try:
             with self.datastore.transaction(commit=True) as curs:
-                curs.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
+                row = curs.execute("SELECT pg_try_advisory_xact_lock(%s) AS got",
+                                   (CREATE_LOCK,)).fetchone()
+                if row is None or not (row["got"] if isinstance(row, dict) else row[0]):
+                    return  # tables being created: analysed after a later commit
+                self._crossed = False
                 curs.execute(f"ANALYZE {self.facts_table}, {self.events_table}")
         except Exception as exc:  # noqa: BLE001 - the batch has committed: never fail it now
+            self._crossed = False
             log.warning("store.statistics_failed", error=str(exc),
                         hint="autovacuum will analyse the tables in its own time")
             return
