@@ -3,6 +3,7 @@ PostgreSQL. Statements are written with `?` placeholders; PostgreSQL gets `%s`."
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 from ledger.store.database import library_settings
 
 _DDL_LOCK = 7_342_001  # any constant of our own
+_INDEX = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.I)
 
 
 class Database:
@@ -86,26 +88,25 @@ class Database:
 
     def create_tables(self, statements: Sequence[str]) -> None:
         """Run CREATE ... IF NOT EXISTS statements. PostgreSQL lets those collide when several
-        processes start together on an empty database, so there they take one advisory lock,
-        and each statement commits on its own: even on a table that exists, CREATE INDEX IF
-        NOT EXISTS takes the table's ShareLock first, and one transaction holding the lock of
-        one table while it waited for another's deadlocked with a running projector writing
-        the two in the other order (PostgreSQL aborted the starting worker). The statements
-        are each idempotent, so a start cut short between two is completed by the next."""
+        processes start together on an empty database, so there each takes one advisory lock,
+        and each commits on its own: even on a table that exists, CREATE INDEX IF NOT EXISTS
+        takes the table's ShareLock first, and one transaction holding one table's lock while
+        it waited for another's deadlocked with a running projector writing the two in the
+        other order (PostgreSQL aborted the starting worker). An index that exists is not
+        asked for at all (no lock, no wait for the table's writers). The statements are each
+        idempotent, so a start cut short between two is completed by the next."""
         if not self.postgres:
             with self.transaction() as cur:
                 for statement in statements:
                     cur.execute(statement)
             return
-        with self._pool.connection() as conn:
-            conn.autocommit = True
-            conn.execute(f"SELECT pg_advisory_lock({_DDL_LOCK})")
-            try:
-                for statement in statements:
-                    conn.execute(statement)
-            finally:
-                conn.execute(f"SELECT pg_advisory_unlock({_DDL_LOCK})")
-                conn.autocommit = False
+        for statement in statements:
+            with self.transaction() as cur:
+                cur.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
+                index = _INDEX.match(statement)
+                if index and cur.execute("SELECT to_regclass(?)", [index[1]]).fetchone() != (None,):
+                    continue
+                cur.execute(statement)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -5,7 +5,8 @@ and PostgreSQL aborted the starting worker's DDL as a deadlock; the worker exite
 IF NOT EXISTS takes its table's ShareLock even when the index exists, and the start ran every
 statement in one transaction, so it held one table's lock while it waited for another's, which
 the writer held while it waited for the first. Here a writer holds one read-model table and,
-while the start waits for it, takes another that the start has already passed.
+while the start waits for it (to create an index it lacks), takes another that the start has
+already passed; and a start that lacks nothing does not wait for the writers at all.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ def _waiting_backend(conn: psycopg.Connection, schema: str, table: str) -> int |
     return None if found is None else int(found[0])
 
 
-def test_a_start_waits_for_a_writer_holding_nothing_the_writer_needs(postgres_url: str) -> None:
+def test_a_start_that_creates_an_index_waits_holding_nothing_the_writer_needs(
+        postgres_url: str) -> None:
     base, _, schema = postgres_url.partition("?schema=")
     db = Database(postgres_url)
-    tables.create(db)  # the tables exist: this is a second process starting
+    tables.create(db)  # the tables exist: this is a second process starting, one index short
+    with psycopg.connect(base, autocommit=True) as admin:  # (a release that adds an index)
+        admin.execute(f'DROP INDEX "{schema}".rm_usage_by_time')
     failures: list[BaseException] = []
 
     def start() -> None:
@@ -104,4 +108,33 @@ def test_a_serving_process_starting_does_not_queue_key_lookups_behind_a_reader(
     starting.join(timeout=30)
     assert done, "a serving process's start waited for a reader of api_keys"
     assert started == [None]
+    db.close()
+
+
+def test_a_start_that_lacks_nothing_does_not_wait_for_the_writers(postgres_url: str) -> None:
+    base, _, schema = postgres_url.partition("?schema=")
+    db = Database(postgres_url)
+    tables.create(db)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        other = Database(postgres_url)
+        try:
+            tables.create(other)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            other.close()
+
+    with psycopg.connect(base, autocommit=False) as writer:  # a projector's batch, mid-way
+        writer.execute(f'SET search_path TO "{schema}"')
+        writer.execute("LOCK TABLE rm_usage, rm_licenses, rm_features IN ROW EXCLUSIVE MODE")
+        starting = threading.Thread(target=start)
+        starting.start()
+        starting.join(timeout=10)
+        done = not starting.is_alive()
+        writer.rollback()  # lets a waiting start through, so the test ends either way
+    starting.join(timeout=30)
+    assert done, "a start whose tables and indexes all exist waited for a writer"
+    assert failures == []
     db.close()
