@@ -84,7 +84,8 @@ def durability(url: str | None) -> str:
     """What the store's commits wait for: the figures differ several-fold between a PostgreSQL
     that flushes each commit to disk and one that does not (the test cluster's default)."""
     if not url:
-        return "durability: SQLite, the library's settings (journal_mode=WAL, synchronous=FULL)"
+        return ("durability: SQLite, journal_mode=WAL (the library's), synchronous at SQLite's "
+                "default, FULL (the library sets none)")
     import psycopg
 
     with psycopg.connect(url.partition("?")[0]) as conn:

@@ -1,5 +1,5 @@
-"""The tenants' trees on PostgreSQL: `treeindex.TreeIndex` with its reads and writes cut to
-as few round trips to the server as they can be (each one a wait on the server)."""
+"""The tenants' trees on PostgreSQL: `treeindex.TreeIndex` with the reach check and the node
+insert of a batch in one statement (each round trip a wait on the server)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from ledger.store.treeindex import BLOCK, STORED_FROM, TreeIndex
 
 class PostgresTreeIndex(TreeIndex):
     """The reach check and the node insert in one statement: one round trip to the server per
-    batch for the tree instead of two (each a wait on the server, most of B's extra time)."""
+    batch for the tree instead of two (those waits were most of what the tree added to a
+    batch's time on PostgreSQL: docs/benchmarks.md, the verifiable log's round 7)."""
 
     def _insert_nodes_reaching(self, tenant: str, nodes: list[tuple[int, int, bytes]],
                                reach: int) -> bool:
