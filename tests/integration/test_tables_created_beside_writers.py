@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import psycopg
 
@@ -28,6 +29,42 @@ def _waiting_backend(conn: psycopg.Connection, schema: str, table: str) -> int |
     return None if found is None else int(found[0])
 
 
+def _starting(url: str, start: Callable[[Database], object]) -> tuple[threading.Thread,
+                                                                      list[BaseException]]:
+    """Another process's start (`start` on a handle of its own), begun in a thread; the
+    failures it met are in the list once the thread ends."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        other = Database(url)
+        try:
+            start(other)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            failures.append(exc)
+        finally:
+            other.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, failures
+
+
+def _started_beside(url: str, holding: str,
+                    start: Callable[[Database], object]) -> tuple[bool, list[BaseException]]:
+    """Whether another process's start finished within 10 s while a transaction that ran
+    `holding` kept its locks, and the failures it met (it is let through after, either way)."""
+    base, _, schema = url.partition("?schema=")
+    with psycopg.connect(base, autocommit=False) as other:
+        other.execute(f'SET search_path TO "{schema}"')
+        other.execute(holding)
+        starting, failures = _starting(url, start)
+        starting.join(timeout=10)
+        done = not starting.is_alive()
+        other.rollback()
+    starting.join(timeout=30)
+    return done, failures
+
+
 def test_a_start_that_creates_an_index_waits_holding_nothing_the_writer_needs(
         postgres_url: str) -> None:
     base, _, schema = postgres_url.partition("?schema=")
@@ -35,23 +72,11 @@ def test_a_start_that_creates_an_index_waits_holding_nothing_the_writer_needs(
     tables.create(db)  # the tables exist: this is a second process starting, one index short
     with psycopg.connect(base, autocommit=True) as admin:  # (a release that adds an index)
         admin.execute(f'DROP INDEX "{schema}".rm_usage_by_time')
-    failures: list[BaseException] = []
-
-    def start() -> None:
-        other = Database(postgres_url)
-        try:
-            tables.create(other)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-        finally:
-            other.close()
-
     with psycopg.connect(base, autocommit=False) as writer:
         writer.execute(f'SET search_path TO "{schema}"')
         # a projector's batch: it has written rm_usage (its lock held to the commit) ...
         writer.execute("LOCK TABLE rm_usage IN ROW EXCLUSIVE MODE")
-        starting = threading.Thread(target=start)
-        starting.start()
+        starting, failures = _starting(postgres_url, tables.create)
         with psycopg.connect(base, autocommit=True) as watch:
             waiting = None
             for _ in range(200):
@@ -85,29 +110,9 @@ def test_a_serving_process_starting_does_not_queue_key_lookups_behind_a_reader(
     base, _, schema = postgres_url.partition("?schema=")
     db = Database(postgres_url)
     ApiKeys(db)  # the first start creates the table and its columns
-    started: list[BaseException | None] = []
-
-    def start() -> None:
-        other = Database(postgres_url)
-        try:
-            ApiKeys(other)
-            started.append(None)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            started.append(exc)
-        finally:
-            other.close()
-
-    with psycopg.connect(base, autocommit=False) as reader:
-        reader.execute(f'SET search_path TO "{schema}"')
-        reader.execute("SELECT count(*) FROM api_keys").fetchone()  # its lock held to the end
-        starting = threading.Thread(target=start)
-        starting.start()
-        starting.join(timeout=10)
-        done = not starting.is_alive()
-        reader.rollback()  # lets a waiting start through, so the test ends either way
-    starting.join(timeout=30)
+    done, failures = _started_beside(postgres_url, "SELECT count(*) FROM api_keys", ApiKeys)
     assert done, "a serving process's start waited for a reader of api_keys"
-    assert started == [None]
+    assert failures == []
     db.close()
 
 
@@ -115,26 +120,9 @@ def test_a_start_that_lacks_nothing_does_not_wait_for_the_writers(postgres_url: 
     base, _, schema = postgres_url.partition("?schema=")
     db = Database(postgres_url)
     tables.create(db)
-    failures: list[BaseException] = []
-
-    def start() -> None:
-        other = Database(postgres_url)
-        try:
-            tables.create(other)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-        finally:
-            other.close()
-
-    with psycopg.connect(base, autocommit=False) as writer:  # a projector's batch, mid-way
-        writer.execute(f'SET search_path TO "{schema}"')
-        writer.execute("LOCK TABLE rm_usage, rm_licenses, rm_features IN ROW EXCLUSIVE MODE")
-        starting = threading.Thread(target=start)
-        starting.start()
-        starting.join(timeout=10)
-        done = not starting.is_alive()
-        writer.rollback()  # lets a waiting start through, so the test ends either way
-    starting.join(timeout=30)
+    done, failures = _started_beside(  # a projector's batch, mid-way
+        postgres_url, "LOCK TABLE rm_usage, rm_licenses, rm_features IN ROW EXCLUSIVE MODE",
+        tables.create)
     assert done, "a start whose tables and indexes all exist waited for a writer"
     assert failures == []
     db.close()
