@@ -107,7 +107,6 @@ def test_a_serving_process_starting_does_not_queue_key_lookups_behind_a_reader(
     queued behind it. A start whose columns are there takes no such lock."""
     from ledger.api.keys import ApiKeys
 
-    base, _, schema = postgres_url.partition("?schema=")
     db = Database(postgres_url)
     ApiKeys(db)  # the first start creates the table and its columns
     done, failures = _started_beside(postgres_url, "SELECT count(*) FROM api_keys", ApiKeys)
@@ -117,7 +116,6 @@ def test_a_serving_process_starting_does_not_queue_key_lookups_behind_a_reader(
 
 
 def test_a_start_that_lacks_nothing_does_not_wait_for_the_writers(postgres_url: str) -> None:
-    base, _, schema = postgres_url.partition("?schema=")
     db = Database(postgres_url)
     tables.create(db)
     done, failures = _started_beside(  # a projector's batch, mid-way
