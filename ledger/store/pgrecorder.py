@@ -160,11 +160,11 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
     def _analyse_if_grown(self) -> None:
         """After a commit that took the store past one of `statistics_at`: see STATISTICS_AT.
         `ANALYZE` samples the tables (a few hundred milliseconds at most at these sizes) and
-        takes no lock that blocks writers or readers. It runs only while it holds the table
-        creation's advisory lock (`database.CREATE_LOCK`), taken before any table lock: a
-        process creating the tables meanwhile (which holds that lock) is never met in the
-        opposite lock order, and the writer never waits for it (nor for its own process's
-        start, which holds it on another connection): then the next commit tries again."""
+        takes no lock that blocks writers or readers. It runs only if it gets the table
+        creation's advisory lock (`database.CREATE_LOCK`) at once, before any table lock, so
+        it never meets a starting process's DDL in the opposite lock order; if a start holds
+        the lock (another process's, or this one's on another connection), nothing waits: the
+        next commit tries again."""
         if not self._crossed:
             return
         try:

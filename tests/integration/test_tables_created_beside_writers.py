@@ -100,7 +100,7 @@ def test_a_start_that_creates_an_index_waits_holding_nothing_the_writer_needs(
     db.close()
 
 
-def test_a_serving_process_starting_does_not_queue_key_lookups_behind_a_reader(
+def test_a_serving_process_starting_does_not_wait_for_a_reader_of_the_keys(
         postgres_url: str) -> None:
     """ALTER TABLE takes the table's strongest lock even when the column exists: a start that
     altered api_keys each time waited for any open reader of the keys, and every key lookup
