@@ -22,7 +22,7 @@ from ledger.api import (
     releases,
 )
 from ledger.api.cache import EntitlementCache
-from ledger.api.fastcheck import FastCheck
+from ledger.api.fastcheck import FastAnswers, FastCheck
 from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
 from ledger.api.openapi import document
@@ -80,6 +80,7 @@ full stack (tests compare the two)."""
     app.add_middleware(operations.LimitBody)
     app.add_middleware(operations.MeasureRequests, metrics=metrics)
     if fast_check:  # in front of FastAPI's own outer layers too (error, telemetry, body limit)
+        answers = app.state.fast_answers = FastAnswers(ports)  # the server's protocol finds it
         stack = app.build_middleware_stack
-        app.build_middleware_stack = lambda: FastCheck(stack(), ports)  # type: ignore[method-assign]
+        app.build_middleware_stack = lambda: FastCheck(stack(), answers)  # type: ignore[method-assign]
     return app

@@ -14,9 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 from ledger.api.coalesce import HeadJoined
+from ledger.api.inline import InlineCheckHttp
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ def _busy(limit: int) -> bytes:
             b"connection: close\r\nretry-after: 1\r\ncontent-length: %d\r\n\r\n%s" % (len(text), text))
 
 
-class _BoundedHttp(HttpToolsProtocol):
+class _BoundedHttp(InlineCheckHttp):
     limits = ConnectionLimits()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -43,6 +42,7 @@ class _BoundedHttp(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._awaiting_headers = True
         self._refused = False
+        self._just_answered = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(cast(asyncio.Transport, HeadJoined(transport, self.loop)))
@@ -59,9 +59,14 @@ class _BoundedHttp(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        self._just_answered = False
         super().data_received(data)
-        if self._awaiting_headers and self._header_timer is None:
+        if self._awaiting_headers and self._header_timer is None and not self._just_answered:
             self._arm()  # the first byte of the next request on a kept-alive connection
+
+    def on_message_begin(self) -> None:
+        self._just_answered = False
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False
@@ -72,6 +77,9 @@ class _BoundedHttp(HttpToolsProtocol):
         super().on_response_complete()
         # Idle now (uvicorn's keep-alive timer runs) unless a pipelined request was started.
         self._awaiting_headers = self.cycle is None or self.cycle.response_complete
+        # A request answered inline (`inline.py`) completes inside `data_received`: no byte
+        # of a next request came with it unless a next message began after it.
+        self._just_answered = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
