@@ -18,7 +18,17 @@ starts any request, unchanged:
   or, if the body does not validate, the cache holds no fresh answer, the client is not
   reading (write paused) or a step failed, started as an ASGI task with its body in place,
   marked so that `FastCheck` does not try it a second time;
-- a pipelined candidate is answered when its turn comes, in order, as uvicorn starts it.
+- a whole candidate is answered once the parser has taken all the bytes that came with it:
+  if what followed was not HTTP, the client gets uvicorn's 400 alone, as when a task would
+  have answered after it;
+- a pipelined candidate is answered when its turn comes, in order, from the event loop as
+  uvicorn's task would be (answering it inside the end of the one before would deepen the
+  stack with each answer of a long pipeline: a review found a `RecursionError` at ~380).
+
+Two things differ, neither an answer: uvicorn's `limit_concurrency` (not set by `ledger
+serve`) would count fewer tasks, and the access log (debug level only) shows the peer's
+address, not one a proxy's `X-Forwarded-For` names (uvicorn's proxy-headers layer is an ASGI
+layer, which an inline answer does not pass through).
 """
 
 from __future__ import annotations
@@ -26,11 +36,15 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+import structlog
+from uvicorn._types import HTTPScope
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
-from uvicorn.protocols.utils import get_client_addr
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from ledger.api.fastcheck import HANDED_ON, PATH, FastAnswers, Scope, fast_request
 from ledger.api.keys import Principal
+
+log = structlog.get_logger()
 
 _Deferred = tuple[RequestResponseCycle, Any, Principal, float]
 
@@ -54,7 +68,17 @@ class InlineCheckHttp(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._answers = _answers_of(self.app)
-        self._deferred: _Deferred | None = None
+        self._deferred: _Deferred | None = None  # a candidate whose body is still to come
+        self._ready: _Deferred | None = None  # a whole one, answered when the parser is done
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Answered once the parser has taken all of `data`: if it refused what followed the
+        # request (a 400, the connection closed), that is all the client gets, as when the
+        # request's task would have answered after it.
+        ready, self._ready = self._ready, None
+        if ready is not None and not self.transport.is_closing():
+            self._answer_or_start(*ready)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         candidate = self._candidate(cycle, app)
@@ -62,14 +86,21 @@ class InlineCheckHttp(HttpToolsProtocol):
             super()._start_asgi_task(cycle, app)
         elif cycle.more_body:  # its body is still to come: answered once it is whole
             self._deferred = (cycle, app, *candidate)
-        else:  # a pipelined request, whole already
-            self._answer_or_start(cycle, app, *candidate)
+        else:
+            # A pipelined request, whole already, started as the one before it ended: answered
+            # from the loop, as uvicorn's task would be, so that a long pipeline of answers
+            # never answers inside the one before (the stack would deepen with each).
+            self.loop.call_soon(self._answer_queued, (cycle, app, *candidate))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         deferred, self._deferred = self._deferred, None
         if deferred is not None and deferred[0] is self.cycle:
-            self._answer_or_start(*deferred)
+            self._ready = deferred
+
+    def _answer_queued(self, queued: _Deferred) -> None:
+        if not self.transport.is_closing():  # else nobody is there to read it
+            self._answer_or_start(*queued)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._deferred = None  # its body will not come: nothing to answer
@@ -95,8 +126,12 @@ class InlineCheckHttp(HttpToolsProtocol):
             cycle.scope[HANDED_ON] = True  # type: ignore[literal-required]
             super()._start_asgi_task(cycle, app)
             return
-        self._respond(cycle, *answer)
-        answers.answered(started)
+        try:
+            self._respond(cycle, *answer)
+            answers.answered(started)
+        except Exception:  # a bug of ours: ended as uvicorn ends a response its app failed in
+            log.exception("api.unexpected_error", path=PATH, next_step="report this bug")
+            self.transport.close()
 
     def _respond(self, cycle: RequestResponseCycle, headers: list[tuple[bytes, bytes]],
                  body: bytes) -> None:
@@ -112,8 +147,9 @@ class InlineCheckHttp(HttpToolsProtocol):
         cycle.waiting_for_100_continue = False
         cycle.body = bytearray()
         if cycle.access_log:
-            cycle.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(cycle.scope), "POST",
-                                     PATH, cycle.scope["http_version"], 200)
+            scope = cast(HTTPScope, cycle.scope)
+            cycle.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), "POST",
+                                     get_path_with_query_string(scope), scope["http_version"], 200)
         self.transport.write(b"".join(content))
         if not cycle.keep_alive:
             self.transport.close()

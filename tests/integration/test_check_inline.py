@@ -1,8 +1,8 @@
 """The check answered inside the server's protocol (`ledger.api.inline`), on real sockets:
-the same bytes as the full stack for every request, in order when pipelined, with the
-connection's end as uvicorn's (HTTP/1.0, `Connection: close`), a body that comes in pieces
-waited for, `Expect: 100-continue` and misses handed on, and the idle-connection timers
-unchanged."""
+the same bytes as the full stack for every request, in order when pipelined (1,000 deep too),
+with the connection's end as uvicorn's (HTTP/1.0, `Connection: close`, bytes after a request
+that are not HTTP), a body that comes in pieces waited for, `Expect: 100-continue` and misses
+handed on, and the idle-connection timers unchanged."""
 
 from __future__ import annotations
 
@@ -224,3 +224,45 @@ def test_an_idle_connection_after_an_inline_answer_is_kept_alive_then_closed(ser
         assert conn.recv(100) == b""
         assert time.monotonic() - started < 1.2
     assert counts["inline"] == 3
+
+
+def read_all(conn: socket.socket, data: bytes, seconds: float = 10) -> bytes:
+    """Send `data`, read until the server closes or `seconds` pass with nothing more."""
+    conn.sendall(data)
+    conn.settimeout(seconds)
+    got = b""
+    try:
+        while chunk := conn.recv(1 << 20):
+            got += chunk
+    except TimeoutError:
+        pass
+    return DATE.sub(b"", got)
+
+
+def test_a_long_pipeline_of_hits_is_answered_whole_and_in_order(served: Any) -> None:
+    """A review found answers of a pipeline, each given inside the end of the one before,
+    cut off by a RecursionError after ~380; now each pipelined one is answered from the
+    loop. 1,000 checks behind a request that goes the ASGI way, ended by `Connection:
+    close` so that the read ends: the same bytes as the full stack's, every check inline."""
+    fast, slow, api, counts = served
+    key = api.key("service")
+    both(fast, slow, check(key))
+    counts.update(inline=0, asked=0)
+    data = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + check(key) * 1000
+            + check(key, extra=b"Connection: close\r\n"))
+    with fast.connect() as a, slow.connect() as b:
+        got = read_all(a, data)
+        assert got == read_all(b, data)
+    assert got.count(b"HTTP/1.1 200 OK") == 1002
+    assert counts["inline"] == 1001
+
+
+def test_bytes_after_a_check_that_are_not_http_get_the_400_alone(served: Any) -> None:
+    fast, slow, api, counts = served
+    key = api.key("service")
+    both(fast, slow, check(key))
+    data = check(key) + b"\x00\x01garbage\r\n\r\n"
+    with fast.connect() as a, slow.connect() as b:
+        got = read_all(a, data, 5)
+        assert got == read_all(b, data, 5)
+    assert got.startswith(b"HTTP/1.1 400") and got.count(b"HTTP/1.1") == 1
