@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,6 +44,15 @@ def apps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         await full(self, scope, receive, send)
 
     monkeypatch.setattr(FastCheck, "full", counted)
+    with fast_and_full(tmp_path) as (fast_app, slow_app, api):
+        with TestClient(fast_app) as fast, TestClient(slow_app) as slow:
+            yield fast, slow, api, handed_on
+
+
+@contextmanager
+def fast_and_full(tmp_path: Path) -> Iterator[tuple[FastAPI, FastAPI, Api]]:
+    """The app with its fast path and one without it over the same parts (one cache), two
+    customers granted: c1 on pro, c2 on basic."""
     with built_api(sqlite(tmp_path), cache=_as_served) as (fast_app, api):
         api.keys.recheck = 3600.0  # no revocation count falls due during the test
         ports = fast_app.state.ports
@@ -52,8 +63,7 @@ def apps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             envelope("license.granted", "2026-02-01", "lic-1", customer_id="c1", plan="pro"),
             envelope("license.granted", "2026-02-01", "lic-2", customer_id="c2", plan="basic"),
         ])
-        with TestClient(fast_app) as fast, TestClient(slow_app) as slow:
-            yield fast, slow, api, handed_on
+        yield fast_app, slow_app, api
 
 
 def _same(fast: TestClient, slow: TestClient, **request: Any) -> int:

@@ -17,14 +17,13 @@ from typing import Any
 import pytest
 import uvicorn
 
-from ledger.api import create_app
 from ledger.api.connections import ConnectionLimits
 from ledger.api.fastcheck import FastAnswers
 from ledger.api.inline import InlineCheckHttp
 from ledger.api.server import server_config
 from tests.builders import envelope
-from tests.integration.test_api_harness import Api, built_api, sqlite
-from tests.integration.test_check_fast_path import _as_served
+from tests.integration.test_api_harness import Api
+from tests.integration.test_check_fast_path import fast_and_full
 
 LIMITS = ConnectionLimits(header_timeout=0.6, keepalive_timeout=1.5, max_connections=50)
 DATE = re.compile(rb"\r\ndate: [^\r]*")
@@ -101,14 +100,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(InlineCheckHttp, "_respond", counted_respond)
     monkeypatch.setattr(FastAnswers, "principal", counted_principal)
-    with built_api(sqlite(tmp_path), cache=_as_served) as (fast_app, api):
-        api.keys.recheck = 3600.0  # no revocation count falls due during the test
-        ports = fast_app.state.ports
-        slow_app = create_app(api.wiring, api.models, api.keyring, keys=api.keys,
-                              follower=api.follower, clock=api.clock, cache=ports.cache,
-                              fast_check=False)
-        api.with_catalog().record([
-            envelope("license.granted", "2026-02-01", "lic-1", customer_id="c1", plan="pro")])
+    with fast_and_full(tmp_path) as (fast_app, slow_app, api):
         fast, slow = Served(fast_app), Served(slow_app)
         try:
             yield fast, slow, api, counts
@@ -193,9 +185,9 @@ def test_a_miss_is_handed_on_once_and_answered_by_the_full_stack(served: Any) ->
     fast, slow, api, counts = served
     key = api.key("service")
     both(fast, slow, check(key))
-    api.record([envelope("license.granted", "2026-02-02", "lic-2", customer_id="c2", plan="pro")])
+    api.record([envelope("license.granted", "2026-02-02", "lic-3", customer_id="c3", plan="pro")])
     counts.update(inline=0, asked=0)
-    got = both(fast, slow, check(key, b'{"customer_id":"c2","feature":"sso"}'))
+    got = both(fast, slow, check(key, b'{"customer_id":"c3","feature":"sso"}'))
     assert b'"allowed":true' in got
     # handed on to the ASGI app marked as tried: FastCheck does not ask a second time
     assert counts == {"inline": 0, "asked": 1}
