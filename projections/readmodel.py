@@ -45,9 +45,11 @@ class ReadModels:
         self._parsed: dict[str, tuple[tuple[int, ...], CatalogHistory]] = {}
 
     @classmethod
-    def open(cls, url: str, clock: Callable[[], datetime] | None = None) -> ReadModels:
-        """Connect and create the tables if missing (`sqlite:///PATH`, `postgresql://...?schema=S`)."""
-        models = cls(Database(url), clock)
+    def open(cls, url: str, clock: Callable[[], datetime] | None = None, *,
+             wait: float = 30.0) -> ReadModels:
+        """Connect and create the tables if missing (`sqlite:///PATH`, `postgresql://...?schema=S`);
+        `wait` as `Database` takes it."""
+        models = cls(Database(url, wait=wait), clock)
         tables.create(models.db)
         return models
 

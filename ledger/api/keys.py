@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
 from ledger.store.sql import Cursor, Database
 
 ROLES = ("admin", "billing", "service", "auditor", "customer", "catalog_editor")
@@ -85,6 +87,9 @@ class IssuedKey:
         return found
 
 
+log = structlog.get_logger()
+
+
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -94,9 +99,11 @@ class ApiKeys:
 
     def __init__(self, db: Database, *, recheck: float = RECHECK,
                  monotonic: Callable[[], float] = time.monotonic, remember: int = 100_000,
-                 spawn: Spawn | None = None):
+                 spawn: Spawn | None = None, max_unreadable: float = 60.0):
         """`spawn` runs the background recount (default: one worker thread of this object's
-        own); tests pass their own to run it when they choose."""
+        own); tests pass their own to run it when they choose. `max_unreadable`: how long
+        keys known valid stay valid from memory while the table cannot be read (`ledger
+        serve` passes LEDGER_CHECK_MAX_STALE, the bound of the answers too)."""
         self.db = db
         db.create_tables(SCHEMA)
         self._add_columns()
@@ -111,6 +118,9 @@ class ApiKeys:
         self._executor: ThreadPoolExecutor | None = None
         self._spawn = spawn or self._in_background
         self._recounting = False  # a background recount is asked for or running
+        self.max_unreadable = max_unreadable
+        self._unreadable_since: float | None = None  # the table has failed since, if it has
+        self._tried = float("-inf")  # when the last recount began
 
     def _add_columns(self) -> None:
         """The columns added since the table's first release, where they are missing. On
@@ -134,8 +144,8 @@ class ApiKeys:
                     cur.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {kind}")
 
     @classmethod
-    def open(cls, url: str, **options: Any) -> ApiKeys:
-        return cls(Database(url), **options)
+    def open(cls, url: str, *, wait: float = 30.0, **options: Any) -> ApiKeys:
+        return cls(Database(url, wait=wait), **options)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -183,11 +193,15 @@ class ApiKeys:
     def remembered(self, key: str) -> Principal | None:
         """The caller behind `key` from memory alone (no I/O: for the event loop), or None
         when memory cannot say: an unknown key, or revocations not counted for `recheck`."""
-        age = self._monotonic() - self._counted
-        if age >= self.recheck:
+        now = self._monotonic()
+        age = now - self._counted
+        if age >= self.recheck and not self._cut_off(now):
             return None
-        if age >= self.recheck / 2 and not self._recounting:
-            self._recounting = True  # one recount at a time; the event loop is the only caller
+        # Due (or, cut off from the table, once a second): one recount at a time, in the
+        # background; the event loop is the only caller.
+        if (age >= self.recheck / 2 and not self._recounting
+                and (self._unreadable_since is None or now - self._tried >= 1.0)):
+            self._recounting = True
             self._spawn(self._recount)
         known = self._known.get(digest(key))
         if known is None or known[1] != datetime.now(UTC).date().isoformat():
@@ -213,8 +227,11 @@ class ApiKeys:
                                   (hashed,)).fetchone()
         except Exception:
             # The table cannot be read, so no revocation can be written to it either: a key
-            # known valid stays valid from memory; any other is an error as before.
-            if (known := self._known.get(hashed)) is not None:
+            # known valid stays valid from memory, for `max_unreadable` at most (if only this
+            # process is cut off, a revocation elsewhere must stop it in the end); any other
+            # is an error as before.
+            self._unreadable()
+            if (known := self._known.get(hashed)) is not None and self._cut_off(self._monotonic()):
                 return known[0]
             raise
         if row is None:
@@ -236,16 +253,29 @@ class ApiKeys:
         self._executor.submit(work)
 
     def _recount(self) -> None:
-        """The revocation count renewed off the request path. If it fails, memory simply
-        ages: past `recheck` requests take the full way again, which reads the table or says
-        why it cannot."""
+        """The revocation count renewed off the request path. If it fails, the table is cut
+        off: memory vouches for keys known valid for `max_unreadable` (`_cut_off`), retried
+        here once a second, so that requests do not each wait on the unreadable table."""
+        self._tried = self._monotonic()
         try:
             with self.db.reading() as cur:
                 self._count_revoked(cur)
-        except Exception:  # noqa: BLE001 - see the docstring: the full way reports it
-            pass
+        except Exception:  # noqa: BLE001 - see the docstring; the full way reports it
+            self._unreadable()
         finally:
             self._recounting = False
+
+    def _unreadable(self) -> None:
+        if self._unreadable_since is None:
+            self._unreadable_since = self._monotonic()
+            log.warning("keys.table_unreadable", bound_seconds=self.max_unreadable,
+                        hint="check the read database (LEDGER_READ_DATABASE_URL); keys known "
+                             "valid are trusted from memory until the bound, then refused")
+
+    def _cut_off(self, now: float) -> bool:
+        """The table has failed, for less than `max_unreadable`: memory vouches for it."""
+        since = self._unreadable_since
+        return since is not None and now - since < self.max_unreadable
 
     def _count_revoked(self, cur: Cursor) -> int:
         """Forget every remembered key if a key was revoked anywhere since the last count.
@@ -259,6 +289,9 @@ class ApiKeys:
                 self._known.clear()
                 self._generation += 1
             self._revoked, self._counted = revoked, counted_at
+            if self._unreadable_since is not None:
+                self._unreadable_since = None
+                log.info("keys.table_readable_again")
             return self._generation
 
     def listed(self, tenant: str) -> list[dict[str, Any]]:

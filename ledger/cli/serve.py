@@ -23,6 +23,7 @@ from ledger.cli.licensefiles import keyring_for
 from ledger.cli.limits import connection_limits, connection_options
 from ledger.cli.output import emit_json, fail, say
 from ledger.settings import Settings
+from ledger.store.sql import SERVE_WAIT
 from projections.embedded import Follower
 from projections.readmodel import ReadModels
 
@@ -42,11 +43,11 @@ def _parts(settings: Settings, *,
     traced = tracing.configure("api")
     if traced:  # FastAPI spans every request itself; ingest keeps its context for the relay
         wiring.ledger = tracing.TracedLedger(wiring.ledger, tracing.TraceContexts.open(settings.database_url))
-    models = ReadModels.open(settings.read_url)
-    keys = ApiKeys.open(settings.read_url)
+    bound = settings.check_max_stale
+    models = ReadModels.open(settings.read_url, wait=SERVE_WAIT)
+    keys = ApiKeys.open(settings.read_url, wait=SERVE_WAIT, max_unreadable=bound)
     follower = Follower(wiring.store, models) if embedded else None
     probe = kafka_probe(settings.kafka_bootstrap) if settings.kafka_bootstrap else None
-    bound = settings.check_max_stale
     cache = (EntitlementCache(models, hint=follower.reached, behind=follower.behind,
                               max_stale=bound) if follower is not None
              else EntitlementCache(models, poll_interval=WATERMARK_INTERVAL, max_stale=bound))

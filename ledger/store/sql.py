@@ -14,13 +14,18 @@ from urllib.parse import parse_qs, urlparse
 from ledger.store.database import library_settings
 
 _DDL_LOCK = 7_342_001  # any constant of our own
+SERVE_WAIT = 2.0  # seconds a serving process waits for a read connection (see `Database`)
 _INDEX = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.I)
 
 
 class Database:
     """One connection per thread for SQLite (WAL), a pool for PostgreSQL."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, wait: float = 30.0):
+        """`wait`: how long a PostgreSQL reader or writer waits for a connection (the pool's
+        own default, 30 s, for workers); a serving process passes a short one (`SERVE_WAIT`)
+        so that with its database stopped a request fails, or is answered from memory, in
+        seconds, not after 30 s per read."""
         self.url = url
         self.settings = library_settings(url)
         self.postgres = self.settings["PERSISTENCE_MODULE"].endswith("postgres")
@@ -40,7 +45,8 @@ class Database:
                         f"user={s['POSTGRES_USER']} password={s['POSTGRES_PASSWORD']} "
                         f"dbname={s['POSTGRES_DBNAME']}")
             options = f" options=-csearch_path={self.schema}" if self.schema else ""
-            self._pool = ConnectionPool(conninfo + options, min_size=1, max_size=10, open=True)
+            self._pool = ConnectionPool(conninfo + f" connect_timeout={max(1, round(wait))}" + options,
+                                        min_size=1, max_size=10, open=True, timeout=wait)
 
     def _sqlite(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -90,6 +90,47 @@ def test_memory_is_recounted_in_the_background_so_steady_traffic_never_waits_for
         revoking.close()
 
 
+def test_cut_off_from_the_table_memory_vouches_without_waiting_then_for_a_bound_only(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review found every request waiting on the unreadable table (30 s each on a stopped
+    PostgreSQL) and memory trusted with no end. Now the first failure marks the table cut
+    off: memory vouches for keys known valid without a read, a recount is retried in the
+    background once a second, and after `max_unreadable` memory vouches no more."""
+    ticks, spawned = [0.0], []
+    serving = ApiKeys.open(database_url, monotonic=lambda: ticks[0], spawn=spawned.append,
+                           max_unreadable=10.0)
+    try:
+        issued, unknown = serving.create("acme", "service"), serving.create("acme", "service")
+        assert serving.authenticate(issued.key) is not None
+        reading = serving.db.reading
+
+        def stopped() -> None:
+            raise ConnectionError("the read database is stopped")
+
+        monkeypatch.setattr(serving.db, "reading", stopped)
+        ticks[0] = 1.0  # past `recheck`: memory cannot say until the table was tried
+        assert serving.remembered(issued.key) is None
+        assert serving.authenticate(issued.key) is not None  # the table failed: from memory
+        with pytest.raises(ConnectionError):
+            serving.authenticate(unknown.key)  # never known: an error, as before
+        spawned.clear()
+        for tick in (1.2, 1.5, 2.3, 2.6):  # answered from memory, a retry once a second
+            ticks[0] = tick
+            assert serving.remembered(issued.key) is not None
+            if spawned:
+                spawned.pop()()
+        assert serving._tried == 2.3  # retried at 1.2 and 2.3 only
+        ticks[0] = 11.5  # cut off for longer than the bound: memory vouches no more
+        assert serving.remembered(issued.key) is None
+        with pytest.raises(ConnectionError):
+            serving.authenticate(issued.key)
+        monkeypatch.setattr(serving.db, "reading", reading)  # readable again
+        assert serving.authenticate(issued.key) is not None
+        assert serving.remembered(issued.key) is not None
+    finally:
+        serving.close()
+
+
 def test_the_background_recount_runs_on_a_thread_of_its_own(sqlite_url: str) -> None:
     ticks = [0.0]
     serving = ApiKeys.open(sqlite_url, monotonic=lambda: ticks[0])
