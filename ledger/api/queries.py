@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ledger.api.auth import BEARER, Caller, Guarded, check_access, may, settled
+from ledger.api.auth import BEARER, Caller, Guarded, authenticate, check_access, may, settled
 from ledger.api.cache import Lookup, ReadModelsUnavailableError
 from ledger.api.errors import Answer, ApiError, invalid_request, not_found
 from ledger.api.keys import Principal
@@ -125,6 +125,8 @@ async def customer_changes(customer_id: CustomerId, principal: Caller, ports: Po
         started = quiet = time.monotonic()
         while (time.monotonic() - started < STREAM_LIFETIME and not ports.stopping.is_set()
                and not await request.is_disconnected()):
+            if not await _still_valid(request):
+                return  # the key was revoked: the stream ends, and a reconnect is told 401
             now = ports.clock()
             try:
                 found = ports.cache.lookup(tenant, customer_id, now) or await run_in_threadpool(
@@ -146,6 +148,18 @@ async def customer_changes(customer_id: CustomerId, principal: Caller, ports: Po
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _still_valid(request: Request) -> bool:
+    """Whether the stream's key is still valid, asked before each look at the cache: from
+    memory, as every request's key (`auth.authenticate`), so a revocation ends a stream as
+    soon as it stops a plain request with the same key. A key that can no longer be vouched
+    for at all (its table unreadable past the bound) ends it too."""
+    try:
+        await authenticate(request)
+    except Exception:  # noqa: BLE001 - 401 or an unreadable table: either way, not valid now
+        return False
+    return True
 
 
 # Ids may hold "/" (`models.IdConvertor`), so the route with the suffix must come first: the

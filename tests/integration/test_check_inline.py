@@ -258,3 +258,4 @@ def test_bytes_after_a_check_that_are_not_http_get_the_400_alone(served: Any) ->
         got = read_all(a, data, 5)
         assert got == read_all(b, data, 5)
     assert got.startswith(b"HTTP/1.1 400") and got.count(b"HTTP/1.1") == 1
+
