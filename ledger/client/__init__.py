@@ -8,9 +8,11 @@ verified offline license file as the fallback while the ledger cannot be reached
     client.check("cust-7", "sso").allowed       # no I/O: the decision of POST /v1/check
 
 Every answer says which `source` gave it: "ledger" (the stream is live), "ledger_stale" (the
-stream broke and no license file is held: the last states streamed), "license_file" (the
-stream broke; a verified file of the customer), or "none" (nothing known: `no_license`). It
-uses the standard library only (urllib for the stream), besides the ledger's pure domain.
+stream broke: the last states streamed, newer than any license file held), "license_file"
+(the stream broke; a verified file of the customer, newer than what was streamed), or "none"
+(nothing known: `no_license`). Offline answers are aged to the moment asked by the clock
+alone (`LicenseState.aged`). The stream is read with urllib; verifying a license file needs
+the package's `cryptography` and the ledger's pure domain (which imports pydantic).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class _Customer:
     live: bool
     updated: float  # monotonic time of the last state streamed
     arrived: threading.Event
+    as_of: datetime | None = None  # the ledger's time of the last states streamed
 
 
 class EntitlementClient:
@@ -90,15 +93,21 @@ class EntitlementClient:
         return known.arrived.wait(self.timeout if wait is None else wait)
 
     def check(self, customer_id: str, feature: str, quantity: int = 1) -> Answer:
-        """The decision of `POST /v1/check`, made here from what is held (no I/O)."""
+        """The decision of `POST /v1/check`, made here from what is held (no I/O). Offline,
+        from the newer of the last states streamed and a verified license file, each aged
+        to now by the clock alone (`LicenseState.aged`: a term's end, a new usage month)."""
         held = self._customers.get(customer_id)
         if held is not None and held.live:
             return Answer(decide(held.states, feature, quantity), "ledger")
-        offline = self._license_file_states(customer_id)
-        if offline is not None:
-            return Answer(decide(offline, feature, quantity), "license_file")
-        if held is not None and held.updated:
-            return Answer(decide(held.states, feature, quantity), "ledger_stale")
+        now = self._clock()
+        streamed_at = held.as_of if held is not None else None
+        offline = self._license_file_states(customer_id, now)
+        if offline is not None and (streamed_at is None or offline[0] > streamed_at):
+            return Answer(decide([s.aged(now) for s in offline[1]], feature, quantity),
+                          "license_file")
+        if held is not None and streamed_at is not None:
+            return Answer(decide([s.aged(now) for s in held.states], feature, quantity),
+                          "ledger_stale")
         return Answer(decide([], feature, quantity), "none")
 
     def close(self) -> None:
@@ -106,17 +115,19 @@ class EntitlementClient:
         for thread in self._threads:
             thread.join(2 * self.timeout)
 
-    def _license_file_states(self, customer_id: str) -> list[LicenseState] | None:
+    def _license_file_states(self, customer_id: str, now: datetime
+                             ) -> tuple[datetime, list[LicenseState]] | None:
+        """When the customer's file was issued and its states, if it verifies at `now`."""
         document = self._files.get(customer_id)
         if document is None or self._public_keys is None:
             return None
         try:
-            verified = verify_license_file(document, self._public_keys, self._clock())
+            verified = verify_license_file(document, self._public_keys, now)
         except (LicenseFileError, ValueError, KeyError):
             return None  # expired, forged or malformed: not an answer
         issued = parse_time(verified.license["issued_at"])
-        return [LicenseState.from_dict(s, issued) for s in verified.licenses
-                if s.get("customer_id") == customer_id]
+        return issued, [LicenseState.from_dict(s, issued) for s in verified.licenses
+                        if s.get("customer_id") == customer_id]
 
     def _follow(self, customer_id: str) -> None:
         """Read the stream, reconnecting every RETRY seconds while the ledger is unreachable."""
@@ -147,7 +158,7 @@ class EntitlementClient:
                 document = json.loads("\n".join(data))
                 as_of = parse_time(document["as_of"])
                 held.states = [LicenseState.from_dict(s, as_of) for s in document["licenses"]]
-                held.live, held.updated = True, time.monotonic()
+                held.live, held.updated, held.as_of = True, time.monotonic(), as_of
                 held.arrived.set()
                 self.on_change(customer_id)
                 event, data = "", []

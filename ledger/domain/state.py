@@ -9,7 +9,7 @@ is on the wire unless its metadata says `ON_WIRE: False`, a datetime travels as 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -91,6 +91,38 @@ class LicenseState:
             region=state.get("region"), features=features,
             catalog_version=state.get("catalog_version"),
             last_event_id=state.get("last_event_id") or "", as_of=as_of)
+
+    def aged(self, moment: datetime) -> LicenseState:
+        """This state at a later `moment` where no facts are at hand (a license file, the last
+        states streamed): what the clock alone is known to change, from the document itself.
+        A pending license starts at `starts_at`; a term ends at `ends_at`, into its grace if
+        its end is known (`grace_ends_at`, which a document does not carry: offline, a
+        license past its end is `expired` until the product checks in again; one already in
+        grace stays in it); a period's usage starts again at 0 in the next period. What was
+        recorded since is not known here: a license file's `expires_at` bounds that."""
+        if moment <= self.as_of:
+            return self
+        status = self.status
+        if status == "pending" and moment >= self.starts_at:
+            status = "active"
+        if (self.ends_at is not None and moment >= self.ends_at
+                and status in ("active", "trial", "grace", "suspended")):
+            grace_end = None if status == "trial" else self.grace_ends_at
+            if grace_end is None and status == "grace":
+                pass  # in grace already, its end not in the document: it stays in grace
+            elif grace_end is None or moment >= grace_end:
+                status = "expired"
+            elif status == "active":
+                status = "grace"
+        features = self.features
+        if status != self.status:  # a feature is enabled while usable, unless its region is blocked
+            features = {name: replace(f, enabled=status in USABLE and f.blocked_region is None)
+                        for name, f in features.items()}
+        if (any(f.period == "month" for f in features.values())
+                and period_start("month", moment) != period_start("month", self.as_of)):
+            features = {name: replace(f, used=0) if f.period == "month" else f
+                        for name, f in features.items()}
+        return replace(self, status=status, features=features, as_of=moment, changes_at=None)
 
     def as_dict(self) -> dict[str, Any]:
         """The contract's state document, exactly as section 3 writes it."""

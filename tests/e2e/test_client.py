@@ -70,9 +70,16 @@ def test_the_client_and_the_provider_follow_the_ledger_then_fall_back_to_the_lic
         up.stop()
         answered: list[Answer] = []
         assert until(lambda: answered.append(client.check("cust-acme", "sso")) or
-                     answered[-1].source == "license_file", 5.0)
-        # the file was signed before the suspension: offline, the product goes by it
-        assert (answered[-1].allowed, answered[-1].reason) == (True, "ok")
+                     answered[-1].source != "ledger", 5.0)
+        # the suspension was streamed after the file was signed: offline, the newer holds
+        assert (answered[-1].source, answered[-1].reason) == ("ledger_stale", "suspended")
+        # a product that holds only the file goes by it (it was signed before the suspension)
+        client.close()
+        client = EntitlementClient(base, up.key, license_files={"cust-acme": license_file},
+                                   public_keys=keys)
+        api.set_provider(LedgerProvider(client))
+        answer = client.check("cust-acme", "sso")
+        assert (answer.source, answer.allowed, answer.reason) == ("license_file", True, "ok")
         details = flags.get_boolean_details("sso", False, acme)
         assert (details.value, details.reason, details.flag_metadata["source"]) == (
             True, "CACHED", "license_file")

@@ -136,3 +136,36 @@ def test_nothing_changes_the_state_before_its_changes_at(items: list[dict[str, A
     later_terms = fold(facts, catalogs, later).terms
     assert later_terms is not None
     assert state_at(later_terms, catalogs, counter, later).as_dict() == state.as_dict()
+
+
+@settings(PROPERTY, max_examples=400)
+@given(st.lists(envelopes("lic-1"), max_size=20), st.lists(usage_envelopes, max_size=10),
+       st.randoms(), moments, st.data())
+def test_a_state_aged_by_the_clock_alone_is_the_folds_answer_while_nothing_happens(
+        items: list[dict[str, Any]], used: list[dict[str, Any]], rnd: random.Random,
+        as_of: datetime, data: st.DataObject) -> None:
+    """`LicenseState.aged` (offline answers: license files, the last states streamed) gives
+    the fold's own answer at a later moment when no fact takes effect in between: a term's
+    end, the end of grace, a new usage month are the clock's alone."""
+    facts, usage, catalogs = history(items + used, rnd, late=False)
+    # mostly across a moment the clock alone changes: a term's end, the end of a grace
+    # period (3, 7 or 10 days in the catalogs), the start of a month
+    ends = sorted({parse_time(f.data["ends_at"]) + timedelta(days=d)
+                   for f in facts if f.data.get("ends_at") for d in (0, 3, 7, 10)})
+    months = [START.replace(year=2026 + m // 12, month=m % 12 + 1) for m in range(30)]
+    across = data.draw(st.sampled_from(["end", "end", "month", "any"]))
+    if across != "any" and (ends if across == "end" else months):
+        moment = data.draw(st.sampled_from(ends if across == "end" else months))
+        as_of = moment - timedelta(hours=data.draw(st.integers(1, 240)))
+        later = moment + timedelta(hours=data.draw(st.integers(0, 240)))
+    else:
+        later = as_of + timedelta(hours=data.draw(st.integers(1, 2000)))
+    terms = fold(facts, catalogs, as_of).terms
+    if terms is None or any(as_of < f.effective_at <= later
+                            for f in (*facts, *usage, *catalogs.facts)):
+        return  # something happens in between: not the clock's alone
+    counter = CountedUsage.of(usage)
+    later_terms = fold(facts, catalogs, later).terms
+    assert later_terms is not None
+    assert (state_at(terms, catalogs, counter, as_of).aged(later).as_dict()
+            == state_at(later_terms, catalogs, counter, later).as_dict())
