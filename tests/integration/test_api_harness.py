@@ -88,14 +88,14 @@ def built_api(url: str, *, clock: Clock | None = None,
               configure: Callable[[dict[str, Any]], None] | None = None,
               read_url: str | None = None,
               cache: Callable[[ReadModels, Follower], EntitlementCache] | None = None,
-              ) -> Iterator[tuple[Any, Api]]:
+              read_wait: float = 30.0) -> Iterator[tuple[Any, Api]]:
     """A ledger, its read models, keys and signing key on `url` (the read models and keys on
-    `read_url` if given), and the app over them, not served: for in-process tests
-    (`starlette.testclient.TestClient(app)`)."""
+    `read_url` if given, waiting `read_wait` s at most for a PostgreSQL connection), and the
+    app over them, not served: for in-process tests (`starlette.testclient.TestClient(app)`)."""
     wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
-    models = ReadModels.open(read_url or url)
+    models = ReadModels.open(read_url or url, wait=read_wait)
     follower = Follower(wiring.store, models)  # no thread: wait_for catches up synchronously
-    keys = ApiKeys.open(read_url or url)
+    keys = ApiKeys.open(read_url or url, wait=read_wait)
     key = SigningKey.generate()
     keyring = KeyRing([key], key.key_id)
     clock = clock or Clock()
@@ -117,12 +117,12 @@ def built_api(url: str, *, clock: Clock | None = None,
 def running_api(url: str, *, clock: Clock | None = None,
                 configure: Callable[[dict[str, Any]], None] | None = None,
                 read_url: str | None = None,
-                cache: Callable[[ReadModels, Follower], EntitlementCache] | None = None
-                ) -> Iterator[Api]:
+                cache: Callable[[ReadModels, Follower], EntitlementCache] | None = None,
+                read_wait: float = 30.0) -> Iterator[Api]:
     """A ledger, its read models, keys and signing key on `url` (the read models and keys on
     `read_url` if given), and the API over them."""
     with built_api(url, clock=clock, configure=configure, read_url=read_url,
-                   cache=cache) as (app, built):
+                   cache=cache, read_wait=read_wait) as (app, built):
         server, thread, port = _serve(app)
         api = replace(built, url=f"http://127.0.0.1:{port}")
         try:

@@ -1,0 +1,106 @@
+"""The read database on a real PostgreSQL, then stopped (every connection to it cut and
+refused, through a proxy this test closes): checks of customers held are answered stale
+within seconds, one not held and /healthz within seconds too. A review found each waiting
+30 s per read (the pool's default) and then refusing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ledger.api.cache import EntitlementCache
+from ledger.store.sql import SERVE_WAIT
+from projections.embedded import Follower
+from projections.readmodel import ReadModels
+from tests.builders import envelope
+from tests.conftest import unique
+from tests.integration.test_api_harness import running_api, sqlite
+
+
+class Proxy:
+    """A TCP relay to PostgreSQL; `stop` cuts every connection and refuses new ones, as a
+    stopped server does."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target, self.sockets, self.up = target, list[socket.socket](), True
+        self.listening = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listening.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.up:
+            try:
+                client, _ = self.listening.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (a, b):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        self.up = False
+        self.listening.close()
+        for end in self.sockets:
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+                end.close()
+            except OSError:
+                pass
+
+
+def test_a_stopped_postgresql_read_database_degrades_within_seconds(tmp_path: Path) -> None:
+    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if not base:
+        pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test` (it starts PostgreSQL)")
+    host, port = base.split("@")[1].split("/")[0].split(":")
+    proxy = Proxy((host, int(port)))
+    read = base.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}") + f"?schema={unique('stopped')}"
+
+    def cache(models: ReadModels, _: Follower) -> EntitlementCache:
+        return EntitlementCache(models, poll_interval=0.1, max_stale=60.0)  # as with Kafka
+
+    with running_api(sqlite(tmp_path), read_url=read, cache=cache, read_wait=SERVE_WAIT) as api:
+        api.with_catalog().record([
+            envelope("license.granted", "2026-02-01", "lic-1", customer_id="c1", plan="pro"),
+            envelope("license.granted", "2026-02-01", "lic-2", customer_id="c2", plan="pro")])
+        client = api.as_role("service")
+        body = {"customer_id": "c1", "feature": "sso"}
+        assert client.post("/v1/check", json=body).json()["allowed"] is True
+        proxy.stop()
+        time.sleep(0.3)  # past the feed's interval (0.1 s): memory is no longer fresh
+        for _ in range(4):
+            started = time.monotonic()
+            answer = client.post("/v1/check", json=body)
+            took = time.monotonic() - started
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["allowed"] is True and answer.json().get("stale") is True
+            assert took < 2 * SERVE_WAIT + 1, took
+            time.sleep(0.6)  # past the keys' recheck: memory vouches, the table cut off
+        started = time.monotonic()
+        unseen = client.post("/v1/check", json={"customer_id": "c2", "feature": "sso"})
+        assert unseen.status_code == 503 and unseen.json()["code"] == "read_models_unavailable"
+        assert time.monotonic() - started < 2 * SERVE_WAIT + 1
+        started = time.monotonic()
+        health = client.get("/healthz")
+        assert health.json()["status"] == "degraded"
+        assert time.monotonic() - started < 2 * SERVE_WAIT + 1
