@@ -108,20 +108,26 @@ STREAM_LIFETIME = 3600.0  # a stream ends after an hour: the client reconnects, 
 @router.get("/v1/customers/{customer_id:id}/changes", response_model=None,
             responses={200: {"content": {"text/event-stream": {"schema": {
                 "type": "object", "required": ["event", "data"],
-                "properties": {"event": {"type": "string", "enum": ["entitlements"]},
-                               "data": {"type": "string", "description": "The JSON of the "
-                                        "current entitlements document (`Entitlements`)."}}}}},
+                "properties": {"event": {"type": "string", "enum": ["entitlements", "stale"]},
+                               "data": {"type": "string", "description": "`entitlements`: the "
+                                        "JSON of the current entitlements document "
+                                        "(`Entitlements`); `stale`: {\"stale_seconds\": age "
+                                        "or null}."}}}}},
                 "description": "Server-sent events: `entitlements`, each the current "
-                               "entitlements document."}, **problems(400, 401, 403)})
+                               "entitlements document; `stale` once when the server can no "
+                               "longer keep them fresh (its read models are unreachable or "
+                               "behind), until the next `entitlements`."}, **problems(400, 401, 403)})
 async def customer_changes(customer_id: CustomerId, principal: Caller, ports: PortsDep,
                            request: Request) -> StreamingResponse:
     """The customer's current entitlements now, then again each time they change (an event
-    projected for the customer, or time alone: an expiry, the end of grace, a new month)."""
+    projected for the customer, or time alone: an expiry, the end of grace, a new month);
+    `stale` once while they cannot be kept fresh, then the document again when they can."""
     check_access(principal, "read_current", customer_id)
     tenant = principal.tenant
 
     async def events() -> AsyncIterator[str]:
         sent: list[dict[str, Any]] | None = None
+        stale = False  # a `stale` event was sent and no fresh document since
         started = quiet = time.monotonic()
         while (time.monotonic() - started < STREAM_LIFETIME and not ports.stopping.is_set()
                and not await request.is_disconnected()):
@@ -133,10 +139,15 @@ async def customer_changes(customer_id: CustomerId, principal: Caller, ports: Po
                     ports.cache.states, tenant, customer_id, now)
             except ReadModelsUnavailableError:
                 found = None
-            if found is not None and found.stale_for is None:
+            if found is None or found.stale_for is not None:
+                if not stale:  # said once: what the client holds is no longer kept fresh
+                    stale, quiet = True, time.monotonic()
+                    age = None if found is None else found.stale_for
+                    yield "event: stale\ndata: " + json.dumps({"stale_seconds": age}) + "\n\n"
+            else:
                 licenses = [s.as_dict() for s in found.states]
-                if licenses != sent:
-                    sent, quiet = licenses, time.monotonic()
+                if licenses != sent or stale:
+                    sent, stale, quiet = licenses, False, time.monotonic()
                     yield "event: entitlements\ndata: " + json.dumps(
                         {"customer_id": customer_id, "as_of": format_time(now),
                          "known_at": format_time(now), "licenses": licenses},

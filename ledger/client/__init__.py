@@ -154,6 +154,9 @@ class EntitlementClient:
                 event = line[6:].strip()
             elif line.startswith("data:"):
                 data.append(line[5:].strip())
+            elif not line and event == "stale":  # the server cannot keep them fresh now
+                held.live = False
+                event, data = "", []
             elif not line and event == "entitlements" and data:
                 document = json.loads("\n".join(data))
                 as_of = parse_time(document["as_of"])

@@ -1,6 +1,7 @@
 """The read database on a real PostgreSQL, then stopped (every connection to it cut and
-refused, through a proxy this test closes): checks of customers held are answered stale
-within seconds, one not held and /healthz within seconds too. A review found each waiting
+refused, through a proxy this test closes): an open change stream says `stale`, checks of
+customers held are answered stale within seconds, one not held and /healthz within seconds
+too. A review found each waiting
 30 s per read (the pool's default) and then refusing."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Proxy:
 
     def __init__(self, target: tuple[str, int]):
         self.target, self.sockets, self.up = target, list[socket.socket](), True
+        self.lock = threading.Lock()
         self.listening = socket.create_server(("127.0.0.1", 0))
         self.port = self.listening.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -39,7 +41,12 @@ class Proxy:
             except OSError:
                 return
             server = socket.create_connection(self.target)
-            self.sockets += [client, server]
+            with self.lock:  # one accepted while `stop` ran is cut too
+                self.sockets += [client, server]
+                if not self.up:
+                    for end in (client, server):
+                        end.close()
+                    return
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -58,7 +65,8 @@ class Proxy:
                     pass
 
     def stop(self) -> None:
-        self.up = False
+        with self.lock:
+            self.up = False
         self.listening.close()
         for end in self.sockets:
             try:
@@ -86,7 +94,13 @@ def test_a_stopped_postgresql_read_database_degrades_within_seconds(tmp_path: Pa
         client = api.as_role("service")
         body = {"customer_id": "c1", "feature": "sso"}
         assert client.post("/v1/check", json=body).json()["allowed"] is True
-        proxy.stop()
+        with client.stream("GET", "/v1/customers/c1/changes") as stream:
+            lines = stream.iter_lines()
+            assert next(x for x in lines if x.startswith("event:")) == "event: entitlements"
+            proxy.stop()
+            started = time.monotonic()  # the stream says it can no longer keep them fresh
+            assert next(x for x in lines if x.startswith("event:")) == "event: stale"
+            assert time.monotonic() - started < 2 * SERVE_WAIT + 1
         time.sleep(0.3)  # past the feed's interval (0.1 s): memory is no longer fresh
         for _ in range(4):
             started = time.monotonic()
@@ -98,7 +112,8 @@ def test_a_stopped_postgresql_read_database_degrades_within_seconds(tmp_path: Pa
             time.sleep(0.6)  # past the keys' recheck: memory vouches, the table cut off
         started = time.monotonic()
         unseen = client.post("/v1/check", json={"customer_id": "c2", "feature": "sso"})
-        assert unseen.status_code == 503 and unseen.json()["code"] == "read_models_unavailable"
+        assert unseen.status_code == 503, unseen.text
+        assert unseen.json()["code"] == "read_models_unavailable"
         assert time.monotonic() - started < 2 * SERVE_WAIT + 1
         started = time.monotonic()
         health = client.get("/healthz")

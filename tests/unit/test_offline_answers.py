@@ -5,6 +5,7 @@ again, and a suspension streamed before an outage undone by an older file."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,3 +84,18 @@ def test_the_client_offline_goes_by_the_newer_source_aged_to_now() -> None:
                                T0 + timedelta(hours=2, minutes=30))
     client._files["c1"] = newer
     assert client.check("c1", "sso").source == "license_file"
+
+
+def test_a_stale_event_on_the_stream_ends_the_live_answers_until_the_next_document() -> None:
+    client = EntitlementClient("http://127.0.0.1:9", "ldg_x", clock=lambda: T0)
+    held = _Customer([], False, 0.0, threading.Event())
+    client._customers["c1"] = held
+    doc = {"customer_id": "c1", "as_of": "2026-03-31T12:00:00Z", "known_at": "2026-03-31T12:00:00Z",
+           "licenses": [document()]}
+    text = (f"event: entitlements\ndata: {json.dumps(doc)}\n\n"
+            'event: stale\ndata: {"stale_seconds": 3.5}\n\n')
+    client._read("c1", held, [line.encode() + b"\n" for line in text.split("\n")])
+    answer = client.check("c1", "sso")
+    assert (answer.source, answer.allowed) == ("ledger_stale", True)
+    client._read("c1", held, [line.encode() + b"\n" for line in text.split("\n")[:3]])
+    assert client.check("c1", "sso").source == "ledger"
