@@ -225,12 +225,12 @@ class ApiKeys:
                 row = cur.execute("SELECT key_id, tenant, role, customer_id, name, last_used_on "
                                   "FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
                                   (hashed,)).fetchone()
-        except Exception:
+        except Exception as exc:
             # The table cannot be read, so no revocation can be written to it either: a key
             # known valid stays valid from memory, for `max_unreadable` at most (if only this
             # process is cut off, a revocation elsewhere must stop it in the end); any other
             # is an error as before.
-            self._unreadable()
+            self._unreadable(exc)
             if (known := self._known.get(hashed)) is not None and self._cut_off(self._monotonic()):
                 return known[0]
             raise
@@ -260,12 +260,17 @@ class ApiKeys:
         try:
             with self.db.reading() as cur:
                 self._count_revoked(cur)
-        except Exception:  # noqa: BLE001 - see the docstring; the full way reports it
-            self._unreadable()
+        except Exception as exc:  # noqa: BLE001 - see the docstring; the full way reports it
+            self._unreadable(exc)
         finally:
             self._recounting = False
 
-    def _unreadable(self) -> None:
+    def _unreadable(self, exc: Exception) -> None:
+        """Mark the table cut off, unless `exc` says only that every connection of this
+        process's pool is busy: the table can be read, revocations can be written, and memory
+        must not vouch past `recheck` then (a review found it did under load)."""
+        if type(exc).__name__ == "PoolTimeout":
+            return
         if self._unreadable_since is None:
             self._unreadable_since = self._monotonic()
             log.warning("keys.table_unreadable", bound_seconds=self.max_unreadable,

@@ -103,6 +103,7 @@ def entitlements(customer_id: CustomerId, principal: Caller, ports: PortsDep,
 STREAM_POLL = 0.2  # seconds between looks at the cache (in memory unless the customer moved)
 STREAM_KEEPALIVE = 15.0
 STREAM_LIFETIME = 3600.0  # a stream ends after an hour: the client reconnects, as SSE does
+STREAM_STALE_AFTER = 2.0  # `stale` once this far behind: one failed round does not flap it
 
 
 @router.get("/v1/customers/{customer_id:id}/changes", response_model=None,
@@ -139,12 +140,12 @@ async def customer_changes(customer_id: CustomerId, principal: Caller, ports: Po
                     ports.cache.states, tenant, customer_id, now)
             except ReadModelsUnavailableError:
                 found = None
-            if found is None or found.stale_for is not None:
+            if found is None or (found.stale_for or 0.0) >= STREAM_STALE_AFTER:
                 if not stale:  # said once: what the client holds is no longer kept fresh
                     stale, quiet = True, time.monotonic()
                     age = None if found is None else found.stale_for
                     yield "event: stale\ndata: " + json.dumps({"stale_seconds": age}) + "\n\n"
-            else:
+            elif found.stale_for is None:
                 licenses = [s.as_dict() for s in found.states]
                 if licenses != sent or stale:
                     sent, stale, quiet = licenses, False, time.monotonic()

@@ -46,7 +46,10 @@ def _parts(settings: Settings, *,
     bound = settings.check_max_stale
     models = ReadModels.open(settings.read_url, wait=SERVE_WAIT)
     keys = ApiKeys.open(settings.read_url, wait=SERVE_WAIT, max_unreadable=bound)
-    follower = Follower(wiring.store, models) if embedded else None
+    # The follower writes through read models of its own, with the pool's own wait: a write
+    # that waits for a connection is not a request, and failing it would mark answers stale.
+    written = ReadModels.open(settings.read_url) if embedded else None
+    follower = Follower(wiring.store, written) if written is not None else None
     probe = kafka_probe(settings.kafka_bootstrap) if settings.kafka_bootstrap else None
     cache = (EntitlementCache(models, hint=follower.reached, behind=follower.behind,
                               max_stale=bound) if follower is not None
@@ -60,6 +63,8 @@ def _parts(settings: Settings, *,
             follower.stop()
         keys.close()
         models.close()
+        if written is not None:
+            written.close()
         wiring.close()
 
 

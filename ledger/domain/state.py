@@ -95,7 +95,8 @@ class LicenseState:
     def aged(self, moment: datetime) -> LicenseState:
         """This state at a later `moment` where no facts are at hand (a license file, the last
         states streamed): what the clock alone is known to change, from the document itself.
-        A pending license starts at `starts_at`; a term ends at `ends_at`, into its grace if
+        A pending license stays pending (how it starts is not in the document: a review found
+        one suspended while pending made active); a term ends at `ends_at`, into its grace if
         its end is known (`grace_ends_at`, which a document does not carry: offline, a
         license past its end is `expired` until the product checks in again; one already in
         grace stays in it); a period's usage starts again at 0 in the next period. What was
@@ -103,8 +104,8 @@ class LicenseState:
         if moment <= self.as_of:
             return self
         status = self.status
-        if status == "pending" and moment >= self.starts_at:
-            status = "active"
+        # A pending license stays pending: whether it starts as active, as a trial, or
+        # suspended (a suspension while pending shows as pending) is not in the document.
         if (self.ends_at is not None and moment >= self.ends_at
                 and status in ("active", "trial", "grace", "suspended")):
             grace_end = None if status == "trial" else self.grace_ends_at

@@ -126,6 +126,21 @@ def test_cut_off_from_the_table_memory_vouches_without_waiting_then_for_a_bound_
             serving.authenticate(issued.key)
         monkeypatch.setattr(serving.db, "reading", reading)  # readable again
         assert serving.authenticate(issued.key) is not None
+        serving._unreadable_since = None
+
+        class PoolTimeout(Exception):  # psycopg_pool's, by name: every connection busy
+            pass
+
+        def busy() -> None:
+            raise PoolTimeout("couldn't get a connection after 2.00 sec")
+
+        monkeypatch.setattr(serving.db, "reading", busy)
+        ticks[0] = 20.0
+        with pytest.raises(PoolTimeout):  # a busy pool is not a table cut off: no memory
+            serving.authenticate(issued.key)
+        assert serving.remembered(issued.key) is None
+        monkeypatch.setattr(serving.db, "reading", reading)
+        assert serving.authenticate(issued.key) is not None
         assert serving.remembered(issued.key) is not None
     finally:
         serving.close()

@@ -47,12 +47,10 @@ def test_a_document_ages_by_its_terms_and_its_usage_months() -> None:
     assert aged(document("trial"), datetime(2026, 4, 11, tzinfo=UTC))["status"] == "expired"
     in_grace = document("grace", ends_at="2026-03-30T00:00:00Z")
     assert aged(in_grace, datetime(2026, 4, 2, tzinfo=UTC))["status"] == "grace"
+    # pending stays pending: a suspension while pending, or a trial, is not in the document
     pending = aged(document("pending", starts_at="2026-04-01T00:00:00Z"),
                    datetime(2026, 4, 1, tzinfo=UTC))
-    assert pending["status"] == "active" and pending["features"]["sso"]["enabled"] is True
-    blocked = document("pending", starts_at="2026-04-01T00:00:00Z", region="cu")
-    blocked["features"]["sso"] = {"enabled": False, "blocked_region": "cu"}
-    assert aged(blocked, datetime(2026, 4, 2, tzinfo=UTC))["features"]["sso"]["enabled"] is False
+    assert pending["status"] == "pending" and pending["features"]["sso"]["enabled"] is False
     for status in ("revoked", "suspended"):
         assert aged(document(status), T0 + timedelta(days=2))["status"] == status
     assert aged(document("suspended"), datetime(2026, 5, 1, tzinfo=UTC))["status"] == "expired"
