@@ -35,6 +35,7 @@ from typing import Protocol
 import structlog
 
 from ledger.domain.state import LicenseState
+from ledger.store.sql import unreachable
 from projections.changes import Changes
 
 log = structlog.get_logger(__name__)
@@ -79,13 +80,6 @@ def valid_until(states: States, scheduled: datetime | None, now: datetime,
     if scheduled is not None:
         moments.append(scheduled)
     return min([m for m in moments if m > now] + [now + max_age])
-
-
-def unreachable(exc: BaseException) -> bool:
-    """Whether an error says the read database cannot be used (the driver's own errors, or the
-    network's), as opposed to something about one request."""
-    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
-        "sqlite3", "psycopg", "psycopg_pool")
 
 
 class EntitlementCache:

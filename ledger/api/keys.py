@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from ledger.store.sql import Cursor, Database
+from ledger.store.sql import Cursor, Database, pool_busy, unreachable
 
 ROLES = ("admin", "billing", "service", "auditor", "customer", "catalog_editor")
 PREFIX = "ldg_"
@@ -192,7 +192,8 @@ class ApiKeys:
 
     def remembered(self, key: str) -> Principal | None:
         """The caller behind `key` from memory alone (no I/O: for the event loop), or None
-        when memory cannot say: an unknown key, or revocations not counted for `recheck`."""
+        when memory cannot say: an unknown key, its first use today, or revocations not
+        counted for `recheck` (unless the table is cut off: then for `max_unreadable`)."""
         now = self._monotonic()
         age = now - self._counted
         if age >= self.recheck and not self._cut_off(now):
@@ -266,10 +267,11 @@ class ApiKeys:
             self._recounting = False
 
     def _unreadable(self, exc: Exception) -> None:
-        """Mark the table cut off, unless `exc` says only that every connection of this
-        process's pool is busy: the table can be read, revocations can be written, and memory
-        must not vouch past `recheck` then (a review found it did under load)."""
-        if type(exc).__name__ == "PoolTimeout":
+        """Mark the table cut off if `exc` says the database cannot be used (`sql.unreachable`),
+        but not when it says only that every connection of this process's pool is busy: the
+        table can be read, revocations can be written, and memory must not vouch past
+        `recheck` then (a review found it did under load)."""
+        if not unreachable(exc) or pool_busy(exc):
             return
         if self._unreadable_since is None:
             self._unreadable_since = self._monotonic()

@@ -18,6 +18,22 @@ SERVE_WAIT = 2.0  # seconds a serving process waits for a read connection (see `
 _INDEX = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.I)
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether an error says the database cannot be used (the driver's own errors, or the
+    network's), as opposed to something about one request. A pool with every connection
+    busy counts too: this process cannot read it now."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
+        "sqlite3", "psycopg", "psycopg_pool")
+
+
+def pool_busy(exc: BaseException) -> bool:
+    """Whether an error says only that every connection of this process's pool is busy: the
+    database itself can be read and written, by others too."""
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(exc, PoolTimeout)
+
+
 class Database:
     """One connection per thread for SQLite (WAL), a pool for PostgreSQL."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from psycopg_pool import PoolTimeout
 
 from ledger.api import ApiKeyError, ApiKeys, Principal
 from ledger.api.keys import digest
@@ -127,9 +128,6 @@ def test_cut_off_from_the_table_memory_vouches_without_waiting_then_for_a_bound_
         monkeypatch.setattr(serving.db, "reading", reading)  # readable again
         assert serving.authenticate(issued.key) is not None
         serving._unreadable_since = None
-
-        class PoolTimeout(Exception):  # psycopg_pool's, by name: every connection busy
-            pass
 
         def busy() -> None:
             raise PoolTimeout("couldn't get a connection after 2.00 sec")
