@@ -126,7 +126,7 @@ def index_values(facts: Sequence[Fact], positions: Sequence[int] | None = None
                          fact.source_event_id, None, None, None, None))
             continue
         effective, recorded = fact.effective_at, fact.recorded_at
-        if effective not in moments:
+        if effective not in months:  # not `moments`: it may hold the time as a recorded one
             moments[effective], months[effective] = micros(effective), month_key(effective)
         if recorded not in moments:
             moments[recorded] = micros(recorded)

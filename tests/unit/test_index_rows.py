@@ -67,3 +67,17 @@ def test_usage_rows_of_one_batch_share_its_recorded_time() -> None:
     rows = index_rows(usage)
     assert [(r.month, r.feature, r.quantity, r.recorded_at) for r in rows] == [
         ("2026-02", "api_calls", 1, 1772366400000005), ("2026-02", "api_calls", 2, 1772366400000005)]
+
+
+def test_a_usage_time_first_seen_as_another_facts_recorded_time_gets_its_month() -> None:
+    """Found by the property above (a KeyError that would fail the whole batch): one usage
+    fact recorded at the moment another takes effect, the recorded one first in the batch."""
+    at = datetime(2026, 2, 1, 0, 0, 0, 1, tzinfo=UTC)
+    earlier = datetime(2026, 1, 1, tzinfo=UTC)
+    first = Fact(tenant="acme", subject="lic", type="usage.recorded", effective_at=earlier,
+                 recorded_at=at, source="s", source_event_id="u1",
+                 data={"feature": "api_calls", "quantity": 1}, sequence=1)
+    second = Fact(tenant="acme", subject="lic", type="usage.recorded", effective_at=at,
+                  recorded_at=at, source="s", source_event_id="u2",
+                  data={"feature": "api_calls", "quantity": 1}, sequence=2)
+    assert index_rows([first, second]) == [index_row(first, 0), index_row(second, 0)]
