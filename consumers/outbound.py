@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from ledger.domain.facts import Fact
+from ledger.store.codec import STORAGE_VERSION
+from schemas.events import DATA_VERSION
 from schemas.governance import STEP_TYPES
 from schemas.outbound import MESSAGE_VERSION, ChainHead, OutboundEvent, record_key
 from schemas.times import format_time
@@ -49,17 +51,80 @@ def encode_fact(fact: Fact) -> tuple[bytes, bytes]:
     and dumping a model per fact; anything else goes through the model."""
     if not _plain(fact):
         return _through_the_model(fact)
-    licensed = fact.type not in NOT_LICENSED
-    key = fact.subject if licensed else f"catalog:{fact.tenant}"
-    body = {"message_version": MESSAGE_VERSION, "position": fact.position, "tenant": fact.tenant,
-            "license_id": fact.subject if licensed else None, "subject": fact.subject,
-            "catalog_version": fact.subject if fact.type.startswith("catalog.") else None,
-            "type": fact.type, "effective_at": format_time(fact.effective_at),
-            "recorded_at": format_time(fact.recorded_at), "source": fact.source,
-            "source_event_id": fact.source_event_id, "data": fact.data, "sequence": fact.sequence,
-            "hash": fact.hash, "prev_hash": fact.prev_hash,
-            "head": {"sequence": fact.sequence, "hash": fact.hash}}
+    return _spelled(fact.position, fact.tenant, fact.subject, fact.type,
+                    format_time(fact.effective_at), format_time(fact.recorded_at), fact.source,
+                    fact.source_event_id, fact.data, fact.sequence, fact.hash, fact.prev_hash)
+
+
+def encode_record(position: int, stored: bytes) -> tuple[bytes, bytes] | None:
+    """`encode_fact` of the fact a stored record holds, straight from the record's JSON: the
+    relay's path for every record written today (~1/5 of its CPU went into building a `Fact`
+    per record, parsing its two times, only to spell them out again). None for anything else
+    (another storage or data version, a time not in the one spelling the store writes, a value
+    the model would change, an unreadable record): the caller then loads the fact as ever,
+    which upcasts or raises exactly as before. Byte for byte `encode_fact`'s message: a
+    property test compares the two over awkward values."""
+    try:
+        record = json.loads(stored, parse_constant=_refused, parse_float=_finite)
+    except ValueError:
+        return None
+    if (type(record) is not dict or record.get("v") != STORAGE_VERSION
+            or record.get("data_version") != DATA_VERSION):
+        return None
+    try:
+        texts = (record["tenant"], record["subject"], record["type"], record["source"],
+                 record["source_event_id"], record["hash"], record["prev_hash"])
+        effective, recorded = record["effective_at"], record["recorded_at"]
+        data, sequence = record["data"], record["sequence"]
+    except KeyError:
+        return None
+    if (type(data) is not dict or type(sequence) is not int or type(position) is not int
+            or not all(type(t) is str for t in texts)
+            or not (_in_store_spelling(effective) and _in_store_spelling(recorded))):
+        return None
+    tenant, subject, kind, source, event_id, fact_hash, prev_hash = texts
+    return _spelled(position, tenant, subject, kind, effective, recorded, source, event_id,
+                    data, sequence, fact_hash, prev_hash)
+
+
+def _spelled(position: Any, tenant: str, subject: str, kind: str, effective: str, recorded: str,
+             source: str, event_id: str, data: dict[str, Any], sequence: int, fact_hash: str,
+             prev_hash: str) -> tuple[bytes, bytes]:
+    """The message of plain values, the times already spelled, in the model's field order."""
+    licensed = kind not in NOT_LICENSED
+    key = subject if licensed else f"catalog:{tenant}"
+    body = {"message_version": MESSAGE_VERSION, "position": position, "tenant": tenant,
+            "license_id": subject if licensed else None, "subject": subject,
+            "catalog_version": subject if kind.startswith("catalog.") else None,
+            "type": kind, "effective_at": effective, "recorded_at": recorded, "source": source,
+            "source_event_id": event_id, "data": data, "sequence": sequence,
+            "hash": fact_hash, "prev_hash": prev_hash,
+            "head": {"sequence": sequence, "hash": fact_hash}}
     return key.encode(), _ENCODE(body).encode()
+
+
+def _in_store_spelling(text: Any) -> bool:
+    """Whether `text` is a time exactly as `format_time` spells it (and so as the store writes
+    it, and as `encode_fact` would spell the time parsed from it): a valid UTC moment that
+    reads back to the same text. Anything else takes the fact's path (and its errors)."""
+    if type(text) is not str or text[-1:] != "Z" or len(text) not in (20, 27):
+        return False
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return moment.tzinfo is UTC and moment.isoformat()[:-6] + "Z" == text
+
+
+def _refused(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value the model passes through")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite float")
+    return value
 
 
 def _through_the_model(fact: Fact) -> tuple[bytes, bytes]:

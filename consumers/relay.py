@@ -29,7 +29,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 from kafka.errors import KafkaError
 
-from consumers.outbound import encode_fact
+from consumers.outbound import encode_fact, encode_record
 from consumers.placement import KeyPlacement
 from consumers.wakeup import Sleep, Wakeup
 from ledger.store.eventstore import LedgerStore
@@ -58,28 +58,34 @@ class Relay:
 
     def publish_next(self) -> int:
         """Publish the next page of facts after the recorded position; how many were sent."""
-        facts = self.store.facts_after(self.position(), self.page)
-        if not facts:
+        records = self.store.records_after(self.position(), self.page)
+        if not records:
             return 0
         place = self.placement.partitioner(self.producer, self.topic)
         send = self.producer.send
-        sent = ([send(self.topic, key=key, value=value) for key, value in map(encode_fact, facts)]
+        messages = map(self._message, records)
+        sent = ([send(self.topic, key=key, value=value) for key, value in messages]
                 if place is None else
                 [send(self.topic, key=key, value=value, partition=place(key))
-                 for key, value in map(encode_fact, facts)])
+                 for key, value in messages])
         self.producer.flush(timeout=SEND_TIMEOUT)
         for future in sent:  # raises if the broker refused one: nothing is recorded
             future.get(timeout=SEND_TIMEOUT)
-        last = facts[-1].position
-        assert last is not None
+        first, last = records[0][0], records[-1][0]
         try:
             self.store.recorder.insert_tracking(Tracking(self.name, last))
         except IntegrityError:
             log.warning("relay.overtaken", position=last, recorded=self.position())
-        self.published += len(facts)
-        log.info("relay.published", count=len(facts), first_position=facts[0].position,
+        self.published += len(records)
+        log.info("relay.published", count=len(records), first_position=first,
                  last_position=last, total=self.published)
-        return len(facts)
+        return len(records)
+
+    def _message(self, record: tuple[int, bytes]) -> tuple[bytes, bytes]:
+        """A record's message: spelled straight from its JSON when it is of today's formats,
+        else from the fact loaded from it (upcast; an unreadable record raises, as ever)."""
+        position, stored = record
+        return encode_record(position, stored) or encode_fact(self.store.fact_of(position, stored))
 
     def run(self, stop: threading.Event | None = None, max_idle: float | None = None,
             wait: float = WAIT) -> None:

@@ -211,8 +211,19 @@ class LedgerStore:
 
     def facts_after(self, position: int, limit: int = 500) -> list[Fact]:
         """Facts in ledger order after `position`: the outbox the relay and projections follow."""
+        return [self.fact_of(at, stored) for at, stored in self.records_after(position, limit)]
+
+    def records_after(self, position: int, limit: int = 500) -> list[tuple[int, bytes]]:
+        """`facts_after` as (position, stored bytes), undecoded: for a reader that spells each
+        record out again without needing the fact (the relay: `consumers.outbound`)."""
         found = self.recorder.select_notifications(position, limit, inclusive_of_start=False)
-        return [_load(n.state, n.id, "the stored event") for n in found]
+        return [(n.id, n.state) for n in found]
+
+    @staticmethod
+    def fact_of(position: int, stored: bytes) -> Fact:
+        """The fact of one stored record (`records_after`), upcast; CorruptStoreError if it
+        cannot be read."""
+        return _load(stored, position, "the stored event")
 
     def all_records(self, page: int = 1000, *, decoded: bool = True
                     ) -> Iterator[tuple[int, str, UUID | str, int, Any]]:

@@ -139,3 +139,69 @@ def test_a_usage_fact_takes_the_spelled_out_path_and_a_non_finite_float_the_mode
     assert outbound._plain(fact)
     assert not outbound._plain(Fact(**{**fact.__dict__, "data": {"quantity": float("inf")}}))
     assert outbound.encode_fact(fact) == outbound._through_the_model(fact)
+
+
+def _finite_json(value: Any) -> bool:
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, list):
+        return all(map(_finite_json, value))
+    if isinstance(value, dict):
+        return all(map(_finite_json, value.values()))
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["usage.recorded", "license.granted", "catalog.published",
+                             "tenant.configured", "payment.failed"]),
+       texts=st.lists(st.text(max_size=8), min_size=5, max_size=5),
+       data=st.dictionaries(st.text(max_size=8), _JSON, max_size=5),
+       effective=_MOMENTS, recorded=_MOMENTS, position=st.integers(min_value=1, max_value=2**63),
+       sequence=st.integers(min_value=1, max_value=2**40), digest=st.text(max_size=64))
+def test_a_record_spelled_out_for_the_relay_is_its_fact_s_message_byte_for_byte(
+        kind: str, texts: list[str], data: dict[str, Any], effective: datetime,
+        recorded: datetime, position: int, sequence: int, digest: str) -> None:
+    """The relay's path from a stored record's JSON gives the very bytes of the fact's path
+    (the fact loaded from the record, upcast, then `encode_fact`), and is taken for every
+    record of today's formats: the store's own times and finite JSON values."""
+    from consumers import outbound
+    from ledger.store.eventstore import LedgerStore
+
+    tenant, subject, source, event_id, _ = texts
+    fact = Fact(tenant=tenant, subject=subject, type=kind, effective_at=effective.astimezone(UTC),
+                recorded_at=recorded.astimezone(UTC), source=source, source_event_id=event_id,
+                data=data, sequence=sequence, prev_hash=digest[::-1], hash=digest)
+    try:
+        stored = encode(fact_record(fact))
+    except UnicodeEncodeError:  # a lone surrogate: the store cannot hold it either
+        return
+    spelled = outbound.encode_record(position, stored)
+    if _finite_json(data):
+        assert spelled is not None
+    if spelled is not None:
+        assert spelled == outbound.encode_fact(LedgerStore.fact_of(position, stored))
+
+
+@pytest.mark.parametrize("change", [
+    {"data_version": DATA_VERSION - 1}, {"v": STORAGE_VERSION - 1}, {"data_version": None},
+    {"effective_at": "2026-03-01T00:00:00+00:00"}, {"effective_at": "2026-03-01T00:00:00.000000Z"},
+    {"recorded_at": "2026-02-30T00:00:00Z"}, {"recorded_at": "2026-03-01 00:00:00Z"},
+    {"sequence": True}, {"sequence": "2"}, {"tenant": 7}, {"data": [1]}, {"hash": None},
+])
+def test_a_record_not_of_today_s_formats_is_left_to_the_fact_s_path(change: dict[str, Any]) -> None:
+    """Another version (to be upcast), a time in another spelling (which the fact's path
+    would spell anew) or an impossible one (which it refuses), a value the model would change
+    or refuse: not spelled out, so the relay loads the fact, exactly as before."""
+    from consumers import outbound
+
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    fact = Fact(tenant="acme", subject="lic-1", type="usage.recorded", effective_at=moment,
+                recorded_at=moment, source="billing", source_event_id="e-1",
+                data={"feature": "api_calls", "quantity": 3}, sequence=2, hash="ab",
+                prev_hash="cd")
+    record = fact_record(fact)
+    assert outbound.encode_record(7, encode(record)) is not None  # the record as written
+    assert outbound.encode_record(7, encode({**record, **change})) is None
+    for text in (b"not json", b"[]", encode(record).replace(b'"quantity":3', b'"quantity":NaN'),
+                 encode(record).replace(b'"quantity":3', b'"quantity":1e999')):
+        assert outbound.encode_record(7, text) is None
