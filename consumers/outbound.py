@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.domain.facts import Fact
-from ledger.store.codec import STORAGE_VERSION
+from ledger.store.codec import STORAGE_VERSION, compact_text
 from schemas.events import DATA_VERSION
 from schemas.governance import STEP_TYPES
 from schemas.outbound import MESSAGE_VERSION, ChainHead, OutboundEvent, record_key
@@ -65,8 +65,8 @@ def encode_record(position: int, stored: bytes) -> tuple[bytes, bytes] | None:
     which upcasts or raises exactly as before. Byte for byte `encode_fact`'s message: a
     property test compares the two over awkward values."""
     try:
-        record = json.loads(stored, parse_constant=_refused, parse_float=_finite)
-    except ValueError:
+        record = _DECODE(stored.decode())
+    except (ValueError, AttributeError):  # not JSON, not UTF-8 (UnicodeDecodeError), not bytes
         return None
     if (type(record) is not dict or record.get("v") != STORAGE_VERSION
             or record.get("data_version") != DATA_VERSION):
@@ -106,14 +106,28 @@ def _spelled(position: Any, tenant: str, subject: str, kind: str, effective: str
 def _in_store_spelling(text: Any) -> bool:
     """Whether `text` is a time exactly as `format_time` spells it (and so as the store writes
     it, and as `encode_fact` would spell the time parsed from it): a valid UTC moment that
-    reads back to the same text. Anything else takes the fact's path (and its errors)."""
-    if type(text) is not str or text[-1:] != "Z" or len(text) not in (20, 27):
+    reads back to the same text. Anything else takes the fact's path (and its errors). Texts
+    found so are remembered (a page's records share their recorded time, and often days)."""
+    if type(text) is not str:
+        return False
+    if text in _SPELLED_SO:
+        return True
+    if text[-1:] != "Z" or len(text) not in (20, 27):
         return False
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return False
-    return moment.tzinfo is UTC and moment.isoformat()[:-6] + "Z" == text
+    if moment.tzinfo is not UTC or moment.isoformat()[:-6] + "Z" != text:
+        return False
+    if len(_SPELLED_SO) >= _REMEMBERED:
+        _SPELLED_SO.clear()
+    _SPELLED_SO.add(text)
+    return True
+
+
+_SPELLED_SO: set[str] = set()
+_REMEMBERED = 4096
 
 
 def _refused(constant: str) -> Any:
@@ -127,13 +141,18 @@ def _finite(text: str) -> float:
     return value
 
 
+# Built once (`json.loads` with options builds a decoder per call): NaN, infinities and floats
+# too large to be finite are refused, for the fact's path to judge as it always has.
+_DECODE = json.JSONDecoder(parse_constant=_refused, parse_float=_finite).decode
+
+
 def _through_the_model(fact: Fact) -> tuple[bytes, bytes]:
     message = message_of(fact)
     body = json.dumps(message.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
     return record_key(message).encode(), body.encode()
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODE = compact_text  # `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`, built once
 
 
 def _plain(fact: Fact) -> bool:

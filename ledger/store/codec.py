@@ -40,6 +40,8 @@ def _one_encoder() -> Callable[[Any], str]:
 
 
 _data_text = _one_encoder()
+# Any JSON tree spelled compactly, keys in their order: also the relay's messages.
+compact_text = _data_text
 
 
 def encode(obj: dict[str, Any]) -> bytes:
