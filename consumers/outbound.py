@@ -7,7 +7,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.domain.facts import Fact
+from ledger.domain.facts import Fact, assembled
 from ledger.store.codec import STORAGE_VERSION, compact_text
 from schemas.events import DATA_VERSION
 from schemas.governance import STEP_TYPES
@@ -36,12 +36,15 @@ def message_of(fact: Fact) -> OutboundEvent:
 def fact_of(message: OutboundEvent) -> Fact:
     subject = message.subject or (
         message.catalog_version if message.license_id is None else message.license_id)
-    return Fact(tenant=message.tenant, subject=subject or "", type=message.type,
-                effective_at=message.effective_at.astimezone(UTC),
-                recorded_at=message.recorded_at.astimezone(UTC), source=message.source,
-                source_event_id=message.source_event_id, data=message.data,
-                sequence=message.sequence, prev_hash=message.prev_hash, hash=message.hash,
-                position=message.position)
+    # every field at once (`assembled`): a projector builds one per message, and the frozen
+    # `__init__` setting them one by one was ~4 of its ~7 us
+    return assembled(Fact, {
+        "tenant": message.tenant, "subject": subject or "", "type": message.type,
+        "effective_at": message.effective_at.astimezone(UTC),
+        "recorded_at": message.recorded_at.astimezone(UTC), "source": message.source,
+        "source_event_id": message.source_event_id, "data": message.data,
+        "sequence": message.sequence, "prev_hash": message.prev_hash, "hash": message.hash,
+        "position": message.position})
 
 
 def encode_fact(fact: Fact) -> tuple[bytes, bytes]:
