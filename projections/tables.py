@@ -108,10 +108,13 @@ def _pg_array(values: Sequence[Any]) -> str:
     text format escapes element by element in Python, a regular expression for each (~1/4 of
     a projector's CPU per event). Anything else (a bool, a float, a time in a text column) keeps
     the text format, whose spelling of it the tables have always held."""
-    kind = _pg_type(values)
-    exact = int if kind == "bigint" else str
-    binary = all(v is None or type(v) is exact for v in values)
-    return f"{'%b' if binary else '?'}::{kind}[]"
+    kinds = set(map(type, values))  # one pass in C: a column holds one or two types
+    kinds.discard(type(None))
+    if kinds == {int}:
+        return "%b::bigint[]"
+    if kinds <= {str}:  # strings, or nothing but nulls
+        return "%b::text[]"
+    return f"?::{_pg_type(values)}[]"
 
 
 def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
