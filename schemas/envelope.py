@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from schemas.events import DATA_MODELS, DATA_VERSION, PRINTABLE
 from schemas.governance import STEP_MODELS
+from schemas.shapes import Shape, dumped, plain, shape, typed_dict
 from schemas.times import Time, format_time
 from schemas.upcast import upcast
 
@@ -130,6 +131,7 @@ def unbuildable(exc: BaseException) -> str | None:
 
 # Every type's data model, merged once (not per envelope: this runs for every event).
 _MODELS: dict[str, type[BaseModel]] = {**DATA_MODELS, **STEP_MODELS}
+_AS_SET = ("catalog.published", "catalog.drafted")  # data kept as given, not as dumped
 
 
 def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:
@@ -149,10 +151,16 @@ def parse_envelope(raw: Any, *, text: bool = True) -> Inbound:
 _USUAL_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-9]{2}:[0-9]{2}Z$"
 
 
-def _typed(event_type: str, data: type[BaseModel]) -> type[BaseModel]:
+def _typed(event_type: str, data: type[BaseModel]) -> Any:
     """The envelope of one event type with its data model in place of the free `data`: the
     type a literal, so the union of them all picks the data's model by it; the time in its
-    usual spelling only."""
+    usual spelling only. A data model with no rules of its own beyond its fields' is checked
+    as a TypedDict of them (`schemas.shapes`): the same rules, straight into dicts."""
+    time = Annotated[str, Field(pattern=_USUAL_TIME)]
+    if event_type in DATA_MODELS and event_type not in _AS_SET and plain(data):
+        body = typed_dict(f"Plain_{data.__name__}", data, _plain_config(data))
+        return typed_dict(f"Plain_{event_type}", Envelope, _plain_config(Envelope),
+                          type=Literal[event_type], time=time, data=body)
     fields: dict[str, Any] = {name: (field.annotation, field) for name, field in
                               Envelope.model_fields.items() if name not in ("type", "data")}
     fields["type"] = (Literal[event_type], ...)
@@ -167,9 +175,17 @@ _TYPED_CONFIG = ConfigDict(**{k: v for k, v in Envelope.model_config.items()  # 
                               if k != "use_attribute_docstrings"}, defer_build=True)
 
 
+def _plain_config(model: type[BaseModel]) -> ConfigDict:
+    """A model's rules for a TypedDict of its fields (extra keys refused, ...): not what only
+    instances or the exported schema need."""
+    return ConfigDict(**{k: v for k, v in model.model_config.items()  # type: ignore[typeddict-item]
+                         if k not in ("use_attribute_docstrings", "frozen", "defer_build")})
+
+
 _ANY_TYPED: Any = Annotated[Union[tuple(_typed(t, m) for t, m in _MODELS.items())],  # noqa: UP007
                             Field(discriminator="type")]  # a union built at run time
 _TYPED: TypeAdapter[Any] = TypeAdapter(_ANY_TYPED)
+_SHAPES: dict[str, Shape] = {t: shape(m) for t, m in DATA_MODELS.items() if t not in _AS_SET and plain(m)}
 
 
 def _at_once(raw: dict[str, Any] | bytes | str) -> Inbound | None:
@@ -177,25 +193,35 @@ def _at_once(raw: dict[str, Any] | bytes | str) -> Inbound | None:
     text's bytes or from the object; None for anything else (an error, older data, ...), which
     `_step_by_step` then judges, and words, exactly as ever. Whatever this accepts the steps
     accept with the same result: the envelope's fields are the `Envelope`'s own, the data the
-    same models, and pydantic's JSON reader takes what `json.loads` takes or refuses it (lone
-    surrogates, integers past its range: tests/unit/test_envelope_at_once.py)."""
+    same models (or their fields' rules, `schemas.shapes`), and pydantic's JSON reader takes
+    what `json.loads` takes or refuses it (lone surrogates, integers past its range:
+    tests/unit/test_envelope_at_once.py)."""
     try:
         envelope = (_TYPED.validate_json(raw) if isinstance(raw, bytes | str)
                     else _TYPED.validate_python(raw))
     except ValidationError:
         return None
-    if envelope.dataversion is not None and envelope.dataversion < DATA_VERSION:
+    if type(envelope) is dict:  # a plain type's envelope, validated as a TypedDict
+        known = _SHAPES[envelope["type"]]
+        data = dumped(envelope["data"], known)
+        version, tenant, fields = envelope.get("dataversion"), envelope.get("tenantid"), envelope
+        if not known.scalar and not _flat(data):
+            data = normalise(data)
+    else:
+        data = _dump(envelope.data, envelope.type)  # a new dict: no copy of it needed
+        version, tenant, fields = envelope.dataversion, envelope.tenantid, envelope.__dict__
+        if not _flat(data):
+            data = normalise(data)
+    if version is not None and version < DATA_VERSION:
         return None  # to be upcast first
     try:
-        moment = datetime.fromisoformat(envelope.time)  # in UTC: `parse_time` of this spelling
+        moment = datetime.fromisoformat(fields["time"])  # in UTC: `parse_time` of this spelling
     except ValueError:  # a day or a minute that does not exist
         return None
-    data = _dump(envelope.data, envelope.type)  # a new dict: no copy of it needed
     # Built without the frozen `__init__` (it sets the fields one by one): once per event.
     inbound = object.__new__(Inbound)
-    inbound.__dict__.update(id=envelope.id, source=envelope.source, type=envelope.type,
-                            time=moment, subject=envelope.subject, tenant=envelope.tenantid,
-                            data=data if _flat(data) else normalise(data))
+    inbound.__dict__.update(id=fields["id"], source=fields["source"], type=fields["type"],
+                            time=moment, subject=fields["subject"], tenant=tenant, data=data)
     return inbound
 
 
@@ -246,7 +272,7 @@ def _step_by_step(raw: Any, text: bool) -> Inbound:
 def _dump(model: BaseModel, event_type: str) -> dict[str, Any]:
     """What was said, defaults filled, nothing said as null: a catalog keeps exactly the keys
     given (`"limit": null` means unlimited, no `limit` means not metered)."""
-    if event_type in ("catalog.published", "catalog.drafted"):
+    if event_type in _AS_SET:
         return model.model_dump(mode="python", exclude_unset=True)
     return model.model_dump(mode="python", exclude_none=True)
 
