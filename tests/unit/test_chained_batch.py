@@ -29,7 +29,7 @@ class _Heads(LedgerStore):
         super().__init__(None, clock=lambda: NOW)
         self.heads = heads
 
-    def head(self, tenant: str) -> Head | None:
+    def checked_head(self, tenant: str, found: Any) -> Head | None:
         return self.heads.get(tenant)
 
 
@@ -79,7 +79,7 @@ def _drafts(draw: Any) -> Fact:
 def test_a_batch_chained_at_once_is_its_drafts_chained_one_by_one(
         drafts: list[Fact], head: tuple[int, str, datetime] | None) -> None:
     heads = {} if head is None else {"acme": Head(*head)}
-    facts, stored = _Heads(heads)._chained(drafts)
+    facts, stored = _Heads(heads)._chained(drafts, {d.tenant: None for d in drafts})
     expected_facts, expected_stored = _one_by_one(drafts, heads)
     assert facts == expected_facts
     assert [f.__dict__ for f in facts] == [f.__dict__ for f in expected_facts]

@@ -21,7 +21,7 @@ def test_a_write_s_stored_records_equal_the_library_s_own(tmp_path: Path) -> Non
                        effective_at=datetime(2026, 3, d, tzinfo=UTC), recorded_at=datetime(2026, 3, 9, tzinfo=UTC),
                        source="s", source_event_id=f"u{d}", data={"feature": "api_calls", "quantity": d})
                   for d in (1, 2)]
-        facts, stored = wiring.store._chained(drafts)
+        facts, stored = wiring.store._chained(drafts, {"acme": None})  # an empty chain
     finally:
         wiring.close()
     assert all(type(s) is StoredEvent for s in stored)

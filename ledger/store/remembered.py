@@ -1,0 +1,79 @@
+"""The licenses' lifecycle facts a writer read or recorded, kept from one batch to the next.
+
+Every batch judges its envelopes against their licenses' lifecycle facts, read under the
+tenants' write lock; a writer that owns its tenants (one `consume` worker per tenant, the
+embedded default) read the same facts again every batch, decoding each record anew (5-8 us an
+event of ingest on SQLite). What it read, and what it recorded on top once that committed, is
+exactly what it would read next, as long as nobody else appended to the tenant's chain: so a
+tenant's licenses are kept as of its chain head (its newest record) and used only by a batch
+that read that same head under the lock. Another writer's append moves the head, and the
+tenant's licenses are then read afresh as before. Only what the writer's own code recorded is
+added: an altered record is for `ledger verify` to find, not a reason to judge differently.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ledger.domain.facts import Fact
+
+KEPT = 100_000  # licenses kept per tenant; past that the tenant's start again (a bound, not a policy)
+
+# A chain head as read: its newest record's version and stored bytes (compared as they are,
+# unchecked: `LedgerStore._chained` checks the head it chains to, as before)
+HeadKey = tuple[int, bytes]
+
+
+@dataclass
+class _Tenant:
+    head: HeadKey | None  # the head these licenses are as of (None: the chain is empty)
+    licenses: dict[str, list[Fact]] = field(default_factory=dict)
+
+
+class RememberedLicenses:
+    """Per tenant, as of a chain head: license id -> its lifecycle facts in sequence order, as
+    `LedgerStore.license_facts` reads them."""
+
+    def __init__(self, kept: int = KEPT):
+        self.kept = kept
+        self._tenants: dict[str, _Tenant] = {}
+        self._lock = threading.Lock()  # writers of different tenants may share the store
+
+    def of(self, tenant: str, head: HeadKey | None) -> dict[str, list[Fact]]:
+        """The licenses kept for `tenant` as of `head`, the head a writer read under the
+        tenant's lock: empty (and started afresh) if they were kept for another one."""
+        with self._lock:
+            found = self._tenants.get(tenant)
+            if found is None or found.head != head:
+                found = self._tenants[tenant] = _Tenant(head)
+            return found.licenses
+
+    def read(self, tenant: str, head: HeadKey | None, licenses: dict[str, list[Fact]]) -> None:
+        """Keep licenses read from the store under the lock at `head` (copies: the caller's
+        lists grow with its batch's drafts)."""
+        kept = self.of(tenant, head)
+        if len(kept) + len(licenses) > self.kept:
+            kept.clear()
+        kept.update((license_id, list(facts)) for license_id, facts in licenses.items())
+
+    def recorded(self, tenant: str, before: HeadKey | None, after: HeadKey,
+                 facts: Iterable[Fact]) -> None:
+        """A batch that started at `before` committed, moving the head to `after`, with
+        `facts` among its records (those of kind lifecycle, in sequence order): the kept
+        licenses, if they were kept as of `before`, are now as of `after`."""
+        with self._lock:
+            found = self._tenants.get(tenant)
+            if found is None or found.head != before:
+                self._tenants.pop(tenant, None)
+                return
+            for fact in facts:
+                kept = found.licenses.get(fact.subject)
+                if kept is not None:  # a license not kept stays so: read in full when needed
+                    kept.append(fact)
+            found.head = after
+
+    def forget(self, tenant: str) -> None:
+        with self._lock:
+            self._tenants.pop(tenant, None)
