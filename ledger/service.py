@@ -215,6 +215,10 @@ class _Judging:
         self.keys: set[tuple[str, str, str]] = set()
         self.folds: dict[tuple[str, str, int, int, int], Timeline] = {}
         self.latest: dict[tuple[str, str], datetime | None] = {}  # see `_latest`
+        # what was read from the store, before the batch added to it: only a fold of those
+        # is kept for the writer's next batches (`LedgerStore.kept_folds`)
+        self.recorded = {key: len(facts) for key, facts in self.facts.items()}
+        self.read_catalogs: dict[str, CatalogHistory] = {}
         self.now = datetime.now(UTC)
 
     def resent(self, outcome: Outcome, key: tuple[str, str, str] | None) -> Outcome:
@@ -267,9 +271,18 @@ class _Judging:
         covered = len(facts) if latest is None or latest <= draft.effective_at else sum(
             1 for f in facts if f.effective_at <= draft.effective_at)
         key = (draft.tenant, draft.subject, len(facts), covered, _catalogs_seen(catalogs))
-        if key not in self.folds:
-            self.folds[key] = fold(facts, catalogs, as_of=draft.effective_at)
-        return self.folds[key]
+        found = self.folds.get(key)
+        if found is None:
+            # of recorded facts and catalogs only (no draft of this batch): kept for the next
+            # batches of this writer, a usage-heavy license then folded once, not every batch
+            recorded = (len(facts) == self.recorded.get((draft.tenant, draft.subject))
+                        and catalogs is self.read_catalogs.get(draft.tenant))
+            kept = self.store.kept_folds(draft.tenant) if recorded else {}
+            found = kept.get(key)
+            if found is None:
+                found = kept[key] = fold(facts, catalogs, as_of=draft.effective_at)
+            self.folds[key] = found
+        return found
 
     def _extend(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact, before: Timeline,
                 terms: Terms) -> None:
@@ -309,7 +322,8 @@ class _Judging:
 
     def _facts(self, tenant: str, license_id: str) -> list[Fact]:
         if (tenant, license_id) not in self.facts:
-            self.facts[(tenant, license_id)] = self.store.license_facts(tenant, license_id)
+            read = self.facts[(tenant, license_id)] = self.store.license_facts(tenant, license_id)
+            self.recorded[(tenant, license_id)] = len(read)
         return self.facts[(tenant, license_id)]
 
     def _governance(self, tenant: str) -> list[Fact]:
@@ -321,7 +335,7 @@ class _Judging:
 
     def _catalogs(self, tenant: str) -> CatalogHistory:
         if tenant not in self.catalogs:
-            self.catalogs[tenant] = self.store.catalogs(tenant)
+            self.catalogs[tenant] = self.read_catalogs[tenant] = self.store.catalogs(tenant)
         return self.catalogs[tenant]
 
 

@@ -222,6 +222,14 @@ class LedgerStore:
                 self.remembered.read(tenant, heads[tenant], {i: found[(tenant, i)] for i in wanted})
         return found
 
+    def kept_folds(self, tenant: str) -> dict[tuple[Any, ...], Any]:
+        """Inside a write, the folds this writer kept of the tenant's recorded facts as of the
+        head it read under the lock (`RememberedLicenses.folds`); outside one, a dict to drop."""
+        heads: dict[str, HeadKey | None] | None = getattr(self._heads, "heads", None)
+        if heads is None or tenant not in heads:
+            return {}
+        return self.remembered.folds(tenant, heads[tenant])
+
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger.domain.facts import Fact
 
@@ -30,6 +31,7 @@ HeadKey = tuple[int, bytes]
 class _Tenant:
     head: HeadKey | None  # the head these licenses are as of (None: the chain is empty)
     licenses: dict[str, list[Fact]] = field(default_factory=dict)
+    folds: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # see `folds`
 
 
 class RememberedLicenses:
@@ -49,6 +51,19 @@ class RememberedLicenses:
             if found is None or found.head != head:
                 found = self._tenants[tenant] = _Tenant(head)
             return found.licenses
+
+    def folds(self, tenant: str, head: HeadKey | None) -> dict[tuple[Any, ...], Any]:
+        """Folds of the kept licenses' recorded facts, keyed as the judging keys them, as of
+        `head` (the judging's to fill: a license's first n recorded facts and the tenant's
+        first c catalog facts stay what they are while the chain only grows)."""
+        self.of(tenant, head)
+        with self._lock:
+            found = self._tenants.get(tenant)
+            if found is None:
+                return {}
+            if len(found.folds) > self.kept:
+                found.folds.clear()
+            return found.folds
 
     def read(self, tenant: str, head: HeadKey | None, licenses: dict[str, list[Fact]]) -> None:
         """Keep licenses read from the store under the lock at `head` (copies: the caller's

@@ -82,3 +82,40 @@ def test_a_write_of_another_store_is_seen_by_the_next_batch(tmp_path: Path) -> N
     finally:
         mine.close()
         other.close()
+
+
+def test_a_batch_that_did_not_commit_leaves_nothing_of_its_drafts_for_the_next(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """A batch's folds over its own drafts are not kept: rolled back, its drafts never were."""
+    from ledger.store.eventstore import ConcurrentAppendError
+    from ledger.store.recorders import AppendCollidedError
+    from tests.builders import envelope
+
+    wiring = _wiring(tmp_path / "l.db")
+    try:
+        grant = envelope("license.granted", "2026-02-01", id="g", customer_id="c", plan="pro", seats=5)
+        assert {o.status for o in wiring.ledger.ingest([catalog_envelope(id="cat"), grant], "acme")} == {"accepted"}
+        chained = wiring.store._chained
+
+        def collided(*args: Any) -> Any:
+            raise AppendCollidedError("another writer, say")
+
+        monkeypatch.setattr(wiring.store, "_chained", collided)
+        lost = [envelope("license.suspended", "2026-02-03", id="a1", reason="payment_failed"),
+                envelope("license.revoked", "2026-02-20", id="a2", reason="fraud"),
+                envelope("usage.recorded", "2026-02-05", id="a3", feature="api_calls", quantity=1)]
+        try:
+            wiring.ledger.ingest(lost, "acme")
+            raise AssertionError("the batch was not refused")
+        except ConcurrentAppendError:
+            pass
+        monkeypatch.setattr(wiring.store, "_chained", chained)
+        # judged against the grant and b1 (as the lost batch's usage was against a1's suspension)
+        active = [envelope("seat.assigned", "2026-02-04", id="b1", user_id="u1"),
+                  envelope("seat.assigned", "2026-02-25", id="b2", user_id="u2"),
+                  envelope("license.reinstated", "2026-02-10", id="b3")]
+        outcomes = [(o.id, o.status, o.code) for o in wiring.ledger.ingest(active, "acme")]
+        assert outcomes == [("b1", "accepted", None), ("b2", "accepted", None),
+                            ("b3", "rejected", "not_suspended")]
+    finally:
+        wiring.close()
