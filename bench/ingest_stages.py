@@ -9,7 +9,7 @@ not have is left out. `--against DIR` runs the same in a copy of another version
 hands each envelope over as its JSON text, as `ledger ingest` and Kafka do (parsing then
 includes decoding it), instead of as an object, as in-process callers and HTTP do.
 
-Usage: python -m bench.ingest_stages [--events N] [--runs R] [--workload usage|lifecycle|both]
+Usage: python -m bench.ingest_stages [--events N] [--runs R] [--workload usage|lifecycle|interleaved|both]
        [--against DIR] [--database-url URL] [--text]
 """
 
@@ -151,7 +151,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workload", choices=["usage", "lifecycle", "both"], default="both")
+    parser.add_argument("--workload", choices=["usage", "lifecycle", "interleaved", "both"],
+                        default="both", help="both: usage and lifecycle")
     parser.add_argument("--against", type=Path, default=None, help="another version's tree")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--text", action="store_true",
@@ -172,7 +173,8 @@ def main() -> None:
         for _ in range(args.runs):
             for name, root in roots.items():
                 runs[name].append(_child(root, workload, args))
-        header = " | ".join(f"{workload}-heavy, {name}" for name in roots)
+        shown = workload if workload == "interleaved" else f"{workload}-heavy"
+        header = " | ".join(f"{shown}, {name}" for name in roots)
         print(f"| stage (us/event, CPU) | {header} |\n|---|" + "---|" * len(roots))
         for label, figure in ROWS:
             cells = []
