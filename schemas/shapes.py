@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, NamedTuple, NotRequired
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic.fields import FieldInfo
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 # The one model validator a plain model may have (`events._Data`'s): nulls are dropped, so their
@@ -33,14 +34,26 @@ class Shape(NamedTuple):
 
 
 def plain(model: type[BaseModel]) -> bool:
-    """Whether the model checks nothing beyond its fields, "null is not given" and field
-    validators that run before a field's rules (`events._Data`'s: regions upper-cased), which
-    `typed_dict` carries over."""
+    """Whether the model checks nothing beyond its fields, "null is not given" (a before
+    validator) and before-validators of named fields (`events._Data`'s: regions upper-cased),
+    which `typed_dict` carries over; and dumps nothing but its fields as validated (no computed
+    field, alias, serializer or default made per instance). Anything else stays a model."""
     found = model.__pydantic_decorators__
+    nulls = found.model_validators.get(_NULL_IS_ABSENT)
     return (set(found.model_validators) <= {_NULL_IS_ABSENT}
-            and all(v.info.mode == "before" for v in found.field_validators.values())
-            and not found.validators and not found.root_validators
-            and not found.field_serializers and not found.model_serializers)
+            and (nulls is None or nulls.info.mode == "before")
+            and all(v.info.mode == "before" and "*" not in v.info.fields
+                    for v in found.field_validators.values())
+            and not found.validators and not found.root_validators and not found.computed_fields
+            and not found.field_serializers and not found.model_serializers
+            and all(_plain_field(f) for f in model.model_fields.values()))
+
+
+def _plain_field(field: FieldInfo) -> bool:
+    """A field validated and dumped under its own name, with nothing made per instance."""
+    return (field.alias is None and field.validation_alias is None
+            and field.serialization_alias is None and field.default_factory is None
+            and not any(type(m).__name__.endswith("Serializer") for m in field.metadata))
 
 
 def _before(model: type[BaseModel]) -> dict[str, list[BeforeValidator]]:
@@ -63,8 +76,9 @@ def typed_dict(name: str, model: type[BaseModel], config: ConfigDict, **replaced
     for field_name, field in model.model_fields.items():
         if field_name in replaced:
             continue
-        # a validator after the constraints wraps them: it runs first, as the model runs it
-        metadata = (*field.metadata, *reversed(before.get(field_name, [])))
+        # a validator after the constraints wraps them, so it runs first, as the model runs
+        # it; of several, the last declared runs first, in both
+        metadata = (*field.metadata, *before.get(field_name, []))
         annotated = Annotated[(field.annotation, *metadata)] if metadata else field.annotation
         annotations[field_name] = annotated if field.is_required() else NotRequired[annotated]
     made: Any = _TYPED_DICT(name, annotations)

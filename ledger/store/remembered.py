@@ -8,19 +8,22 @@ exactly what it would read next, as long as nobody else appended to the tenant's
 tenant's licenses are kept as of its chain head (its newest record) and used only by a batch
 that read that same head under the lock. Another writer's append moves the head, and the
 tenant's licenses are then read afresh as before. Only what the writer's own code recorded is
-added: an altered record is for `ledger verify` to find, not a reason to judge differently.
+added, as its own copy. A record altered below the head after it was read is not read again
+(a writer reading afresh would refuse an unreadable one): finding that is `ledger verify`'s job.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.domain.facts import Fact
+from ledger.domain.facts import Fact, assembled
 
-KEPT = 100_000  # licenses kept per tenant; past that the tenant's start again (a bound, not a policy)
+KEPT = 100_000  # licenses (and folds) kept per tenant; past that the tenant's start again
+TENANTS = 1_000  # tenants kept; past that the longest kept is dropped (bounds, not a policy)
 
 # A chain head as read: its newest record's version and stored bytes (compared as they are,
 # unchecked: `LedgerStore._chained` checks the head it chains to, as before)
@@ -34,12 +37,24 @@ class _Tenant:
     folds: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # see `folds`
 
 
+def _own(fact: Fact) -> Fact:
+    """A copy of a recorded fact for keeping: the one `write` returns is its caller's (an
+    `Outcome.fact`, an `append`er's draft data), who may change its data; what is kept must
+    stay what was recorded. Data of JSON scalars (every lifecycle event's) is copied flat."""
+    data = fact.data
+    copied = dict(data) if _SCALARS.issuperset(map(type, data.values())) else copy.deepcopy(data)
+    return assembled(Fact, fact.__dict__, data=copied)
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 class RememberedLicenses:
     """Per tenant, as of a chain head: license id -> its lifecycle facts in sequence order, as
     `LedgerStore.license_facts` reads them."""
 
-    def __init__(self, kept: int = KEPT):
-        self.kept = kept
+    def __init__(self, kept: int = KEPT, tenants: int = TENANTS):
+        self.kept, self.tenants = kept, tenants
         self._tenants: dict[str, _Tenant] = {}
         self._lock = threading.Lock()  # writers of different tenants may share the store
 
@@ -49,6 +64,9 @@ class RememberedLicenses:
         with self._lock:
             found = self._tenants.get(tenant)
             if found is None or found.head != head:
+                self._tenants.pop(tenant, None)
+                while self._tenants and len(self._tenants) >= self.tenants:  # the one kept longest goes
+                    del self._tenants[next(iter(self._tenants))]
                 found = self._tenants[tenant] = _Tenant(head)
             return found.licenses
 
@@ -86,7 +104,7 @@ class RememberedLicenses:
             for fact in facts:
                 kept = found.licenses.get(fact.subject)
                 if kept is not None:  # a license not kept stays so: read in full when needed
-                    kept.append(fact)
+                    kept.append(_own(fact))
             found.head = after
 
     def forget(self, tenant: str) -> None:

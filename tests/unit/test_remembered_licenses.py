@@ -1,5 +1,5 @@
-"""A writer keeps its tenants' licenses from one batch to the next (`store.remembered`): that
-never changes a judgement. Batches written by a writer that remembers, with another writer on
+"""A writer keeps its tenants' licenses from one batch to the next (`store.remembered`): on a
+store nobody alters behind the writers, that never changes a judgement. Batches written by a writer that remembers, with another writer on
 the same store appending in between at random, get exactly the outcomes and record exactly the
 facts of batches written by a writer that reads every license afresh every batch."""
 
@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 from ledger.bootstrap import bootstrap
 from ledger.domain.facts import Fact
 from ledger.settings import Settings
+from ledger.store.eventstore import ConcurrentAppendError
+from ledger.store.recorders import AppendCollidedError
 from ledger.store.remembered import HeadKey, RememberedLicenses
-from tests.builders import catalog_envelope
-from tests.unit.test_laws import envelopes, numbered
+from tests.builders import CATALOG, catalog_envelope
+from tests.unit.test_laws import day, envelopes, numbered
 
 
 class _Forgetful(RememberedLicenses):
@@ -119,3 +121,106 @@ def test_a_batch_that_did_not_commit_leaves_nothing_of_its_drafts_for_the_next(
                             ("b3", "rejected", "not_suspended")]
     finally:
         wiring.close()
+
+
+def test_what_a_caller_does_with_the_facts_it_was_handed_changes_no_judgement(tmp_path: Path) -> None:
+    """The writer keeps its own copies: an `Outcome.fact` is the caller's."""
+    from tests.builders import envelope
+
+    wiring = _wiring(tmp_path / "l.db")
+    try:
+        grant = envelope("license.granted", "2026-02-01", id="g", customer_id="c", plan="pro", seats=1)
+        handed = wiring.ledger.ingest([catalog_envelope(id="cat"), grant], "acme")[1].fact
+        assert handed is not None
+        handed.data["seats"] = 3  # an embedder's hook, say
+        seats = [envelope("seat.assigned", "2026-02-02", id="s1", user_id="u1"),
+                 envelope("seat.assigned", "2026-02-03", id="s2", user_id="u2")]
+        assert [(o.status, o.code) for o in wiring.ledger.ingest(seats, "acme")] == [
+            ("accepted", None), ("rejected", "no_free_seat")]
+    finally:
+        wiring.close()
+
+
+def test_the_tenants_kept_are_bounded_and_a_dropped_one_is_read_afresh(tmp_path: Path) -> None:
+    from tests.builders import envelope
+
+    wiring = _wiring(tmp_path / "l.db")
+    wiring.store.remembered = RememberedLicenses(tenants=2)
+    try:
+        for tenant in ("t1", "t2", "t3"):
+            grant = envelope("license.granted", "2026-02-01", id="g", customer_id="c", plan="pro", seats=1)
+            assert {o.status for o in wiring.ledger.ingest([catalog_envelope(id="cat"), grant], tenant)} == {"accepted"}
+        assert set(wiring.store.remembered._tenants) == {"t2", "t3"}
+        seats = [envelope("seat.assigned", "2026-02-02", id="s1", user_id="u1"),
+                 envelope("seat.assigned", "2026-02-03", id="s2", user_id="u2")]
+        assert [(o.status, o.code) for o in wiring.ledger.ingest(seats, "t1")] == [
+            ("accepted", None), ("rejected", "no_free_seat")]
+    finally:
+        wiring.close()
+
+
+# Catalogs published part-way: one that reorders the tiers and adds a plan, one back-dated that
+# drops a plan; payments; redeliveries; two tenants in one batch.
+_REORDERED = {**CATALOG, "version": "2026-05",
+              "plans": {**CATALOG["plans"], "basic": {**CATALOG["plans"]["basic"], "tier": 5},
+                        "ghost": {"tier": 4, "features": {"reports": {}}}}}
+_DROPPED = {**CATALOG, "version": "2025-12",
+            "plans": {k: v for k, v in CATALOG["plans"].items() if k != "enterprise"}}
+_PAYMENT = {"amount": 1, "currency": "EUR", "invoice_id": "i",
+            "period_start": "2026-01-01T00:00:00Z", "period_end": "2026-02-01T00:00:00Z"}
+
+
+@st.composite
+def _mixed(draw: st.DrawFn) -> dict[str, Any]:
+    tenant = draw(st.sampled_from(["acme", "beta"]))
+    kind = draw(st.integers(0, 19))
+    if kind == 0:
+        return catalog_envelope(time=day(draw(st.integers(0, 300)))[:10], tenantid=tenant,
+                                catalog=draw(st.sampled_from([_REORDERED, _DROPPED])))
+    if kind == 1:
+        return {**draw(envelopes()), "type": "payment.succeeded", "data": _PAYMENT, "tenantid": tenant}
+    return {**draw(envelopes()), "tenantid": tenant}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_mixed(), max_size=50), st.randoms(use_true_random=False))
+def test_two_tenants_catalogs_payments_redeliveries_and_rolled_back_batches(
+        items: list[dict[str, Any]], rnd: Any) -> None:
+    events = [catalog_envelope(id="cat", tenantid="acme"), catalog_envelope(id="cat", tenantid="beta"),
+              *numbered(items)]
+    for n in range(len(events) // 10):  # some delivered again, later
+        events.insert(rnd.randrange(len(events) + 1), dict(rnd.choice(events[:max(1, n * 10)])))
+    batches, at = [], 0
+    while at < len(events):
+        size = rnd.randint(1, 6)
+        batches.append(events[at:at + size])
+        at += size
+    folder = Path(tempfile.mkdtemp(prefix="remembered-"))
+    mine, other = _wiring(folder / "shared.db"), _wiring(folder / "shared.db")
+    fresh = _wiring(folder / "fresh.db")
+    fresh.store.remembered = _Forgetful()
+
+    def collided(*args: Any) -> Any:
+        raise AppendCollidedError("another writer, say")
+
+    try:
+        got, expected = [], []
+        for batch in batches:
+            chance = rnd.random()
+            if chance < 0.15:  # judged by mine, then rolled back (if it had anything to record)
+                mine.store._chained = collided
+                try:
+                    mine.ledger.ingest(batch, "acme")
+                except ConcurrentAppendError:
+                    pass
+                finally:
+                    del mine.store._chained
+                continue
+            writer = other if chance < 0.35 else mine
+            got += [(o.id, o.status, o.code) for o in writer.ledger.ingest(batch, "acme")]
+            expected += [(o.id, o.status, o.code) for o in fresh.ledger.ingest(batch, "acme")]
+        assert got == expected
+        assert _recorded(mine) == _recorded(fresh)
+    finally:
+        for wiring in (mine, other, fresh):
+            wiring.close()
