@@ -325,8 +325,8 @@ class LedgerStore:
 
     def _recorded(self, heads: dict[str, HeadKey | None], facts: Sequence[Fact],
                   stored: Sequence[StoredEvent]) -> None:
-        """After the commit: each written tenant's kept licenses, with its new lifecycle facts,
-        are as of its new head (its last record)."""
+        """After the commit: what each written tenant has kept is as of its new head (its last
+        record), but for the licenses the batch recorded lifecycle facts for."""
         last: dict[str, HeadKey] = {}
         lifecycle: dict[str, list[Fact]] = {}
         kinds: dict[str, str] = {}
