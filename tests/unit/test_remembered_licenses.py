@@ -38,6 +38,41 @@ def _recorded(wiring: Any) -> list[tuple[Any, ...]]:
             for f in wiring.store.facts_after(0, 10_000)]
 
 
+def _collided(*args: Any) -> Any:
+    raise AppendCollidedError("another writer, say")
+
+
+def _judged_alike(batches: list[list[dict[str, Any]]], turns: list[str]) -> None:
+    """Each batch written by `mine` (which remembers), `other` (a second store on the same
+    database: it moves the head) or judged by `mine` and rolled back ("lost", recorded
+    nowhere); the same batches but the lost ones by a writer that reads afresh: the same
+    outcomes, the same facts."""
+    folder = Path(tempfile.mkdtemp(prefix="remembered-"))
+    mine, other = _wiring(folder / "shared.db"), _wiring(folder / "shared.db")
+    fresh = _wiring(folder / "fresh.db")
+    fresh.store.remembered = _Forgetful()
+    try:
+        got, expected = [], []
+        for batch, turn in zip(batches, turns, strict=True):
+            if turn == "lost":  # (if it had anything to record: else nothing to roll back)
+                mine.store._chained = _collided
+                try:
+                    mine.ledger.ingest(batch, "acme")
+                except ConcurrentAppendError:
+                    pass
+                finally:
+                    del mine.store._chained
+                continue
+            writer = other if turn == "other" else mine
+            got += [(o.id, o.status, o.code) for o in writer.ledger.ingest(batch, "acme")]
+            expected += [(o.id, o.status, o.code) for o in fresh.ledger.ingest(batch, "acme")]
+        assert got == expected
+        assert _recorded(mine) == _recorded(fresh)
+    finally:
+        for wiring in (mine, other, fresh):
+            wiring.close()
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(envelopes(), max_size=40), st.lists(st.integers(1, 6), min_size=1, max_size=12),
        st.lists(st.booleans(), min_size=12, max_size=12))
@@ -49,21 +84,7 @@ def test_a_writer_that_remembers_judges_as_one_that_reads_afresh(
         size = sizes[len(batches) % len(sizes)]
         batches.append(events[at:at + size])
         at += size
-    folder = Path(tempfile.mkdtemp(prefix="remembered-"))
-    mine, other = _wiring(folder / "shared.db"), _wiring(folder / "shared.db")
-    fresh = _wiring(folder / "fresh.db")
-    fresh.store.remembered = _Forgetful()
-    try:
-        got, expected = [], []
-        for n, batch in enumerate(batches):
-            writer = other if others[n % len(others)] else mine  # the other moves the head
-            got += [(o.id, o.status, o.code) for o in writer.ledger.ingest(batch, "acme")]
-            expected += [(o.id, o.status, o.code) for o in fresh.ledger.ingest(batch, "acme")]
-        assert got == expected
-        assert _recorded(mine) == _recorded(fresh)
-    finally:
-        for wiring in (mine, other, fresh):
-            wiring.close()
+    _judged_alike(batches, ["other" if others[n % len(others)] else "mine" for n in range(len(batches))])
 
 
 def test_a_write_of_another_store_is_seen_by_the_next_batch(tmp_path: Path) -> None:
@@ -89,8 +110,6 @@ def test_a_write_of_another_store_is_seen_by_the_next_batch(tmp_path: Path) -> N
 def test_a_batch_that_did_not_commit_leaves_nothing_of_its_drafts_for_the_next(
         tmp_path: Path, monkeypatch: Any) -> None:
     """A batch's folds over its own drafts are not kept: rolled back, its drafts never were."""
-    from ledger.store.eventstore import ConcurrentAppendError
-    from ledger.store.recorders import AppendCollidedError
     from tests.builders import envelope
 
     wiring = _wiring(tmp_path / "l.db")
@@ -98,11 +117,7 @@ def test_a_batch_that_did_not_commit_leaves_nothing_of_its_drafts_for_the_next(
         grant = envelope("license.granted", "2026-02-01", id="g", customer_id="c", plan="pro", seats=5)
         assert {o.status for o in wiring.ledger.ingest([catalog_envelope(id="cat"), grant], "acme")} == {"accepted"}
         chained = wiring.store._chained
-
-        def collided(*args: Any) -> Any:
-            raise AppendCollidedError("another writer, say")
-
-        monkeypatch.setattr(wiring.store, "_chained", collided)
+        monkeypatch.setattr(wiring.store, "_chained", _collided)
         lost = [envelope("license.suspended", "2026-02-03", id="a1", reason="payment_failed"),
                 envelope("license.revoked", "2026-02-20", id="a2", reason="fraud"),
                 envelope("usage.recorded", "2026-02-05", id="a3", feature="api_calls", quantity=1)]
@@ -195,32 +210,5 @@ def test_two_tenants_catalogs_payments_redeliveries_and_rolled_back_batches(
         size = rnd.randint(1, 6)
         batches.append(events[at:at + size])
         at += size
-    folder = Path(tempfile.mkdtemp(prefix="remembered-"))
-    mine, other = _wiring(folder / "shared.db"), _wiring(folder / "shared.db")
-    fresh = _wiring(folder / "fresh.db")
-    fresh.store.remembered = _Forgetful()
-
-    def collided(*args: Any) -> Any:
-        raise AppendCollidedError("another writer, say")
-
-    try:
-        got, expected = [], []
-        for batch in batches:
-            chance = rnd.random()
-            if chance < 0.15:  # judged by mine, then rolled back (if it had anything to record)
-                mine.store._chained = collided
-                try:
-                    mine.ledger.ingest(batch, "acme")
-                except ConcurrentAppendError:
-                    pass
-                finally:
-                    del mine.store._chained
-                continue
-            writer = other if chance < 0.35 else mine
-            got += [(o.id, o.status, o.code) for o in writer.ledger.ingest(batch, "acme")]
-            expected += [(o.id, o.status, o.code) for o in fresh.ledger.ingest(batch, "acme")]
-        assert got == expected
-        assert _recorded(mine) == _recorded(fresh)
-    finally:
-        for wiring in (mine, other, fresh):
-            wiring.close()
+    chances = [rnd.random() for _ in batches]
+    _judged_alike(batches, ["lost" if c < 0.15 else "other" if c < 0.35 else "mine" for c in chances])
