@@ -157,14 +157,14 @@ def _typed(event_type: str, data: type[BaseModel]) -> Any:
     usual spelling only. A data model with no rules of its own beyond its fields' is checked
     as a TypedDict of them (`schemas.shapes`): the same rules, straight into dicts."""
     time = Annotated[str, Field(pattern=_USUAL_TIME)]
-    if event_type in DATA_MODELS and event_type not in _AS_SET and plain(data):
+    if _plain_type(event_type):
         body = typed_dict(f"Plain_{data.__name__}", data, _plain_config(data))
         return typed_dict(f"Plain_{event_type}", Envelope, _plain_config(Envelope),
                           type=Literal[event_type], time=time, data=body)
     fields: dict[str, Any] = {name: (field.annotation, field) for name, field in
                               Envelope.model_fields.items() if name not in ("type", "data")}
     fields["type"] = (Literal[event_type], ...)
-    fields["time"] = (str, Field(pattern=_USUAL_TIME))
+    fields["time"] = (time, ...)
     return create_model(f"Typed_{event_type}", __config__=_TYPED_CONFIG, data=(data, ...), **fields)
 
 
@@ -173,6 +173,12 @@ def _typed(event_type: str, data: type[BaseModel]) -> Any:
 # and each built once, inside the union, not on its own first (~10 ms more).
 _TYPED_CONFIG = ConfigDict(**{k: v for k, v in Envelope.model_config.items()  # type: ignore[typeddict-item]
                               if k != "use_attribute_docstrings"}, defer_build=True)
+
+
+def _plain_type(event_type: str) -> bool:
+    """Whether an event type's data is checked as a TypedDict (`_typed`, `_SHAPES`): event
+    data (not a release step), dumped as validated (not kept as given), a plain model."""
+    return event_type in DATA_MODELS and event_type not in _AS_SET and plain(DATA_MODELS[event_type])
 
 
 def _plain_config(model: type[BaseModel]) -> ConfigDict:
@@ -185,7 +191,7 @@ def _plain_config(model: type[BaseModel]) -> ConfigDict:
 _ANY_TYPED: Any = Annotated[Union[tuple(_typed(t, m) for t, m in _MODELS.items())],  # noqa: UP007
                             Field(discriminator="type")]  # a union built at run time
 _TYPED: TypeAdapter[Any] = TypeAdapter(_ANY_TYPED)
-_SHAPES: dict[str, Shape] = {t: shape(m) for t, m in DATA_MODELS.items() if t not in _AS_SET and plain(m)}
+_SHAPES: dict[str, Shape] = {t: shape(m) for t, m in DATA_MODELS.items() if _plain_type(t)}
 
 
 def _at_once(raw: dict[str, Any] | bytes | str) -> Inbound | None:

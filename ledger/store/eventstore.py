@@ -22,12 +22,13 @@ from eventsourcing.persistence import StoredEvent
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.chain import GENESIS, fact_hash
 from ledger.domain.facts import Fact, assembled
+from ledger.domain.fold import Timeline
 from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.codec import STORAGE_VERSION, decode, quoted, seal, spelled, to_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
 from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, kind_of, micros
-from ledger.store.remembered import HeadKey, RememberedLicenses
+from ledger.store.remembered import FoldKey, HeadKey, RememberedLicenses
 from schemas.times import format_time
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
@@ -222,7 +223,7 @@ class LedgerStore:
                 self.remembered.read(tenant, heads[tenant], {i: found[(tenant, i)] for i in wanted})
         return found
 
-    def kept_folds(self, tenant: str) -> dict[tuple[Any, ...], Any]:
+    def kept_folds(self, tenant: str) -> dict[FoldKey, Timeline]:
         """Inside a write, the folds this writer kept of the tenant's recorded facts as of the
         head it read under the lock (`RememberedLicenses.folds`); outside one, a dict to drop."""
         heads: dict[str, HeadKey | None] | None = getattr(self._heads, "heads", None)
@@ -328,15 +329,13 @@ class LedgerStore:
         """After the commit: what each written tenant has kept is as of its new head (its last
         record), but for the licenses the batch recorded lifecycle facts for."""
         last: dict[str, HeadKey] = {}
-        lifecycle: dict[str, list[Fact]] = {}
-        kinds: dict[str, str] = {}
+        changed: dict[str, set[str]] = {}
         for fact, record in zip(facts, stored, strict=True):
             last[fact.tenant] = (fact.sequence, record.state)
-            kind = kinds.get(fact.type) or kinds.setdefault(fact.type, kind_of(fact.type))
-            if kind == LIFECYCLE:
-                lifecycle.setdefault(fact.tenant, []).append(fact)
+            if kind_of(fact.type) == LIFECYCLE:
+                changed.setdefault(fact.tenant, set()).add(fact.subject)
         for tenant, head in last.items():
-            self.remembered.recorded(tenant, heads[tenant], head, lifecycle.get(tenant, ()))
+            self.remembered.recorded(tenant, heads[tenant], head, changed.get(tenant, ()))
 
     def append(self, drafts: Sequence[Fact]) -> list[Fact]:
         """Record already judged drafts (tests and tools; ingest judges under the lock)."""

@@ -18,9 +18,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ledger.domain.facts import Fact
+from ledger.domain.fold import Timeline
 
 KEPT = 100_000  # licenses (and folds) kept per tenant; past that the tenant's start again
 TENANTS = 1_000  # tenants kept; past that the longest kept is dropped (bounds, not a policy)
@@ -28,13 +28,15 @@ TENANTS = 1_000  # tenants kept; past that the longest kept is dropped (bounds, 
 # A chain head as read: its newest record's version and stored bytes (compared as they are,
 # unchecked: `LedgerStore._chained` checks the head it chains to, as before)
 HeadKey = tuple[int, bytes]
+# How the judging keys a license's fold: tenant, license, facts, facts covered, catalog facts
+FoldKey = tuple[str, str, int, int, int]
 
 
 @dataclass
 class _Tenant:
     head: HeadKey | None  # the head these licenses are as of (None: the chain is empty)
     licenses: dict[str, list[Fact]] = field(default_factory=dict)
-    folds: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # see `folds`
+    folds: dict[FoldKey, Timeline] = field(default_factory=dict)  # see `folds`
 
 
 class RememberedLicenses:
@@ -58,7 +60,7 @@ class RememberedLicenses:
                 found = self._tenants[tenant] = _Tenant(head)
             return found.licenses
 
-    def folds(self, tenant: str, head: HeadKey | None) -> dict[tuple[Any, ...], Any]:
+    def folds(self, tenant: str, head: HeadKey | None) -> dict[FoldKey, Timeline]:
         """Folds of the kept licenses' recorded facts, keyed as the judging keys them, as of
         `head` (the judging's to fill: a license's first n recorded facts and the tenant's
         first c catalog facts stay what they are while the chain only grows)."""
@@ -80,22 +82,18 @@ class RememberedLicenses:
         kept.update((license_id, list(facts)) for license_id, facts in licenses.items())
 
     def recorded(self, tenant: str, before: HeadKey | None, after: HeadKey,
-                 facts: Iterable[Fact]) -> None:
+                 licenses: Iterable[str]) -> None:
         """A batch that started at `before` committed, moving the head to `after`, with
-        `facts` among its records (those of kind lifecycle): what was kept as of `before` is
-        now as of `after`, but for the licenses those facts belong to, which are read afresh
-        when next needed. (Keeping the recorded facts would keep objects their callers hold,
-        as `Outcome.fact` and `append`'s drafts, whose data they may change: a copy of each
-        cost more than reading the license again, ~4 us per lifecycle event on SQLite.)"""
+        lifecycle facts of `licenses` among its records: what was kept as of `before` is now
+        as of `after`, but for those licenses, which are read afresh when next needed. (Keeping
+        the recorded facts would keep objects their callers hold, as `Outcome.fact` and
+        `append`'s drafts, whose data they may change: a copy of each cost more than reading
+        the license again, ~4 us per lifecycle event on SQLite.)"""
         with self._lock:
             found = self._tenants.get(tenant)
             if found is None or found.head != before:
                 self._tenants.pop(tenant, None)
                 return
-            for fact in facts:
-                found.licenses.pop(fact.subject, None)
+            for license_id in licenses:
+                found.licenses.pop(license_id, None)
             found.head = after
-
-    def forget(self, tenant: str) -> None:
-        with self._lock:
-            self._tenants.pop(tenant, None)

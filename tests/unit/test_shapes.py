@@ -48,15 +48,29 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
                         {"region": "de", "seats": 3, "plan": "pro", "customer_id": "c", "ends_at": None},
                         {"customer_id": "c", "plan": "pro", "starts_at": "2026-03-01T00:00:00+01:00"}],
     "license.trial_converted": [{}, {"plan": None}, {"ends_at": "2026-04-01T00:00:00Z", "plan": "x"}],
+    "license.trial_started": [{"customer_id": "c", "plan": "pro", "ends_at": "2026-04-01T00:00:00Z"},
+                              {"region": "fr", "ends_at": "2026-04-01T00:00:00-02:00", "seats": 2,
+                               "plan": "pro", "customer_id": "c"}],
+    "license.upgraded": [{"plan": "enterprise"}],
+    "license.downgraded": [{"plan": "basic"}],
+    "license.suspended": [{"reason": "payment_failed"}],
+    "license.reinstated": [{}],
+    "license.revoked": [{"reason": "chargeback"}],
+    "license.renewed": [{"ends_at": "2027-01-01T00:00:00Z"}],
     "license.seats_changed": [{"seats": 4}],
+    "seat.assigned": [{"user_id": "u-1"}],
+    "seat.released": [{"user_id": "u-1"}],
     "usage.recorded": [{"quantity": 2, "feature": "api_calls"}],
 }
+
+
+def test_every_plain_data_model_has_examples_here() -> None:
+    assert set(EXAMPLES) == set(_SHAPES)
 
 
 @pytest.mark.parametrize("event_type", sorted(EXAMPLES))
 def test_each_plain_data_model_dumps_as_its_model(event_type: str) -> None:
     model = DATA_MODELS[event_type]
-    assert event_type in _SHAPES
     for data in EXAMPLES[event_type]:
         assert repr(_as_typed(model, data)) == repr(_as_model(model, data))
 
