@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve().parent.parent
 STEPS = [
     ("ingest", "ledger.service", "Ledger.ingest"),
     ("write", "ledger.store.eventstore", "LedgerStore.write"),
-    ("reads", "ledger.service", "_Judging.__init__"),
+    ("reads", "ledger.judging", "BatchJudgement.__init__"),
+    ("reads", "ledger.service", "_Judging.__init__"),  # before ledger/judging.py
     ("catalogs", "ledger.store.eventstore", "LedgerStore.catalogs"),
     ("chain", "ledger.store.eventstore", "LedgerStore._chained"),
     ("head", "ledger.store.eventstore", "LedgerStore.head"),

@@ -40,7 +40,8 @@ import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from consumers.partitions import FencedError
-from ledger.service import Ledger, Outcome
+from ledger.judging import Outcome
+from ledger.service import Ledger
 from ledger.store.eventstore import ConcurrentAppendError
 
 log = structlog.get_logger()

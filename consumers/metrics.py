@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from consumers.partitions import PartitionWorker, take_each
 from consumers.relay import Relay
-from ledger.service import Ledger, Outcome
+from ledger.judging import Outcome
+from ledger.service import Ledger
 
 SECONDS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
 SIZES = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)

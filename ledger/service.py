@@ -2,60 +2,28 @@
 
 Writes go through `ingest`: each envelope is parsed, deduplicated by (tenant, source, id),
 judged against the license's state at its effective time, and the accepted ones of a batch
-are recorded in one transaction. Reads fold the same facts with the same fold.
+are recorded in one transaction (the batch's judgement is `ledger.judging`'s). Reads fold the
+same facts with the same fold.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from ledger.collector import collector_paused
-from ledger.domain.catalogs import UNSCHEDULED, CatalogHistory
-from ledger.domain.facts import FAR_FUTURE, Fact, RuleBrokenError, assembled, reject
-from ledger.domain.fold import Timeline, fold, history, judge
-from ledger.domain.releases import judge_publication, judge_step
+from ledger.domain.catalogs import CatalogHistory
+from ledger.domain.facts import FAR_FUTURE, Fact
+from ledger.domain.fold import history
 from ledger.domain.state import LicenseState
-from ledger.domain.terms import Terms
+from ledger.judging import STEPS, BatchJudgement, Outcome, garbled_keys, rejected
 from ledger.reading import many_states, one_state, one_typed_state
 from ledger.store.eventstore import LedgerStore
-from ledger.store.governance import governance_facts
-from schemas.catalog import meaning
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
-from schemas.events import EVENT_TYPES, PAYMENTS
-from schemas.governance import STEP_TYPES
 from schemas.times import format_time
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one envelope: accepted, duplicate or rejected (with code and sentence)."""
-
-    id: str | None
-    source: str | None
-    status: str
-    code: str | None = None
-    message: str | None = None
-    fact: Fact | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "source": self.source, "status": self.status}
-        if self.status == "rejected":
-            out.update(code=self.code, message=self.message)
-        return out
-
-
-def _accepted(event_id: str | None, source: str | None, fact: Fact) -> Outcome:
-    """Once per accepted event: built without the frozen `__init__`."""
-    return assembled(Outcome, {"id": event_id, "source": source, "status": "accepted",
-                               "code": None, "message": None, "fact": fact})
-
-
-def _rejected(item: Inbound, code: str, message: str) -> Outcome:
-    return Outcome(item.id, item.source, "rejected", code, message)
+__all__ = ["Ledger", "Outcome"]  # Outcome: what `ingest` answers, defined with the judging
 
 
 class Ledger:
@@ -79,17 +47,17 @@ class Ledger:
                 text: bool, workflow: bool) -> list[Outcome]:
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
         if not workflow:
-            parsed = [_rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
+            parsed = [rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
                                 "catalog release workflow ('ledger catalog', /v1/catalog), never "
-                                "sent in") if isinstance(p, Inbound) and p.type in _STEPS else p
+                                "sent in") if isinstance(p, Inbound) and p.type in STEPS else p
                       for p in parsed]
-        garbled = _garbled_keys(parsed, raws, default_tenant)
+        garbled = garbled_keys(parsed, raws, default_tenant)
         items = [p for p in parsed if isinstance(p, Inbound)]
         tenants = {i.tenant or "" for i in items} | {k[0] for k in garbled.values()}
         outcomes: list[Outcome] = []
 
         def judge() -> list[Fact]:
-            batch = _Judging(self.store, items, garbled.values())
+            batch = BatchJudgement(self.store, items, garbled.values())
             outcomes.clear()
             for n, item in enumerate(parsed):
                 outcomes.append(batch.resent(item, garbled.get(n)) if isinstance(item, Outcome)
@@ -110,11 +78,11 @@ class Ledger:
         except InvalidEventError as exc:
             return Outcome(exc.event_id, exc.source, "rejected", exc.code, str(exc))
         if enforce and item.tenant is not None and item.tenant != default_tenant:
-            return _rejected(item, "tenant_mismatch",
+            return rejected(item, "tenant_mismatch",
                              f"tenantid {item.tenant!r} is not the caller's tenant")
         tenant = item.tenant or default_tenant
         if not tenant:
-            return _rejected(item, "invalid_event", "field 'tenantid': required on this channel")
+            return rejected(item, "invalid_event", "field 'tenantid': required on this channel")
         if tenant == item.tenant:  # named in the envelope: nothing to fill in
             return item
         return Inbound(item.id, item.source, item.type, item.time, item.subject, tenant, item.data)
@@ -162,184 +130,3 @@ class Ledger:
         } for f, status in history(facts, usage, self.store.catalogs(tenant))]
 
 
-def _garbled_keys(parsed: Sequence[Inbound | Outcome], raws: Sequence[Any],
-                  default_tenant: str | None) -> dict[int, tuple[str, str, str]]:
-    """The (tenant, source, id) that invalid envelopes still name: if that event was accepted
-    (before, or earlier in the same batch), a garbled copy of it is a duplicate, not an error."""
-    keys: dict[int, tuple[str, str, str]] = {}
-    for n, item in enumerate(parsed):
-        if isinstance(item, Outcome) and item.code == "invalid_event" and item.id and item.source:
-            tenant = _claimed_tenant(raws[n]) or default_tenant
-            if tenant and _storable(tenant, item.source, item.id):
-                keys[n] = (tenant, item.source, item.id)
-    return keys
-
-
-def _storable(*parts: str) -> bool:
-    """Text that is not valid Unicode (a lone surrogate) can name no accepted event."""
-    try:
-        for part in parts:
-            part.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _claimed_tenant(raw: Any) -> str | None:
-    if isinstance(raw, str | bytes):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return None
-    found = raw.get("tenantid") if isinstance(raw, dict) else None
-    return found if isinstance(found, str) else None
-
-
-_LICENSE_TYPES = frozenset(t for t in EVENT_TYPES if t != "catalog.published")
-_STEPS, _PAYMENTS = frozenset(STEP_TYPES), frozenset(PAYMENTS)  # asked of every event
-
-
-class _Judging:
-    """Judges one batch under its tenants' write lock: each envelope sees the facts already
-    recorded and those accepted earlier in the same batch, exactly as if they had come one at
-    a time."""
-
-    def __init__(self, store: LedgerStore, items: Sequence[Inbound],
-                 garbled: Iterable[tuple[str, str, str]] = ()):
-        self.store = store
-        self.seen = store.receipts([*((i.tenant or "", i.source, i.id) for i in items), *garbled])
-        self.facts = store.license_facts_of(
-            {(i.tenant or "", i.subject) for i in items if i.type in _LICENSE_TYPES})
-        self.catalogs: dict[str, CatalogHistory] = {}
-        self.governance: dict[str, list[Fact]] = {}
-        self.keys: set[tuple[str, str, str]] = set()
-        self.folds: dict[tuple[str, str, int, int, int], Timeline] = {}
-        self.latest: dict[tuple[str, str], datetime | None] = {}  # see `_latest`
-        # what was read from the store, before the batch added to it: only a fold of those
-        # is kept for the writer's next batches (`LedgerStore.kept_folds`)
-        self.recorded = {key: len(facts) for key, facts in self.facts.items()}
-        self.read_catalogs: dict[str, CatalogHistory] = {}
-        self.now = datetime.now(UTC)
-
-    def resent(self, outcome: Outcome, key: tuple[str, str, str] | None) -> Outcome:
-        """A rejected envelope that names an accepted event is a duplicate of it."""
-        if key is not None and (key in self.seen or key in self.keys):
-            return Outcome(outcome.id, outcome.source, "duplicate")
-        return outcome
-
-    def consider(self, item: Inbound) -> Outcome:
-        tenant = item.tenant or ""
-        key = (tenant, item.source, item.id)
-        if key in self.keys or key in self.seen:
-            return Outcome(item.id, item.source, "duplicate")
-        draft = assembled(Fact, {
-            "tenant": tenant, "subject": item.subject, "type": item.type, "effective_at": item.time,
-            "recorded_at": self.now, "source": item.source, "source_event_id": item.id,
-            "data": item.data, "sequence": 2**62 + len(self.keys), "prev_hash": "", "hash": "",
-            "position": None})
-        catalogs = self._catalogs(tenant)
-        try:
-            if item.type == "catalog.published":
-                if self._same_catalog_exists(catalogs, draft):
-                    return Outcome(item.id, item.source, "duplicate")
-                judge_publication(self._governance(tenant), catalogs, draft)
-                self.catalogs[tenant] = catalogs.with_fact(draft)
-            elif item.type in _STEPS:
-                judge_step(self._governance(tenant), catalogs, draft)
-                self._governance(tenant).append(draft)
-                if item.type == UNSCHEDULED:  # the batch's later facts see the withdrawal
-                    self.catalogs[tenant] = catalogs.with_fact(draft)
-            elif item.type in _PAYMENTS:
-                if not self._facts(tenant, item.subject):
-                    raise reject("unknown_license", f"license {item.subject!r} does not exist; "
-                                 "a payment names a granted license")
-            else:
-                facts = self._facts(tenant, item.subject)
-                before = self._before(facts, catalogs, draft)
-                terms = judge(facts, catalogs, draft, before)
-                if item.type != "usage.recorded":
-                    self._extend(facts, catalogs, draft, before, terms)
-        except RuleBrokenError as exc:
-            return _rejected(item, exc.code, exc.message)
-        self.keys.add(key)
-        return _accepted(item.id, item.source, draft)
-
-    def _before(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact) -> Timeline:
-        """The license's fold at the draft's moment, once per distinct set of facts it covers:
-        usage and the other events that leave the facts as they are reuse it."""
-        latest = self._latest(draft.tenant, draft.subject, facts)
-        covered = len(facts) if latest is None or latest <= draft.effective_at else sum(
-            1 for f in facts if f.effective_at <= draft.effective_at)
-        key = (draft.tenant, draft.subject, len(facts), covered, _catalogs_seen(catalogs))
-        found = self.folds.get(key)
-        if found is None:
-            # of recorded facts and catalogs only (no draft of this batch): kept for the next
-            # batches of this writer, a usage-heavy license then folded once, not every batch
-            recorded = (len(facts) == self.recorded.get((draft.tenant, draft.subject))
-                        and catalogs is self.read_catalogs.get(draft.tenant))
-            kept = self.store.kept_folds(draft.tenant) if recorded else {}
-            found = kept.get(key)
-            if found is None:
-                found = kept[key] = fold(facts, catalogs, as_of=draft.effective_at)
-            self.folds[key] = found
-        return found
-
-    def _extend(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact, before: Timeline,
-                terms: Terms) -> None:
-        """Add an accepted draft to its license's facts. When it is the latest of them in
-        effective order (the usual case: events arrive in time order), the fold of all of them
-        at any later moment is the judged `terms`: kept, so the license's next event is judged
-        without folding its history again (which made a lifecycle-heavy batch quadratic)."""
-        newest = self._latest(draft.tenant, draft.subject, facts)
-        facts.append(draft)
-        if newest is None or newest <= draft.effective_at:
-            self.latest[(draft.tenant, draft.subject)] = draft.effective_at
-            n = len(facts)
-            self.folds[(draft.tenant, draft.subject, n, n, _catalogs_seen(catalogs))] = assembled(
-                Timeline, {"terms": terms, "applied": (*before.applied, draft),
-                           "superseded": before.superseded})
-
-    def _latest(self, tenant: str, license_id: str, facts: list[Fact]) -> datetime | None:
-        """The latest effective time among a license's facts (None for none), kept as the batch
-        adds to them: whether a draft is at or after all of them is then one comparison, not a
-        pass over the license's history for every event."""
-        key = (tenant, license_id)
-        if key not in self.latest:
-            self.latest[key] = max((f.effective_at for f in facts), default=None)
-        return self.latest[key]
-
-    def _same_catalog_exists(self, catalogs: CatalogHistory, draft: Fact) -> bool:
-        if draft.data.get("version") != draft.subject:
-            raise reject("invalid_event", f"field 'data.version': {draft.data.get('version')!r} "
-                         f"must equal the subject {draft.subject!r}")
-        existing = catalogs.version(draft.subject)
-        if existing is None:
-            return False
-        if meaning(existing.data) == meaning(draft.data):
-            return True
-        raise reject("catalog_version_exists", f"catalog version {draft.subject!r} was published "
-                     "with other content; versions are immutable, publish a new version")
-
-    def _facts(self, tenant: str, license_id: str) -> list[Fact]:
-        if (tenant, license_id) not in self.facts:
-            read = self.facts[(tenant, license_id)] = self.store.license_facts(tenant, license_id)
-            self.recorded[(tenant, license_id)] = len(read)
-        return self.facts[(tenant, license_id)]
-
-    def _governance(self, tenant: str) -> list[Fact]:
-        """The tenant's release steps and policy: read once per batch (under the tenant's write
-        lock, so no other step can be recorded meanwhile), then grown by the batch."""
-        if tenant not in self.governance:
-            self.governance[tenant] = governance_facts(self.store, tenant)
-        return self.governance[tenant]
-
-    def _catalogs(self, tenant: str) -> CatalogHistory:
-        if tenant not in self.catalogs:
-            self.catalogs[tenant] = self.read_catalogs[tenant] = self.store.catalogs(tenant)
-        return self.catalogs[tenant]
-
-
-def _catalogs_seen(catalogs: CatalogHistory) -> int:
-    """What a kept fold's key says of the catalogs it was folded with: a batch only adds
-    catalog versions and withdrawals, so their count tells the catalogs a fold saw apart."""
-    return len(catalogs.facts) + len(catalogs.withdrawals)

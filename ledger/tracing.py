@@ -26,7 +26,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, SpanKind
 
-from ledger.service import Ledger, Outcome
+from ledger.judging import Outcome
+from ledger.service import Ledger
 from ledger.store.sql import Database
 
 TRACER = "ledger"

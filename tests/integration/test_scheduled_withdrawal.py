@@ -114,18 +114,18 @@ def test_a_batch_reuses_a_licenses_fold_when_the_tenant_has_a_withdrawal(
     """A license's events in time order are judged from the fold kept after the one before
     (not by folding its history again per event); the kept fold's key once left the
     withdrawals out, so in a tenant with one it was never found again."""
-    import ledger.service as service
+    import ledger.judging as judging
 
     wiring, tenant, releases = scheduled
     releases.withdraw(tenant, "2099-01", "carol", "not yet")
     folds: list[int] = []
-    real = service.fold
+    real = judging.fold
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         folds.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "fold", counted)
+    monkeypatch.setattr(judging, "fold", counted)
     outcomes = wiring.ledger.ingest([
         envelope("license.granted", "2026-03-01", "lic-new", customer_id="c-3", plan="pro",
                  seats=10),

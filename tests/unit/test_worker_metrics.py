@@ -20,7 +20,7 @@ def test_a_batchs_outcomes_are_counted_as_one_increment_each_would_count_them(
     """`observe_outcomes` tallies a batch before it increments: the same counter values as one
     increment per envelope."""
     from consumers.metrics import WorkerMetrics
-    from ledger.service import Outcome
+    from ledger.judging import Outcome
 
     raws = [{"type": kind} if kind != 7 else "not an object" for _, _, kind in batch]
     judged = [Outcome("id", "src", status, code) for status, code, _ in batch]
