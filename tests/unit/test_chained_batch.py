@@ -1,4 +1,4 @@
-"""A batch chained at once (`LedgerStore._chained`: each tenant's head, name and recorded time
+"""A batch chained at once (`chaining.chained_batch`: each tenant's head, name and recorded time
 spelled once, each effective time formatted once per batch, the facts and records filled at
 once) gives exactly the facts, hashes and stored bytes of chaining its drafts one by one the
 plain way: `codec.chained` of each, `Fact(...)` and the library's `StoredEvent(...)`."""
@@ -15,22 +15,12 @@ from hypothesis import strategies as st
 from ledger.domain.chain import GENESIS
 from ledger.domain.facts import Fact
 from ledger.store import streams
+from ledger.store.chaining import chained_batch
 from ledger.store.codec import chained
-from ledger.store.eventstore import Head, LedgerStore
+from ledger.store.eventstore import Head
 from schemas.times import format_time
 
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
-
-
-class _Heads(LedgerStore):
-    """A store whose tenants' chain heads are given (no database)."""
-
-    def __init__(self, heads: dict[str, Head]):
-        super().__init__(None, clock=lambda: NOW)
-        self.heads = heads
-
-    def checked_head(self, tenant: str, found: Any) -> Head | None:
-        return self.heads.get(tenant)
 
 
 def _one_by_one(drafts: list[Fact], heads: dict[str, Head]) -> tuple[list[Fact], list[StoredEvent]]:
@@ -79,7 +69,7 @@ def _drafts(draw: Any) -> Fact:
 def test_a_batch_chained_at_once_is_its_drafts_chained_one_by_one(
         drafts: list[Fact], head: tuple[int, str, datetime] | None) -> None:
     heads = {} if head is None else {"acme": Head(*head)}
-    facts, stored = _Heads(heads)._chained(drafts, {d.tenant: None for d in drafts})
+    facts, stored = chained_batch(drafts, {d.tenant: heads.get(d.tenant) for d in drafts}, NOW)
     expected_facts, expected_stored = _one_by_one(drafts, heads)
     assert facts == expected_facts
     assert [f.__dict__ for f in facts] == [f.__dict__ for f in expected_facts]
