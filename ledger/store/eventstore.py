@@ -338,7 +338,15 @@ class LedgerStore:
             self.remembered.recorded(tenant, heads[tenant], head, changed.get(tenant, ()))
 
     def append(self, drafts: Sequence[Fact]) -> list[Fact]:
-        """Record already judged drafts (tests and tools; ingest judges under the lock)."""
+        """Record already judged drafts (tests and tools; ingest judges under the lock). A
+        naive effective time is refused before anything is written: it would be stored as
+        if it were this machine's local time, and the writer's next batch, comparing it with
+        aware times, would fail far from the cause."""
+        for n, draft in enumerate(drafts):
+            if draft.effective_at.utcoffset() is None:
+                raise ValueError(f"draft {n} ({draft.source}/{draft.source_event_id}): field "
+                                 "'effective_at' must be an aware datetime (with a zone, e.g. "
+                                 f"UTC), got {draft.effective_at.isoformat()!r}; nothing was written")
         return self.write({d.tenant for d in drafts}, lambda: drafts)
 
     def _chained(self, drafts: Sequence[Fact], newest: dict[str, HeadKey | None]
