@@ -4,18 +4,18 @@ Each tenant's facts are one stream of the library, its hash chain (version = seq
 each fact, in the same transaction, our table gets its index row (`records.IndexRow`), which is
 also its idempotency receipt. Nothing else is written, so the notification log carries facts
 only. Writes take the tenants' write lock first (`recorders.writing`), then judge, chain and
-insert: one writer per tenant by design, never a re-judged batch.
+insert: one writer per tenant by design, never a re-judged batch. The reads of the whole
+ledger in position order (followers, `ledger verify`) are `inorder.LedgerInOrder`'s.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
@@ -26,9 +26,10 @@ from ledger.domain.fold import Timeline
 from ledger.domain.usage import month_key
 from ledger.store import streams
 from ledger.store.chaining import chained_batch
-from ledger.store.codec import STORAGE_VERSION, decode, seal, to_fact
+from ledger.store.codec import STORAGE_VERSION, seal, to_fact
+from ledger.store.inorder import CorruptStoreError, LedgerInOrder, load_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
-from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, IndexRow, kind_of, micros
+from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, kind_of, micros
 from ledger.store.remembered import FoldKey, HeadKey, RememberedLicenses
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
@@ -37,10 +38,6 @@ __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
 class ConcurrentAppendError(Exception):
     """The append could not take its place: the tenant stayed locked, or a unique key refused
     it. Nothing was written; sending the same batch again is safe."""
-
-
-class CorruptStoreError(Exception):
-    """A stored record the ledger needs is unreadable or altered: it must not be built upon."""
 
 
 @dataclass(frozen=True)
@@ -53,15 +50,9 @@ class Head:
         return {"sequence": self.sequence, "hash": self.hash}
 
 
-def _load(raw: bytes, position: int | None, what: str) -> Fact:
-    try:
-        return to_fact(json.loads(raw), position)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CorruptStoreError(f"{what} at position {position} is unreadable ({exc!r}): run "
-                                "`ledger verify` to find what was altered") from None
+class LedgerStore(LedgerInOrder):
+    """The ledger's reads and its one write path, over the library's recorder (`recorder`)."""
 
-
-class LedgerStore:
     def __init__(self, recorder: Any, clock: Callable[[], datetime] | None = None,
                  factory: Any = None):
         self.recorder = recorder
@@ -77,7 +68,7 @@ class LedgerStore:
     # -- reading -------------------------------------------------------------------------------
     def _facts(self, tenant: str, kind: str, subjects: Sequence[str] | None = None,
                months: Sequence[str] | None = None) -> list[tuple[str, Fact]]:
-        return [(subject, _load(raw, position, f"the stored event of {subject!r}"))
+        return [(subject, load_fact(raw, position, f"the stored event of {subject!r}"))
                 for subject, position, raw in self.recorder.stored_facts(tenant, kind, subjects, months)]
 
     def license_facts(self, tenant: str, license_id: str) -> list[Fact]:
@@ -190,7 +181,7 @@ class LedgerStore:
 
     def fact_at_sequence(self, tenant: str, sequence: int) -> Fact | None:
         found = self.recorder.fact_at(tenant, sequence)
-        return None if found is None else _load(found[1], found[0], f"event {sequence} of {tenant!r}")
+        return None if found is None else load_fact(found[1], found[0], f"event {sequence} of {tenant!r}")
 
     def event_hashes(self, tenant: str, upto: int | None = None, *, after: int = 0) -> list[str]:
         """The `hash` of the tenant's events after+1..upto (all if None), in sequence order:
@@ -230,71 +221,6 @@ class LedgerStore:
         if heads is None or tenant not in heads:
             return {}
         return self.remembered.folds(tenant, heads[tenant])
-
-    def max_position(self) -> int:
-        return self.recorder.max_notification_id() or 0
-
-    def facts_after(self, position: int, limit: int = 500) -> list[Fact]:
-        """Facts in ledger order after `position`: the outbox the relay and projections follow."""
-        return [self.fact_of(at, stored) for at, stored in self.records_after(position, limit)]
-
-    def records_after(self, position: int, limit: int = 500) -> list[tuple[int, bytes]]:
-        """`facts_after` as (position, stored bytes), undecoded: for a reader that spells each
-        record out again without needing the fact (the relay: `consumers.outbound`)."""
-        found = self.recorder.select_notifications(position, limit, inclusive_of_start=False)
-        return [(n.id, n.state) for n in found]
-
-    @staticmethod
-    def fact_of(position: int, stored: bytes) -> Fact:
-        """The fact of one stored record (`records_after`), upcast; CorruptStoreError if it
-        cannot be read."""
-        return _load(stored, position, "the stored event")
-
-    def all_records(self, page: int = 1000, *, decoded: bool = True
-                    ) -> Iterator[tuple[int, str, UUID | str, int, Any]]:
-        """Every stored record in ledger order: (position, topic, stream, version, record), the
-        record decoded, or its stored bytes with `decoded=False`."""
-        start = 0
-        while True:
-            found = self.recorder.select_notifications(start, page, inclusive_of_start=False)
-            if not found:
-                return
-            for n in found:
-                yield (n.id, n.topic, n.originator_id, n.originator_version,
-                       decode(n) if decoded else n.state)
-            start = found[-1].id
-
-    def records_with_rows(self, page: int = 1000) -> Iterator[tuple[Any, ...]]:
-        """Every stored record in ledger order with the index row at its position, one query a
-        page (`FactIndex.records_with_rows`: the stream id as stored, the bytes undecoded)."""
-        after = 0
-        while rows := self.recorder.records_with_rows(after, page):
-            yield from rows
-            after = rows[-1][0]
-
-    def index_count(self, tenant: str | None = None) -> int:
-        return self.recorder.index_count(tenant)
-
-    def orphan_rows(self, tenant: str | None = None) -> list[IndexRow]:
-        """The first index row (of one tenant) at a position no stored record has, if any."""
-        return [IndexRow(*r) for r in self.recorder.orphan_rows(tenant)]
-
-    def chain_lengths(self) -> dict[str, int]:
-        """How many facts each stream id holds exactly as stored, keyed like `chain_id`."""
-        found: dict[str, int] = self.recorder.stream_lengths()
-        return found
-
-    def chain_id(self, tenant: str) -> str:
-        """The stored id of the tenant's chain stream, as `chain_lengths` keys it."""
-        return str(self.recorder.stored_id(streams.chain_stream(tenant)))
-
-    def index_rows(self, page: int = 1000) -> Iterator[IndexRow]:
-        """Every index row in ledger order (tools and tests; `ledger verify` reads them beside
-        their records instead, `records_with_rows`)."""
-        after = 0
-        while rows := self.recorder.index_rows(after, page):
-            yield from rows
-            after = rows[-1].position
 
     # -- writing -------------------------------------------------------------------------------
     def write(self, tenants: Iterable[str], judge: Callable[[], Sequence[Fact]]) -> list[Fact]:
