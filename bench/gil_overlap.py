@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _TABLE = ("CREATE TABLE f (tenant TEXT NOT NULL, sequence INTEGER NOT NULL, position INTEGER "
@@ -30,6 +31,26 @@ def _rows(batch: int) -> list[tuple[object, ...]]:
     return [("acme", n, n, "usage", f"lic-{n % 200:05d}", "2026-01", None, "billing",
              f"evt-{n:09d}", "api_calls", 3, 1_700_000_000 + n, 1_700_000_000)
             for n in range(batch * 500, batch * 500 + 500)]
+
+
+def _beside_a_spinner(work: Callable[[], object]) -> tuple[float, float]:
+    """Run `work` while another thread spins in pure Python: (the spinner's loops per second,
+    the seconds `work` took)."""
+    stop, loops = threading.Event(), [0]
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+            loops[0] += 1
+
+    thread = threading.Thread(target=spin)
+    start = time.perf_counter()
+    thread.start()
+    work()
+    took = time.perf_counter() - start
+    stop.set()
+    thread.join()
+    return loops[0] / (time.perf_counter() - start), took
 
 
 def main() -> None:
@@ -52,36 +73,19 @@ def main() -> None:
                 db.execute("COMMIT")
             return time.perf_counter() - start
 
-        def spinning(seconds: float | None, chunk: list[list[tuple[object, ...]]]) -> tuple[float, float]:
-            """(the spinner's loops per second, the insert's seconds or 0)"""
-            stop, loops = threading.Event(), [0]
-
-            def spin() -> None:
-                while not stop.is_set():
-                    sum(range(1000))
-                    loops[0] += 1
-
-            thread = threading.Thread(target=spin)
-            start = time.perf_counter()
-            thread.start()
-            if seconds is None:
-                took = insert(chunk)
-            else:
-                time.sleep(seconds)
-                took = 0.0
-            stop.set()
-            thread.join()
-            return loops[0] / (time.perf_counter() - start), took
-
         alone = insert(work[:batches])
-        rate_alone, _ = spinning(alone, [])
-        rate_beside, beside = spinning(None, work[batches:])
+        rate_alone, _ = _beside_a_spinner(lambda: time.sleep(alone))
+        rate_beside, beside = _beside_a_spinner(lambda: insert(work[batches:]))
         rows = batches * 500
         python = ".".join(map(str, sys.version_info[:3]))
         print(f"{rows} rows in batches of 500, Python {python}, SQLite {sqlite3.sqlite_version}")
         print(f"insert alone:              {alone / rows * 1e6:10.1f} us per row")
         print(f"insert beside a spinner:   {beside / rows * 1e6:10.1f} us per row")
         print(f"the spinner, alone / beside the insert: {rate_alone:,.0f} / {rate_beside:,.0f} loops/s")
+        # what the two did side by side, done one after the other instead
+        serial = alone + rate_beside * beside / rate_alone
+        print(f"side by side {beside:.2f} s; the same work one after the other {serial:.2f} s: "
+              f"overlap {'gains' if beside < serial else 'loses'} {abs(serial - beside) / serial:.0%}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Judging a batch: what becomes of each envelope, under its tenants' write lock.
 
 `BatchJudgement` is made once per batch, inside `LedgerStore.write`, after the lock is taken and
-the chain heads read: it reads what the batch needs in one query per kind (receipts, the
-licenses' lifecycle facts, catalogs), then each envelope in turn is judged against the facts
-already recorded and those accepted earlier in the same batch, exactly as if they had come one
-at a time. The rules themselves are the domain's (`ledger.domain.fold.judge`, the release
-rules); this module only keeps the batch's view of the store in step with what it accepts.
+the chain heads read. It reads the batch's receipts and its licenses' lifecycle facts in one
+query per tenant; each tenant's catalogs and release steps are read once, when the batch first
+needs them. Then each envelope in turn is judged against the facts already recorded and those
+accepted earlier in the same batch, exactly as if they had come one at a time. The license
+rules are the domain's (`ledger.domain.fold.judge`, the release rules); the few checks that
+need the batch's view sit here: a payment names a granted license, a catalog's version is its
+subject and a published version never changes.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class Outcome:
         return out
 
 
-def accepted(event_id: str | None, source: str | None, fact: Fact) -> Outcome:
+def _accepted(event_id: str | None, source: str | None, fact: Fact) -> Outcome:
     """Once per accepted event: built without the frozen `__init__`."""
     return assembled(Outcome, {"id": event_id, "source": source, "status": "accepted",
                                "code": None, "message": None, "fact": fact})
@@ -57,9 +59,8 @@ def rejected(item: Inbound, code: str, message: str) -> Outcome:
     return Outcome(item.id, item.source, "rejected", code, message)
 
 
-
 def garbled_keys(parsed: Sequence[Inbound | Outcome], raws: Sequence[Any],
-                  default_tenant: str | None) -> dict[int, tuple[str, str, str]]:
+                 default_tenant: str | None) -> dict[int, tuple[str, str, str]]:
     """The (tenant, source, id) that invalid envelopes still name: if that event was accepted
     (before, or earlier in the same batch), a garbled copy of it is a duplicate, not an error."""
     keys: dict[int, tuple[str, str, str]] = {}
@@ -92,7 +93,8 @@ def _claimed_tenant(raw: Any) -> str | None:
 
 
 _LICENSE_TYPES = frozenset(t for t in EVENT_TYPES if t != "catalog.published")
-STEPS, _PAYMENTS = frozenset(STEP_TYPES), frozenset(PAYMENTS)  # asked of every event
+STEPS = frozenset(STEP_TYPES)  # asked of every event
+_PAYMENTS = frozenset(PAYMENTS)
 
 
 class BatchJudgement:
@@ -158,7 +160,7 @@ class BatchJudgement:
         except RuleBrokenError as exc:
             return rejected(item, exc.code, exc.message)
         self.keys.add(key)
-        return accepted(item.id, item.source, draft)
+        return _accepted(item.id, item.source, draft)
 
     def _before(self, facts: list[Fact], catalogs: CatalogHistory, draft: Fact) -> Timeline:
         """The license's fold at the draft's moment, once per distinct set of facts it covers:

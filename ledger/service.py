@@ -48,8 +48,8 @@ class Ledger:
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
         if not workflow:
             parsed = [rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
-                                "catalog release workflow ('ledger catalog', /v1/catalog), never "
-                                "sent in") if isinstance(p, Inbound) and p.type in STEPS else p
+                               "catalog release workflow ('ledger catalog', /v1/catalog), never "
+                               "sent in") if isinstance(p, Inbound) and p.type in STEPS else p
                       for p in parsed]
         garbled = garbled_keys(parsed, raws, default_tenant)
         items = [p for p in parsed if isinstance(p, Inbound)]
@@ -79,7 +79,7 @@ class Ledger:
             return Outcome(exc.event_id, exc.source, "rejected", exc.code, str(exc))
         if enforce and item.tenant is not None and item.tenant != default_tenant:
             return rejected(item, "tenant_mismatch",
-                             f"tenantid {item.tenant!r} is not the caller's tenant")
+                            f"tenantid {item.tenant!r} is not the caller's tenant")
         tenant = item.tenant or default_tenant
         if not tenant:
             return rejected(item, "invalid_event", "field 'tenantid': required on this channel")

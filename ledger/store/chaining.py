@@ -9,8 +9,9 @@ moment (it commits at once), never before its chain's head.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -22,18 +23,20 @@ from ledger.store.codec import quoted, spelled
 from schemas.times import format_time
 
 
-class ChainHead(Protocol):
-    """What a batch builds on: its tenant's newest fact, already checked against its hash."""
+@dataclass(frozen=True)
+class Head:
+    """A tenant's newest fact, checked against its hash (`LedgerStore.checked_head`): what
+    a batch builds on."""
 
-    @property
-    def sequence(self) -> int: ...
-    @property
-    def hash(self) -> str: ...
-    @property
-    def recorded_at(self) -> datetime: ...
+    sequence: int
+    hash: str
+    recorded_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sequence": self.sequence, "hash": self.hash}
 
 
-def chained_batch(drafts: Sequence[Fact], heads: Mapping[str, ChainHead | None], now: datetime
+def chained_batch(drafts: Sequence[Fact], heads: Mapping[str, Head | None], now: datetime
                   ) -> tuple[list[Fact], list[StoredEvent]]:
     """The drafts chained in their order, each after the one before of its tenant (`heads`:
     each drafted tenant's checked head, None for an empty chain). The recorded time, formatted,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +24,13 @@ from ledger.domain.facts import Fact
 from ledger.domain.fold import Timeline
 from ledger.domain.usage import month_key
 from ledger.store import streams
-from ledger.store.chaining import chained_batch
+from ledger.store.chaining import Head, chained_batch
 from ledger.store.codec import STORAGE_VERSION, seal, to_fact
 from ledger.store.inorder import CorruptStoreError, LedgerInOrder, load_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
 from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, kind_of, micros
 from ledger.store.remembered import FoldKey, HeadKey, RememberedLicenses
+from schemas.times import ZonelessTimeError
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
 
@@ -38,16 +38,6 @@ __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
 class ConcurrentAppendError(Exception):
     """The append could not take its place: the tenant stayed locked, or a unique key refused
     it. Nothing was written; sending the same batch again is safe."""
-
-
-@dataclass(frozen=True)
-class Head:
-    sequence: int
-    hash: str
-    recorded_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"sequence": self.sequence, "hash": self.hash}
 
 
 class LedgerStore(LedgerInOrder):
@@ -265,19 +255,21 @@ class LedgerStore(LedgerInOrder):
 
     def append(self, drafts: Sequence[Fact]) -> list[Fact]:
         """Record already judged drafts (tests and tools; ingest judges under the lock). A
-        naive effective time is refused before anything is written: it would be stored as
-        if it were this machine's local time, and the writer's next batch, comparing it with
-        aware times, would fail far from the cause."""
+        draft whose effective time has no zone is refused before anything is written: it
+        would be stored silently shifted by this machine's local zone (and a usage draft
+        would fail deep in the index row with a bare TypeError)."""
         for n, draft in enumerate(drafts):
             if draft.effective_at.utcoffset() is None:
-                raise ValueError(f"draft {n} ({draft.source}/{draft.source_event_id}): field "
-                                 "'effective_at' must be an aware datetime (with a zone, e.g. "
-                                 f"UTC), got {draft.effective_at.isoformat()!r}; nothing was written")
+                raise ZonelessTimeError(
+                    f"drafts[{n}] ({draft.source}/{draft.source_event_id}): field 'effective_at' "
+                    f"must be an aware datetime (with a zone, e.g. UTC), got "
+                    f"{draft.effective_at.isoformat()!r}; nothing was written")
         return self.write({d.tenant for d in drafts}, lambda: drafts)
 
     def _chained(self, drafts: Sequence[Fact], newest: dict[str, HeadKey | None]
                  ) -> tuple[list[Fact], list[StoredEvent]]:
         """`chained_batch` of the drafts on their tenants' heads (`newest`: each tenant's
         newest record as read under the lock), each checked before anything is chained to it."""
+        now = self.clock()
         heads = {t: self.checked_head(t, newest[t]) for t in dict.fromkeys(d.tenant for d in drafts)}
-        return chained_batch(drafts, heads, self.clock())
+        return chained_batch(drafts, heads, now)

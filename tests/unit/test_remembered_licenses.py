@@ -156,35 +156,6 @@ def test_what_a_caller_does_with_the_facts_it_was_handed_changes_no_judgement(tm
         wiring.close()
 
 
-def test_a_draft_appended_with_a_naive_time_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    """`append` (tests and tools) once stored a naive effective time as if local, and the
-    writer's next batch then failed comparing it with aware ones: refused up front now."""
-    from datetime import UTC, datetime
-
-    from tests.builders import envelope
-
-    wiring = _wiring(tmp_path / "l.db")
-    try:
-        grant = envelope("license.granted", "2026-02-01", id="g", customer_id="c", plan="pro", seats=5)
-        assert {o.status for o in wiring.ledger.ingest([catalog_envelope(id="cat"), grant], "acme")} == {"accepted"}
-        before = _recorded(wiring)
-        aware = datetime(2026, 2, 2, tzinfo=UTC)
-        drafts = [Fact(tenant="acme", subject="lic-1", type="seat.assigned", effective_at=moment,
-                       recorded_at=aware, source="tool", source_event_id=f"t{n}", data={"user_id": f"u{n}"})
-                  for n, moment in enumerate([aware, datetime(2026, 2, 3)])]
-        try:
-            wiring.store.append(drafts)
-            raise AssertionError("a naive effective time was appended")
-        except ValueError as exc:
-            assert "draft 1 (tool/t1)" in str(exc) and "'effective_at'" in str(exc)
-            assert "aware" in str(exc)
-        assert _recorded(wiring) == before  # not even the first, aware, draft
-        seat = envelope("seat.assigned", "2026-02-04", id="s1", user_id="u1")
-        assert [o.status for o in wiring.ledger.ingest([seat], "acme")] == ["accepted"]
-    finally:
-        wiring.close()
-
-
 def test_the_tenants_kept_are_bounded_and_a_dropped_one_is_read_afresh(tmp_path: Path) -> None:
     from tests.builders import envelope
 
