@@ -12,7 +12,7 @@ import structlog
 
 from ledger.audit.explain import explain as explain_check
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import FORMAT, TIME, TimeParam, tenant_option
+from ledger.cli.options import FORMAT, TIME, TimeParam, tenant_option
 from ledger.cli.output import echo, emit_json, fail, say, table
 from ledger.settings import Settings
 

@@ -1,11 +1,10 @@
-"""Commands of the ledger core: ingest, catalog publish, replay, history, verify, head, schemas."""
+"""Commands of the ledger core: ingest, replay, history, verify, head, schemas (`catalog publish`
+is in `catalogs.py`, the shared options in `options.py`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,42 +15,15 @@ import structlog
 from ledger.bootstrap import bootstrap
 from ledger.cli.guards import require_store
 from ledger.cli.lines import read_lines
+from ledger.cli.options import FORMAT, TIME, TimeParam, tenant_option
 from ledger.cli.output import echo, emit_json, fail, say, table
-from ledger.domain.chain import GENESIS, canonical
+from ledger.domain.chain import GENESIS
 from ledger.integrity import verify as verify_chains
 from ledger.settings import Settings
-from schemas.times import ZonelessTimeError, format_time, parse_time
+from schemas.times import format_time
 
 log = structlog.get_logger()
 BATCH = 500
-FORMAT = click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table",
-                      show_default=True,
-                      help="json: one JSON document on standard output, for machines; table: for people.")
-
-
-def tenant_option(fn: Any) -> Any:
-    return click.option("--tenant", default=None,
-                        help="Tenant to act for (default: LEDGER_TENANT or 'default').")(fn)
-
-
-class TimeParam(click.ParamType):
-    name = "TIME"
-    help = "RFC 3339 with a zone, e.g. 2026-03-01T00:00:00Z"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_time(value)
-        except ZonelessTimeError as exc:
-            self.fail(str(exc), param, ctx)
-        except OverflowError:
-            self.fail(f"{value!r} lies out of range once converted to UTC", param, ctx)
-        except ValueError:
-            self.fail(f"{value!r} is not an RFC 3339 time like 2026-03-01T00:00:00Z", param, ctx)
-
-
-TIME = TimeParam()
 
 
 @click.command()
@@ -109,70 +81,6 @@ def ingest(settings: Settings, file: Any, tenant: str | None, any_tenant: bool, 
             echo(f"line {r['line']}:{who} rejected: {r['code']}: {r['message']}")
     if rejections:
         sys.exit(1)
-
-
-@click.group()
-def catalog() -> None:
-    """Publish the catalog versions that give plans their meaning, directly or through the
-    release workflow (draft, preview, approve, publish: see docs/governance.md)."""
-
-
-def read_catalog(file: Path) -> Any:
-    """A catalog file's data, JSON or TOML; a file that is neither is a one-line failure."""
-    try:
-        text = file.read_text(encoding="utf-8")
-        return _from_toml(tomllib.loads(text)) if file.suffix == ".toml" else json.loads(text)
-    except ValueError as exc:
-        fail(f"{file}: not valid {'TOML' if file.suffix == '.toml' else 'JSON'}: {exc}")
-
-
-@catalog.command("publish")
-@click.argument("file", metavar="FILE|VERSION")
-@tenant_option
-@click.option("--effective-at", type=TIME, default=None,
-              help=f"When it takes effect (default now); {TimeParam.help}.")
-@click.option("--actor", default=None, help="Who publishes an approved VERSION (default: the OS user).")
-@click.option("--reason", default=None, help="Why (recorded with an approved VERSION's publication).")
-@click.pass_obj
-def publish(settings: Settings, file: str, tenant: str | None, effective_at: datetime | None,
-            actor: str | None, reason: str | None) -> None:
-    """Publish catalog FILE (JSON or TOML) as a new immutable version, or the approved draft
-    VERSION at its effective time."""
-    if not Path(file).is_file():
-        from ledger.cli.releases import publish_release
-
-        publish_release(settings, file, tenant, actor, reason, effective_at)
-        return
-    path = Path(file)
-    data = read_catalog(path)
-    version = str(data.get("version", "")) if isinstance(data, dict) else ""
-    digest = hashlib.sha256(canonical(data)).hexdigest()[:16]
-    envelope = {"specversion": "1.0", "id": f"catalog:{version}:{digest}", "source": "ledger/cli",
-                "type": "catalog.published", "subject": version or "-",
-                "time": format_time(effective_at or datetime.now(UTC)), "data": data}
-    wiring = bootstrap(settings)
-    outcome = wiring.ledger.ingest([envelope], tenant or settings.tenant)[0]
-    if outcome.status == "rejected":
-        wiring.close()
-        fail(f"catalog {version!r} rejected: {outcome.code}: {outcome.message}")
-    if outcome.status == "duplicate":
-        published = wiring.store.catalogs(tenant or settings.tenant).version(version)
-        since = format_time(published.effective_at) if published else envelope["time"]
-        note = "" if since == envelope["time"] or effective_at is None else (
-            f" (versions are immutable: --effective-at {envelope['time']} was not applied)")
-        echo(f"catalog {version} was already published for tenant {tenant or settings.tenant}, "
-             f"in force from {since}{note}")
-    else:
-        echo(f"catalog {version} accepted for tenant {tenant or settings.tenant}, "
-             f"in force from {envelope['time']}")
-    wiring.close()
-
-
-def _from_toml(data: Any) -> Any:
-    """TOML has no null: `limit = "unlimited"` stands for JSON's `"limit": null`."""
-    if isinstance(data, dict):
-        return {k: None if k == "limit" and v == "unlimited" else _from_toml(v) for k, v in data.items()}
-    return data
 
 
 @click.command()
@@ -300,4 +208,4 @@ def export(directory: Path) -> None:
         say(f"wrote {path}")
 
 
-COMMANDS = [ingest, catalog, replay, history, verify, head, schemas]
+COMMANDS = [ingest, replay, history, verify, head, schemas]

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import TIME, TimeParam, tenant_option
+from ledger.cli.options import TIME, TimeParam, tenant_option
 from ledger.cli.output import echo, emit_json, table
 from ledger.settings import Settings
 

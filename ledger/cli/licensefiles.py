@@ -13,9 +13,9 @@ import click
 
 from ledger.api.license_files import customer_license_file
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import tenant_option
 from ledger.cli.guards import require_store
 from ledger.cli.operator import license_file_keys
+from ledger.cli.options import tenant_option
 from ledger.cli.output import emit_json, fail, say
 from ledger.licensefile import (
     KeyRing,

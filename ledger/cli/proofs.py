@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import FORMAT, tenant_option
 from ledger.cli.licensefiles import _trusted_keys, keyring_for
+from ledger.cli.options import FORMAT, tenant_option
 from ledger.cli.output import echo, emit_json, fail
 from ledger.licensefile.proofs import ProofError, verify_proof
 from ledger.proofs import NoSuchEventError, ProofRequestError, VerifiableLog

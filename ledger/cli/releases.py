@@ -1,6 +1,6 @@
 """`ledger catalog draft|list|show|diff|preview|approve|reject|withdraw` and `ledger policy`:
 the release workflow for operators with database access. Their steps are recorded under
-`--actor` (default: the OS user); `catalog publish VERSION` is in `core.py`, beside FILE."""
+`--actor` (default: the OS user); `catalog publish VERSION` is in `catalogs.py`, beside FILE."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import FORMAT, TIME, TimeParam, catalog, read_catalog, tenant_option
+from ledger.cli.catalogs import catalog, read_catalog
+from ledger.cli.options import FORMAT, TIME, TimeParam, tenant_option
 from ledger.cli.output import echo, emit_json, fail, table
 from ledger.governance.releases import ReleaseError, Releases
 from ledger.settings import Settings

@@ -23,7 +23,7 @@ from consumers.project import Projector
 from consumers.wakeup import ledger_commits
 from ledger import tracing
 from ledger.bootstrap import bootstrap
-from ledger.cli.core import TIME
+from ledger.cli.options import TIME
 from ledger.cli.output import fail
 from ledger.settings import Settings
 from schemas.times import format_time

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ledger.cli.core import _from_toml
+from ledger.cli.catalogs import _from_toml
 from schemas.catalog import meaning
 from schemas.envelope import Envelope, parse_envelope
 from schemas.events import DATA_MODELS
