@@ -23,8 +23,6 @@ from ledger.store.eventstore import LedgerStore
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
 from schemas.times import format_time
 
-__all__ = ["Ledger", "Outcome"]  # Outcome: what `ingest` answers, defined with the judging
-
 
 class Ledger:
     def __init__(self, store: LedgerStore):

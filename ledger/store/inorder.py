@@ -32,6 +32,8 @@ def load_fact(raw: bytes, position: int | None, what: str) -> Fact:
 
 
 class LedgerInOrder:
+    """The reads by position, for any class that holds the library's recorder as `recorder`."""
+
     recorder: Any
 
     def max_position(self) -> int:

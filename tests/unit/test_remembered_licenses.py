@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ledger.bootstrap import bootstrap
 from ledger.domain.facts import Fact
+from ledger.judging import Outcome
 from ledger.settings import Settings
 from ledger.store.eventstore import ConcurrentAppendError
 from ledger.store.recorders import AppendCollidedError
@@ -138,38 +139,45 @@ def test_a_batch_that_did_not_commit_leaves_nothing_of_its_drafts_for_the_next(
         wiring.close()
 
 
-def test_what_a_caller_does_with_the_facts_it_was_handed_changes_no_judgement(tmp_path: Path) -> None:
-    """The writer keeps its own copies: an `Outcome.fact` is the caller's."""
+def _one_seat_granted(wiring: Any, tenant: str) -> Outcome:
+    """A catalog and a one-seat license `lic-1` for `tenant`; the grant's outcome."""
     from tests.builders import envelope
 
+    grant = envelope("license.granted", "2026-02-01", id="g", customer_id="c", plan="pro", seats=1)
+    outcomes = wiring.ledger.ingest([catalog_envelope(id="cat"), grant], tenant)
+    assert {o.status for o in outcomes} == {"accepted"}
+    return outcomes[1]
+
+
+def _two_seats_asked(wiring: Any, tenant: str) -> list[tuple[str, str | None]]:
+    """Two seats asked of `lic-1`: with one seat, the second is refused."""
+    from tests.builders import envelope
+
+    seats = [envelope("seat.assigned", "2026-02-02", id="s1", user_id="u1"),
+             envelope("seat.assigned", "2026-02-03", id="s2", user_id="u2")]
+    return [(o.status, o.code) for o in wiring.ledger.ingest(seats, tenant)]
+
+
+def test_what_a_caller_does_with_the_facts_it_was_handed_changes_no_judgement(tmp_path: Path) -> None:
+    """The writer keeps nothing a caller holds: an `Outcome.fact` is the caller's to change."""
     wiring = _wiring(tmp_path / "l.db")
     try:
-        grant = envelope("license.granted", "2026-02-01", id="g", customer_id="c", plan="pro", seats=1)
-        handed = wiring.ledger.ingest([catalog_envelope(id="cat"), grant], "acme")[1].fact
+        handed = _one_seat_granted(wiring, "acme").fact
         assert handed is not None
         handed.data["seats"] = 3  # an embedder's hook, say
-        seats = [envelope("seat.assigned", "2026-02-02", id="s1", user_id="u1"),
-                 envelope("seat.assigned", "2026-02-03", id="s2", user_id="u2")]
-        assert [(o.status, o.code) for o in wiring.ledger.ingest(seats, "acme")] == [
-            ("accepted", None), ("rejected", "no_free_seat")]
+        assert _two_seats_asked(wiring, "acme") == [("accepted", None), ("rejected", "no_free_seat")]
     finally:
         wiring.close()
 
 
 def test_the_tenants_kept_are_bounded_and_a_dropped_one_is_read_afresh(tmp_path: Path) -> None:
-    from tests.builders import envelope
-
     wiring = _wiring(tmp_path / "l.db")
     wiring.store.remembered = RememberedLicenses(tenants=2)
     try:
         for tenant in ("t1", "t2", "t3"):
-            grant = envelope("license.granted", "2026-02-01", id="g", customer_id="c", plan="pro", seats=1)
-            assert {o.status for o in wiring.ledger.ingest([catalog_envelope(id="cat"), grant], tenant)} == {"accepted"}
+            _one_seat_granted(wiring, tenant)
         assert set(wiring.store.remembered._tenants) == {"t2", "t3"}
-        seats = [envelope("seat.assigned", "2026-02-02", id="s1", user_id="u1"),
-                 envelope("seat.assigned", "2026-02-03", id="s2", user_id="u2")]
-        assert [(o.status, o.code) for o in wiring.ledger.ingest(seats, "t1")] == [
-            ("accepted", None), ("rejected", "no_free_seat")]
+        assert _two_seats_asked(wiring, "t1") == [("accepted", None), ("rejected", "no_free_seat")]
     finally:
         wiring.close()
 
