@@ -29,7 +29,7 @@ from ledger.store.codec import STORAGE_VERSION, seal, to_fact
 from ledger.store.inorder import CorruptStoreError, LedgerInOrder, load_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
 from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, kind_of, micros
-from ledger.store.remembered import FoldKey, HeadKey, RememberedLicenses
+from ledger.store.remembered import KEPT, FoldKey, HeadKey, RememberedLicenses
 from schemas.times import ZonelessTimeError
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
@@ -222,6 +222,8 @@ class LedgerStore(LedgerInOrder):
         try:
             with self.recorder.writing(locked) as writer:
                 heads = {t: self.recorder.newest(streams.chain_stream(t)) for t in locked}
+                for tenant, head in heads.items():
+                    self._caught_up(tenant, head)
                 self._heads.heads = heads
                 try:
                     drafts = judge()
@@ -239,6 +241,18 @@ class LedgerStore(LedgerInOrder):
             fact.__dict__["position"] = position
         self._recorded(heads, facts, stored)
         return facts
+
+    def _caught_up(self, tenant: str, head: HeadKey | None) -> None:
+        """Under the lock, before judging: if another writer moved the tenant's head since
+        this one kept its licenses, keep them as of the new head but for those the other
+        recorded lifecycle facts for (`RememberedLicenses.recorded`). A chain that did not grow
+        from the kept head, or grew by more than is kept, leaves them to be dropped (`of`)."""
+        kept = self.remembered.head_of(tenant)
+        if kept is None or head is None or kept == head or not 0 < head[0] - kept[0] <= KEPT:
+            return
+        changed = self.recorder.licenses_changed_since(streams.chain_stream(tenant), tenant, kept)
+        if changed is not None:
+            self.remembered.recorded(tenant, kept, head, changed)
 
     def _recorded(self, heads: dict[str, HeadKey | None], facts: Sequence[Fact],
                   stored: Sequence[StoredEvent]) -> None:

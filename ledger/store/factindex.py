@@ -133,6 +133,21 @@ class FactIndex:
                           [self.stream_param(stream)])
         return (rows[0][0], bytes(rows[0][1])) if rows else None
 
+    def licenses_changed_since(self, stream: UUID, tenant: str, head: tuple[int, bytes]
+                               ) -> set[str] | None:
+        """The licenses with lifecycle facts recorded after `head` (a record of the tenant's
+        chain as read before: version, stored bytes), or None if that record is no longer
+        what it was (the chain did not grow from it). Two reads of our index and one record,
+        none decoded: what a writer needs to keep its licenses across another's append."""
+        version, state = head
+        rows = self.query(f"SELECT state FROM {self.events_table} WHERE originator_id = ? AND "
+                          "originator_version = ?", [self.stream_param(stream), version])
+        if not rows or bytes(rows[0][0]) != state:
+            return None
+        return {r[0] for r in self.query(
+            f"SELECT DISTINCT subject FROM {self.facts_table} WHERE tenant = ? AND sequence > ? "
+            "AND kind = 'lifecycle'", [tenant, version])}
+
     def stored_id(self, stream: UUID) -> str:
         """A stream id as this backend stores it."""
         raise NotImplementedError

@@ -7,8 +7,11 @@ an event of ingest on SQLite, the more licenses a batch touches). What it read i
 read next, as long as nobody else appended to the tenant's chain and it recorded nothing new
 for the license: so a tenant's licenses are kept as of its chain head (its newest record) and
 used only by a batch that read that same head under the lock. Another writer's append moves the
-head, and the tenant's licenses are then read afresh as before; a license the writer itself
-recorded a lifecycle fact for is read afresh when next needed. A record altered below the head
+head: the writer then asks the index which licenses got lifecycle facts since the head it kept
+(after checking that record is still there as it was) and reads only those afresh, so that two
+`consume` workers sharing a tenant (billing keyed by license) do not each read every license
+again after every turn of the other; a license the writer itself recorded a lifecycle fact for
+is read afresh when next needed. A record altered below the head
 after it was read is not read again (a writer reading afresh would refuse an unreadable one):
 finding that is `ledger verify`'s job.
 """
@@ -81,11 +84,20 @@ class RememberedLicenses:
             kept.clear()
         kept.update((license_id, list(facts)) for license_id, facts in licenses.items())
 
+    def head_of(self, tenant: str) -> HeadKey | None:
+        """The head the tenant's licenses are kept as of (None: nothing kept, or kept for an
+        empty chain)."""
+        with self._lock:
+            found = self._tenants.get(tenant)
+            return None if found is None else found.head
+
     def recorded(self, tenant: str, before: HeadKey | None, after: HeadKey,
                  licenses: Iterable[str]) -> None:
-        """A batch that started at `before` committed, moving the head to `after`, with
-        lifecycle facts of `licenses` among its records: what was kept as of `before` is now
-        as of `after`, but for those licenses, which are read afresh when next needed. (Keeping
+        """The chain grew from `before` to `after` (a batch of this writer committed, or
+        another writer's batches did, `LedgerStore.write` finds which), with lifecycle facts
+        of `licenses` among the new records: what was kept as of `before` is now as of
+        `after`, but for those licenses, which are read afresh when next needed. The folds
+        stay: each is keyed by how many facts of its license it folds. (Keeping
         the recorded facts would keep objects their callers hold, as `Outcome.fact` and
         `append`'s drafts, whose data they may change: a copy of each cost more than reading
         the license again, ~4 us per lifecycle event on SQLite.)"""

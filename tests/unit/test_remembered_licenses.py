@@ -108,6 +108,57 @@ def test_a_write_of_another_store_is_seen_by_the_next_batch(tmp_path: Path) -> N
         other.close()
 
 
+def test_after_another_writer_only_the_licenses_it_changed_are_read_again(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Two writers sharing a tenant (billing keyed by license): after the other's batch, the
+    writer reads again only the license the other recorded a lifecycle fact for, and judges
+    by that fact; a license the other only metered is not read again."""
+    from tests.builders import envelope
+
+    mine, other = _wiring(tmp_path / "l.db"), _wiring(tmp_path / "l.db")
+    read: list[list[str]] = []
+    facts = mine.store._facts
+
+    def counted(tenant: str, kind: str, subjects: Any = None, *args: Any) -> Any:
+        if kind == "lifecycle":
+            read.append(sorted(subjects or []))
+        return facts(tenant, kind, subjects, *args)
+
+    monkeypatch.setattr(mine.store, "_facts", counted)
+    try:
+        def granted(license_id: str) -> list[dict[str, Any]]:
+            return [envelope("license.granted", "2026-02-01", id=f"g-{license_id}",
+                             subject=license_id, customer_id="c", plan="pro"),
+                    envelope("usage.recorded", "2026-02-02", id=f"u0-{license_id}",
+                             subject=license_id, feature="api_calls", quantity=1)]
+
+        first = [catalog_envelope(id="cat"), *granted("L1"), *granted("L2")]
+        assert {o.status for o in mine.ledger.ingest(first, "acme")} == {"accepted"}
+        again = [envelope("usage.recorded", "2026-02-02", id=f"u1-{n}", subject=n,
+                          feature="api_calls", quantity=1) for n in ("L1", "L2")]
+        assert {o.status for o in mine.ledger.ingest(again, "acme")} == {"accepted"}
+        assert read[-1] == ["L1", "L2"]  # the grants were this writer's: read once after them
+        revoked = envelope("license.revoked", "2026-02-03", id="r", subject="L1", reason="fraud")
+        metered = envelope("usage.recorded", "2026-02-03", id="o-u", subject="L2",
+                           feature="api_calls", quantity=1)
+        assert [o.status for o in other.ledger.ingest([revoked, metered], "acme")] == ["accepted"] * 2
+        read.clear()
+        late = [envelope("usage.recorded", "2026-02-04", id=f"u2-{n}", subject=n,
+                         feature="api_calls", quantity=1) for n in ("L1", "L2")]
+        outcomes = mine.ledger.ingest(late, "acme")
+        assert [(o.status, o.code) for o in outcomes] == [("rejected", "revoked"), ("accepted", None)]
+        assert read == [["L1"]]
+        # a kept head that is no longer the record it was: nothing is carried over from it
+        from ledger.store import streams
+        stream = streams.chain_stream("acme")
+        version, state = mine.store.recorder.newest(stream)
+        assert mine.store.recorder.licenses_changed_since(stream, "acme", (version - 1, state)) is None
+        assert mine.store.recorder.licenses_changed_since(stream, "acme", (version, state)) == set()
+    finally:
+        mine.close()
+        other.close()
+
+
 def test_a_batch_that_did_not_commit_leaves_nothing_of_its_drafts_for_the_next(
         tmp_path: Path, monkeypatch: Any) -> None:
     """A batch's folds over its own drafts are not kept: rolled back, its drafts never were."""
