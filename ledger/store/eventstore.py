@@ -29,7 +29,7 @@ from ledger.store.codec import STORAGE_VERSION, seal, to_fact
 from ledger.store.inorder import CorruptStoreError, LedgerInOrder, load_fact
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
 from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, kind_of, micros
-from ledger.store.remembered import KEPT, FoldKey, HeadKey, RememberedLicenses
+from ledger.store.remembered import FoldKey, HeadKey, RememberedLicenses
 from schemas.times import ZonelessTimeError
 
 __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
@@ -248,7 +248,7 @@ class LedgerStore(LedgerInOrder):
         recorded lifecycle facts for (`RememberedLicenses.recorded`). A chain that did not grow
         from the kept head, or grew by more than is kept, leaves them to be dropped (`of`)."""
         kept = self.remembered.head_of(tenant)
-        if kept is None or head is None or kept == head or not 0 < head[0] - kept[0] <= KEPT:
+        if kept is None or head is None or kept == head or not 0 < head[0] - kept[0] <= self.remembered.kept:
             return
         changed = self.recorder.licenses_changed_since(streams.chain_stream(tenant), tenant, kept)
         if changed is not None:

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.store.codec import to_fact
-from ledger.store.records import CATALOG, GOVERNANCE, IndexRow, usage_columns
+from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, IndexRow, usage_columns
 
 FACTS_TABLE = "ledger_facts"
 COLUMNS = IndexRow._fields
@@ -137,8 +137,9 @@ class FactIndex:
                                ) -> set[str] | None:
         """The licenses with lifecycle facts recorded after `head` (a record of the tenant's
         chain as read before: version, stored bytes), or None if that record is no longer
-        what it was (the chain did not grow from it). Two reads of our index and one record,
-        none decoded: what a writer needs to keep its licenses across another's append."""
+        what it was (the chain did not grow from it). Two statements, nothing decoded: the
+        kept record, then our index. What a writer needs to keep its licenses across
+        another's append; the kind is the one `stored_facts` reads licenses by."""
         version, state = head
         rows = self.query(f"SELECT state FROM {self.events_table} WHERE originator_id = ? AND "
                           "originator_version = ?", [self.stream_param(stream), version])
@@ -146,7 +147,7 @@ class FactIndex:
             return None
         return {r[0] for r in self.query(
             f"SELECT DISTINCT subject FROM {self.facts_table} WHERE tenant = ? AND sequence > ? "
-            "AND kind = 'lifecycle'", [tenant, version])}
+            f"AND kind = '{LIFECYCLE}'", [tenant, version])}
 
     def stored_id(self, stream: UUID) -> str:
         """A stream id as this backend stores it."""

@@ -11,9 +11,9 @@ head: the writer then asks the index which licenses got lifecycle facts since th
 (after checking that record is still there as it was) and reads only those afresh, so that two
 `consume` workers sharing a tenant (billing keyed by license) do not each read every license
 again after every turn of the other; a license the writer itself recorded a lifecycle fact for
-is read afresh when next needed. A record altered below the head
-after it was read is not read again (a writer reading afresh would refuse an unreadable one):
-finding that is `ledger verify`'s job.
+is read afresh when next needed. A record altered below the head after it was read is not read
+again (a writer reading afresh would refuse an unreadable one): finding that is `ledger
+verify`'s job.
 """
 
 from __future__ import annotations

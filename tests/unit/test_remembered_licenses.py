@@ -18,6 +18,7 @@ from ledger.judging import Outcome
 from ledger.settings import Settings
 from ledger.store.eventstore import ConcurrentAppendError
 from ledger.store.recorders import AppendCollidedError
+from ledger.store.records import LIFECYCLE
 from ledger.store.remembered import HeadKey, RememberedLicenses
 from tests.builders import CATALOG, catalog_envelope
 from tests.unit.test_laws import day, envelopes, numbered
@@ -120,7 +121,7 @@ def test_after_another_writer_only_the_licenses_it_changed_are_read_again(
     facts = mine.store._facts
 
     def counted(tenant: str, kind: str, subjects: Any = None, *args: Any) -> Any:
-        if kind == "lifecycle":
+        if kind == LIFECYCLE:
             read.append(sorted(subjects or []))
         return facts(tenant, kind, subjects, *args)
 
