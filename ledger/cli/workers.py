@@ -38,7 +38,9 @@ METRICS_PORT = click.option("--metrics-port", type=click.IntRange(1, 65535), def
                             help="Serve Prometheus /metrics on this port, on LEDGER_METRICS_HOST "
                                  "(default 127.0.0.1) (default: LEDGER_METRICS_PORT; off if unset).")
 BATCH_SIZE = click.option("--batch-size", type=click.IntRange(1, 10_000), default=500,
-                          show_default=True, help="Most records taken in one batch.")
+                          show_default=True,
+                          help="Most records of a partition taken in one batch (the relay: in "
+                               "one page); batches grow with load up to it.")
 
 
 def _kafka(settings: Settings) -> str:
@@ -175,7 +177,7 @@ def project(settings: Settings, rebuild: bool, max_idle: float | None, batch_siz
         traced = tracing.configure("project")
         PartitionLoop(consumer, settings.outbound_topic,
                       tracing.traced_partitions(measured, "read models apply") if traced else measured,
-                      stop, max_idle).run()
+                      stop, max_idle, growth=Growth(batch_size)).run()
     finally:
         consumer.close(autocommit=False)
         _close(models)

@@ -191,3 +191,22 @@ def test_project_rebuild_builds_the_read_models_from_the_ledger_and_verify_names
     assert behind.returncode == 1 and behind.stdout == ""
     assert behind.stderr.startswith("ledger: read models differ from replay as of ")
     assert "read models are behind" in behind.stderr
+
+
+def test_project_takes_a_backlog_in_batches_that_grow_past_one_poll(
+        wiring: Wiring, models: Any, tmp_path: Path) -> None:
+    """`ledger project`, like `consume`, keeps taking what its client has fetched until each
+    partition's batch holds --batch-size records: a backlog goes in fewer, larger read-model
+    transactions (one poll brings at most --batch-size records across all partitions)."""
+    history(wiring)
+    published = relay_all(wiring).published
+    done = ledger_command(wiring, tmp_path, "project", "--batch-size", "5", "--max-idle", "1")
+    assert done.returncode == 0, done.stderr
+    logged = [json.loads(line) for line in (done.stdout + done.stderr).splitlines()
+              if line.startswith("{")]
+    batches = [e for e in logged if e.get("event") == "project.batch"]
+    assert sum(b["received"] for b in batches) == published
+    assert max(b["received"] for b in batches) > 5  # more than one poll's records
+    for batch in batches:  # yet no partition's part of a batch above the bound
+        assert all(last - first < 5 for first, last in batch["partitions"].values()), batch
+    assert verify_projections(wiring.store, wiring.ledger, models, datetime.now(UTC)) == []
