@@ -1,7 +1,8 @@
 """`ledger project`: Kafka `entitlements.events` -> the read models, as a consumer-group member.
 
-Delivery guarantee, in the order things become durable for one partition's batch (a poll's
-batches of several partitions go through step 1 together, in one transaction):
+Delivery guarantee, in the order things become durable for one partition's batch (the
+batches of several partitions, gathered over one or more polls, go through step 1 together,
+in one transaction):
 
 1. **The read-model update and its tracking record, together.** The batch's facts are applied
    with `"topic:partition" -> last offset + 1` in one read-model transaction; facts already
@@ -60,7 +61,7 @@ class Projector:
                  last_position=facts[-1].position)
 
     def take_all(self, batches: Mapping[str, Sequence[Any]]) -> set[str]:
-        """A poll's batches of several partitions in one read-model transaction with all their
+        """The batches of several partitions in one read-model transaction with all their
         tracking records (step 1 above for them together: one commit, not one a partition).
         Never fenced: a tracking record only moves forward and applied positions are skipped."""
         facts = [_fact(key, r) for key, records in batches.items() for r in records]

@@ -62,7 +62,7 @@ class ReadModels:
     # -- writing -------------------------------------------------------------------------------
     def apply(self, facts: Sequence[Fact], *, tracking: tuple[str, int] | None = None,
               trackings: Sequence[tuple[str, int]] = ()) -> int:
-        """Fold `facts` in, with `tracking` (or several partitions' `trackings`, one poll's) in
+        """Fold `facts` in, with `tracking` (or several partitions' `trackings`, one batch's) in
         the same transaction; returns how many were new."""
         marks = [*([tracking] if tracking is not None else []), *trackings]
         if any(f.position is None for f in facts):
