@@ -86,18 +86,29 @@ class Growth:
     wait: float = 0.2
 
     def gather(self, consumer: Any, polled: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+        """The batches to take: `polled` grown by the polls that do not wait. Any of those
+        polls may rebalance the group, so a partition revoked meanwhile is left out: it is
+        another member's now, and that member starts from the tracking record."""
         batches = {tp: list(records) for tp, records in polled.items()}
         started = time.monotonic()
+        grown = False
         while (min(len(r) for r in batches.values()) < self.size
                and time.monotonic() - started < self.wait):
             more = consumer.poll(timeout_ms=0)
+            grown = True
             if not more:
                 break
             for tp, records in more.items():
                 held = batches.setdefault(tp, [])
                 # a seek back (a rebalance gave the partition back) re-fetches what is held
                 held += [r for r in records if not held or r.offset > held[-1].offset]
-        return batches
+        if not grown:
+            return batches
+        ours = consumer.assignment()
+        revoked = sorted(partition_key(tp) for tp in batches if tp not in ours)
+        if revoked:
+            log.info("partitions.revoked_while_gathering", partitions=revoked)
+        return {tp: records for tp, records in batches.items() if tp in ours}
 
 
 def take_all(worker: PartitionWorker, batches: Mapping[str, Sequence[Any]]) -> dict[str, str]:
@@ -158,6 +169,8 @@ class PartitionLoop:
             last_seen = time.monotonic()
             if self.growth is not None:
                 polled = self.growth.gather(self.consumer, polled)
+                if not polled:  # every partition of the poll was revoked while gathering
+                    continue
             done: dict[TopicPartition, OffsetAndMetadata] = {}
             size = self.growth.size if self.growth else max(len(r) for r in polled.values())
             chunked = {tp: _chunks(records, size) for tp, records in polled.items()}

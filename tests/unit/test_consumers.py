@@ -505,6 +505,52 @@ def test_a_commit_refused_in_a_rebalance_is_sent_again_for_the_partitions_still_
     assert consumer.calls == [{}, {0: 2}]
 
 
+class RevokedWhileGathering(TwoPartitions):
+    """The first poll brings partitions 0 and 1; the poll that grows the batch rebalances the
+    group, which revokes partition 1 (or both) and brings more of partition 0."""
+
+    def __init__(self, keep: set[int]) -> None:
+        super().__init__()
+        self.owned = {self.tp, TopicPartition(TOPIC, 1)}
+        self.keep = keep
+        self.polls = 0
+
+    def subscribe(self, topics: list[str], listener: SeekToTracked) -> None:
+        self.listener = listener
+        listener.on_partitions_assigned(set(self.owned))
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.owned)
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
+        self.polls += 1
+        if self.polls == 2:
+            revoked = {tp for tp in self.owned if tp.partition not in self.keep}
+            self.listener.on_partitions_revoked(revoked)
+            self.owned -= revoked
+            return {self.tp: records(0, 1, 2, 3)[2:]} if self.tp in self.owned else {}
+        return super().poll(timeout_ms)
+
+
+class KeyedWorker(BatchWorker):
+    def take(self, key: str, batch: Any) -> None:
+        self.batches.append([key, *(r.offset for r in batch)])  # type: ignore[list-item]
+
+
+def test_a_partition_revoked_while_a_batch_grows_is_neither_taken_nor_committed() -> None:
+    consumer, worker = RevokedWhileGathering(keep={0}), KeyedWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
+    # partition 1 is another member's now: it starts from its own tracking record
+    assert worker.batches == [[KEY, 0, 1, 2, 3]]
+    assert consumer.calls == [{0: 4}]
+
+
+def test_a_poll_whose_every_partition_is_revoked_while_growing_takes_nothing() -> None:
+    consumer, worker = RevokedWhileGathering(keep=set()), KeyedWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
+    assert worker.batches == [] and consumer.calls == []
+
+
 def test_with_tracing_on_a_poll_s_partitions_are_still_judged_in_one_transaction(
         wiring: Wiring, monkeypatch: pytest.MonkeyPatch) -> None:
     from ledger import tracing
