@@ -187,19 +187,22 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         import psycopg
 
         self.trees_begun()
-        try:
-            with self.datastore.transaction(commit=True) as curs:
+        with self.datastore.transaction(commit=True) as curs:
+            # Inside the transaction's block: the datastore turns any psycopg error that leaves
+            # it into the library's own OperationalError, IntegrityError..., so a lock timeout
+            # caught outside was never a TenantBusyError (and stopped `ledger consume`).
+            try:
                 curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
                 for key in sorted({lock_key(t) for t in tenants}):
                     curs.execute("SELECT pg_advisory_xact_lock(%s)", (key,), prepare=True)
                 with self._bound(curs):
                     yield _PostgresWriter(self, curs)
-            self.trees_committed()  # after the transaction's block: it has committed
-            self._analyse_if_grown()
-        except psycopg.errors.LockNotAvailable as exc:
-            raise TenantBusyError(f"a tenant's write lock stayed taken: {exc}") from None
-        except psycopg.errors.UniqueViolation as exc:
-            raise AppendCollidedError(str(exc)) from None
+            except psycopg.errors.LockNotAvailable as exc:  # a tenant's, or the events table's
+                raise TenantBusyError(f"a write lock stayed taken: {exc}") from None
+            except psycopg.errors.UniqueViolation as exc:
+                raise AppendCollidedError(str(exc)) from None
+        self.trees_committed()  # after the transaction's block: it has committed
+        self._analyse_if_grown()
 
 
 class _PostgresWriter:
