@@ -1,13 +1,11 @@
 """`ledger consume`: Kafka `billing.events` -> the ledger; rejections -> `billing.events.rejected`.
 
 Delivery guarantee, in the order things become durable for one partition's batch (a poll's
-batches of several partitions go through these steps together: their ledger facts, then all
-their rejections, then each partition's tracking record):
+batches of several partitions go through these steps together: one ledger transaction for
+all of them, then all their rejections, then each partition's tracking record):
 
-1. **The ledger facts.** `Ledger.ingest` judges the batch and records its accepted events, each
-   with its idempotency receipt (tenant, source, id): in one transaction when no other writer
-   holds the batch's tenants, else tenant by tenant as their locks come free (never a
-   tenant's envelopes split between two transactions).
+1. **The ledger facts.** `Ledger.ingest` judges the batch and records its accepted events in
+   one transaction, each with its idempotency receipt (tenant, source, id).
 2. **The rejections.** Every rejected record (a rule broken, not JSON, not an envelope, no
    `tenantid`) is produced to the rejected topic with the original value, the reason and the
    source topic/partition/offset, and the producer is flushed: the broker has them.
@@ -139,24 +137,15 @@ class InboundConsumer:
         return fenced
 
     def _ingest(self, key: str, raws: Sequence[Any]) -> list[Outcome]:
-        """The batch is written tenant by tenant as their locks come free (`Ledger.ingest`'s
-        `some`): with another worker on the same tenants, each works on a tenant the other
-        does not hold. Contention never kills the worker: a tenant lock that stays taken
-        (another writer, a long batch) means wait and judge again what is not recorded yet."""
-        decided: dict[int, Outcome] = {}
+        """Contention never kills the worker: a tenant lock that stays taken (another writer, a
+        long batch) means wait and judge the same batch again; nothing of it was written."""
         for attempt in itertools.count(1):
-            rest = [n for n in range(len(raws)) if n not in decided]
             try:
-                outcomes = self.ledger.ingest([raws[n] for n in rest], None, some=True)
+                return self.ledger.ingest(raws, None)
             except ConcurrentAppendError as exc:
-                decided.update((rest[i], outcome) for i, outcome in exc.judged.items())
                 log.warning("consume.busy", partition=key, attempt=attempt, reason=str(exc),
-                            recorded=len(decided),
                             next_step="waiting for the tenant's write lock, then judging again")
                 time.sleep(min(BUSY_BACKOFF * attempt, 5.0))
-                continue
-            decided.update(zip(rest, outcomes, strict=True))
-            return [decided[n] for n in range(len(raws))]
         raise AssertionError("unreachable")
 
     def _publish_rejections(self, records: Sequence[Any], originals: Sequence[Any],

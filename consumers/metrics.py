@@ -78,10 +78,10 @@ class MeasuredLedger(Ledger):
         self.inner, self.metrics = inner, metrics
 
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
-               text: bool = True, workflow: bool = False, some: bool = False) -> list[Outcome]:
+               text: bool = True, workflow: bool = False) -> list[Outcome]:
         with self.metrics.judge.labels(self.metrics.worker).time():
             outcomes = self.inner.ingest(raws, default_tenant, enforce_tenant=enforce_tenant, text=text,
-                                         workflow=workflow, some=some)
+                                         workflow=workflow)
         self.metrics.observe_outcomes(raws, outcomes)
         return outcomes
 

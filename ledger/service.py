@@ -19,7 +19,7 @@ from ledger.domain.fold import history
 from ledger.domain.state import LicenseState
 from ledger.judging import STEPS, BatchJudgement, Outcome, garbled_keys, rejected
 from ledger.reading import many_states, one_state, one_typed_state
-from ledger.store.eventstore import ConcurrentAppendError, LedgerStore
+from ledger.store.eventstore import LedgerStore
 from schemas.envelope import Inbound, InvalidEventError, parse_envelope
 from schemas.times import format_time
 
@@ -30,28 +30,19 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------------
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
-               text: bool = True, workflow: bool = False, some: bool = False) -> list[Outcome]:
+               text: bool = True, workflow: bool = False) -> list[Outcome]:
         """Judge and record a batch in one transaction; one bad envelope never fails the others.
         With `text`, str and bytes items are JSON text; without, every item must be an object.
         Release steps and policy changes (`schemas.governance`) are taken only with `workflow`:
         the release workflow records them, no billing channel may.
         The batch's tenants are locked for the judgement and the append, so each envelope is
         judged against everything recorded before it, whatever the batch boundaries.
-        Raises ConcurrentAppendError (nothing written) if a tenant stays locked too long.
-
-        With `some` (`ledger consume`), a batch of several tenants is written tenant by tenant
-        as their locks come free (`LedgerStore.write_some`): one transaction when nobody else
-        holds them, as without; otherwise a transaction for the tenants that are free while
-        another writer works on the rest, so two workers of the same tenants never take turns
-        on a whole batch. A tenant's envelopes are always judged together, so the outcomes are
-        those of one transaction (judgement never crosses tenants). A ConcurrentAppendError
-        then carries, in `judged`, the outcomes already decided (of the tenants recorded by then,
-        and of the envelopes refused before judgement), by index."""
+        Raises ConcurrentAppendError (nothing written) if a tenant stays locked too long."""
         with collector_paused():  # the batch's objects all live until it commits
-            return self._ingest(raws, default_tenant, enforce_tenant, text, workflow, some)
+            return self._ingest(raws, default_tenant, enforce_tenant, text, workflow)
 
     def _ingest(self, raws: Sequence[Any], default_tenant: str | None, enforce_tenant: bool,
-                text: bool, workflow: bool, some: bool) -> list[Outcome]:
+                text: bool, workflow: bool) -> list[Outcome]:
         parsed = [self._parse(raw, default_tenant, enforce_tenant, text) for raw in raws]
         if not workflow:
             parsed = [rejected(p, "not_an_inbound_event", f"type {p.type!r} is recorded by the "
@@ -59,48 +50,25 @@ class Ledger:
                                "sent in") if isinstance(p, Inbound) and p.type in STEPS else p
                       for p in parsed]
         garbled = garbled_keys(parsed, raws, default_tenant)
-        # whose lock judging each item needs: an envelope's tenant, or the tenant a garbled copy
-        # names (a duplicate if that event was accepted); the others' outcomes are already known
-        owners = {n: p.tenant or "" if isinstance(p, Inbound) else garbled[n][0]
-                  for n, p in enumerate(parsed) if isinstance(p, Inbound) or n in garbled}
-        known = {n: p for n, p in enumerate(parsed) if n not in owners and isinstance(p, Outcome)}
-        remaining = set(owners.values())
-        while remaining:
-            try:
-                held, judged = self._write(parsed, garbled, owners, remaining, some)
-            except ConcurrentAppendError as exc:  # what is decided stays decided
-                raise ConcurrentAppendError(str(exc), judged=known) from exc
-            known.update(judged)
-            remaining -= held
-        return [known[n] for n in range(len(parsed))]
+        items = [p for p in parsed if isinstance(p, Inbound)]
+        tenants = {i.tenant or "" for i in items} | {k[0] for k in garbled.values()}
+        outcomes: list[Outcome] = []
 
-    def _write(self, parsed: Sequence[Inbound | Outcome], garbled: dict[int, tuple[str, str, str]],
-               owners: dict[int, str], tenants: set[str], some: bool
-               ) -> tuple[frozenset[str], dict[int, Outcome]]:
-        """One transaction: judge the items of the tenants it holds (all of `tenants`, or with
-        `some` those it got), record the accepted ones; their outcomes by item index."""
-        judged: dict[int, Outcome] = {}
+        def judge() -> list[Fact]:
+            batch = BatchJudgement(self.store, items, garbled.values())
+            outcomes.clear()
+            for n, item in enumerate(parsed):
+                outcomes.append(batch.resent(item, garbled.get(n)) if isinstance(item, Outcome)
+                                else batch.consider(item))
+            return [o.fact for o in outcomes if o.fact is not None]
 
-        def judge(held: frozenset[str]) -> list[Fact]:
-            mine = [n for n, tenant in owners.items() if tenant in held]
-            batch = BatchJudgement(self.store, [i for n in mine if isinstance(i := parsed[n], Inbound)],
-                                   [garbled[n] for n in mine if n in garbled])
-            judged.clear()
-            for n in mine:
-                item = parsed[n]
-                judged[n] = (batch.resent(item, garbled.get(n)) if isinstance(item, Outcome)
-                             else batch.consider(item))
-            return [o.fact for o in judged.values() if o.fact is not None]
-
-        if some:
-            held, stored = self.store.write_some(tenants, judge)
-        else:
-            held, stored = frozenset(tenants), self.store.write(tenants, lambda: judge(frozenset(tenants)))
-        recorded = iter(stored)
-        for outcome in judged.values():  # built by `judge` for this write, held by no one else
-            if outcome.fact is not None:  # yet: each gets its recorded fact in place of the draft
-                outcome.__dict__["fact"] = next(recorded)
-        return held, judged
+        if not tenants:  # every envelope was refused before judgement
+            return [p for p in parsed if isinstance(p, Outcome)]
+        stored = iter(self.store.write(tenants, judge))
+        for outcome in outcomes:  # built by `judge` for this batch, held by no one else yet:
+            if outcome.fact is not None:  # each gets its recorded fact in place of the draft
+                outcome.__dict__["fact"] = next(stored)
+        return outcomes
 
     def _parse(self, raw: Any, default_tenant: str | None, enforce: bool, text: bool) -> Inbound | Outcome:
         try:

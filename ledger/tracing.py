@@ -123,11 +123,11 @@ class TracedLedger(Ledger):
         self.inner, self.contexts = inner, contexts
 
     def ingest(self, raws: Sequence[Any], default_tenant: str | None, *, enforce_tenant: bool = False,
-               text: bool = True, workflow: bool = False, some: bool = False) -> list[Outcome]:
+               text: bool = True, workflow: bool = False) -> list[Outcome]:
         links = [Link(c) for c in _envelope_contexts(raws)]
         with tracer().start_as_current_span("ledger.ingest", links=links) as span:
             outcomes = self.inner.ingest(raws, default_tenant, enforce_tenant=enforce_tenant, text=text,
-                                         workflow=workflow, some=some)
+                                         workflow=workflow)
             span.set_attribute("ledger.envelopes", len(raws))
             span.set_attribute("ledger.accepted", sum(o.status == "accepted" for o in outcomes))
             positions = [o.fact.position for o in outcomes if o.fact is not None and o.fact.position]

@@ -37,13 +37,7 @@ __all__ = ["ConcurrentAppendError", "CorruptStoreError", "Head", "LedgerStore"]
 
 class ConcurrentAppendError(Exception):
     """The append could not take its place: the tenant stayed locked, or a unique key refused
-    it. Nothing of this write was written; sending the same batch again is safe. Raised by an
-    ingest that writes tenant by tenant (`Ledger.ingest(..., some=True)`), `judged` holds the
-    outcomes of the batch's items (by index) that earlier writes of it did record."""
-
-    def __init__(self, message: str, judged: dict[int, Any] | None = None):
-        super().__init__(message)
-        self.judged: dict[int, Any] = judged or {}
+    it. Nothing was written; sending the same batch again is safe."""
 
 
 class LedgerStore(LedgerInOrder):
@@ -224,32 +218,19 @@ class LedgerStore(LedgerInOrder):
         accepts, then record them chained, in the same transaction. Returns the facts with
         sequence, hash, recorded time and position filled in. The tenants' chain heads are
         read first, under the lock: what was kept of their licenses holds only at those."""
-        return self._write(tenants, lambda held: judge(), some=False)[1]
-
-    def write_some(self, tenants: Iterable[str], judge: Callable[[frozenset[str]], Sequence[Fact]]
-                   ) -> tuple[frozenset[str], list[Fact]]:
-        """`write` for those of the tenants whose lock is free now (if none is, for one of them,
-        once it is): `judge` is told which and must draft facts of those only. Returns them
-        with the recorded facts; the caller writes the others' in a later call."""
-        return self._write(tenants, judge, some=True)
-
-    def _write(self, tenants: Iterable[str], judge: Callable[[frozenset[str]], Sequence[Fact]],
-               some: bool) -> tuple[frozenset[str], list[Fact]]:
+        locked = sorted(set(tenants))
         try:
-            with self.recorder.writing(sorted(set(tenants)), some=some) as writer:
-                held = writer.held
-                heads = {t: self.recorder.newest(streams.chain_stream(t)) for t in sorted(held)}
+            with self.recorder.writing(locked) as writer:
+                heads = {t: self.recorder.newest(streams.chain_stream(t)) for t in locked}
                 for tenant, head in heads.items():
                     self._caught_up(tenant, head)
                 self._heads.heads = heads
                 try:
-                    drafts = judge(held)
+                    drafts = judge()
                 finally:
                     self._heads.heads = None
                 if not drafts:
-                    return held, []
-                if any(d.tenant not in held for d in drafts):
-                    raise AssertionError("a draft of a tenant whose lock this writer does not hold")
+                    return []
                 facts, stored = self._chained(drafts, heads)
                 positions = writer.insert(stored, facts)
         except (TenantBusyError, AppendCollidedError) as exc:
@@ -259,7 +240,7 @@ class LedgerStore(LedgerInOrder):
         for fact, position in zip(facts, positions, strict=True):
             fact.__dict__["position"] = position
         self._recorded(heads, facts, stored)
-        return held, facts
+        return facts
 
     def _caught_up(self, tenant: str, head: HeadKey | None) -> None:
         """Under the lock, before judging: if another writer moved the tenant's head since

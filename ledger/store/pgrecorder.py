@@ -183,27 +183,20 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         log.info("store.statistics_taken", tables=[self.facts_table, self.events_table])
 
     @contextmanager
-    def writing(self, tenants: Sequence[str], *, some: bool = False) -> Iterator[Writer]:
-        """The write transaction, holding the tenants' advisory locks until it commits: all of
-        them, waited for in a fixed order (two writers never deadlock); or, with `some`, those
-        that are free now and, if none is, the first of them, waited for. A writer given some
-        writes its batch tenant by tenant and never waits while it holds a lock, so two
-        writers of the same tenants work on different ones instead of taking turns."""
+    def writing(self, tenants: Sequence[str]) -> Iterator[Writer]:
         import psycopg
 
         self.trees_begun()
         with self.datastore.transaction(commit=True) as curs:
-            # Inside the transaction's block: the datastore turns any psycopg error leaving it
-            # into the library's OperationalError, and a lock timeout would be one of those.
+            # Inside the transaction's block: the datastore turns any psycopg error that leaves
+            # it into the library's own OperationalError, IntegrityError..., so a lock timeout
+            # caught outside was never a TenantBusyError (and stopped `ledger consume`).
             try:
                 curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
-                held = self._lock_free(curs, tenants) if some else frozenset()
-                for tenant in () if held else sorted(tenants, key=lock_key)[:1 if some else None]:
-                    curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(tenant),),
-                                 prepare=True)
-                    held |= {tenant}
+                for key in sorted({lock_key(t) for t in tenants}):
+                    curs.execute("SELECT pg_advisory_xact_lock(%s)", (key,), prepare=True)
                 with self._bound(curs):
-                    yield _PostgresWriter(self, curs, frozenset(held))
+                    yield _PostgresWriter(self, curs)
             except psycopg.errors.LockNotAvailable as exc:  # a tenant's, or the events table's
                 raise TenantBusyError(f"a write lock stayed taken: {exc}") from None
             except psycopg.errors.UniqueViolation as exc:
@@ -212,21 +205,9 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         self._analyse_if_grown()
 
 
-    @staticmethod
-    def _lock_free(curs: Any, tenants: Sequence[str]) -> frozenset[str]:
-        """The tenants whose lock was free, now taken (one round trip; nothing waits)."""
-        ordered = sorted(set(tenants))
-        rows = curs.execute(
-            "SELECT pg_try_advisory_xact_lock(k) AS got FROM unnest(%s::bigint[]) "
-            "WITH ORDINALITY AS t(k, n) ORDER BY n", ([lock_key(t) for t in ordered],),
-            prepare=True).fetchall()
-        return frozenset(t for t, row in zip(ordered, rows, strict=True)
-                         if (row["got"] if isinstance(row, dict) else row[0]))
-
-
 class _PostgresWriter:
-    def __init__(self, recorder: PostgresLedgerRecorder, curs: Any, held: frozenset[str]):
-        self.recorder, self.curs, self.held = recorder, curs, held
+    def __init__(self, recorder: PostgresLedgerRecorder, curs: Any):
+        self.recorder, self.curs = recorder, curs
 
     def insert(self, stored: Sequence[StoredEvent], facts: Sequence[Fact]) -> list[int]:
         """The library's own steps of `insert_events` (its table lock keeps the notification

@@ -5,8 +5,7 @@
 One writer per tenant, by design: `writing(tenants)` opens the write transaction and holds the
 tenants' lock until it commits (SQLite: the database's single writer, taken up front with
 BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock per tenant, taken in a fixed
-order so two batches never deadlock; with `some`, those free now, or if none is, one of them
-waited for). Whatever a writer reads after taking the lock is the
+order so two batches never deadlock). Whatever a writer reads after taking the lock is the
 latest committed state of its tenants, and nobody else can append to them until it commits.
 This module holds what both share and the SQLite recorder; `pgrecorder.py` the PostgreSQL one.
 """
@@ -46,8 +45,6 @@ Leaf = tuple[str, int, str, str]  # (tenant, sequence, event hash, previous hash
 
 
 class Writer(Protocol):
-    held: frozenset[str]  # the tenants whose lock this writer holds: it may write only theirs
-
     def insert(self, stored: Sequence[StoredEvent], facts: Sequence[Fact]) -> list[int]:
         """Record `stored`, the stored records of `facts` (chained: sequence, hash and previous
         hash set), with each fact's index row and the tenants' new tree leaves; the positions."""
@@ -126,9 +123,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
         return positions
 
     @contextmanager
-    def writing(self, tenants: Sequence[str], *, some: bool = False) -> Iterator[Writer]:
-        """SQLite has one writer for the whole database: `some` (see the PostgreSQL recorder)
-        always gets every tenant."""
+    def writing(self, tenants: Sequence[str]) -> Iterator[Writer]:
         with self.datastore.get_connection(commit=True) as conn:
             cursor = conn.cursor()
             try:
@@ -138,7 +133,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
             self.trees_begun()
             try:
                 with self._bound(cursor):
-                    yield _SQLiteWriter(self, cursor, frozenset(tenants))
+                    yield _SQLiteWriter(self, cursor)
                 conn.commit()
                 self.trees_committed()
             except sqlite3.IntegrityError as exc:
@@ -150,8 +145,8 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
 
 
 class _SQLiteWriter:
-    def __init__(self, recorder: SQLiteLedgerRecorder, cursor: Any, held: frozenset[str]):
-        self.recorder, self.cursor, self.held = recorder, cursor, held
+    def __init__(self, recorder: SQLiteLedgerRecorder, cursor: Any):
+        self.recorder, self.cursor = recorder, cursor
 
     def insert(self, stored: Sequence[StoredEvent], facts: Sequence[Fact]) -> list[int]:
         try:

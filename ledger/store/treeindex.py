@@ -96,7 +96,7 @@ class TreeIndex:
     def _join(self, where: str) -> str:
         raise NotImplementedError
 
-    def writing(self, tenants: Sequence[str], *, some: bool = False) -> AbstractContextManager[Any]:
+    def writing(self, tenants: Sequence[str]) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
     def _reach(self) -> str:

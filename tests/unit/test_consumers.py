@@ -117,29 +117,6 @@ def test_a_tenant_lock_that_stays_taken_makes_the_worker_wait_not_exit(
     assert [f.type for f in wiring.store.facts_after(0)] == ["catalog.published", "license.granted"]
 
 
-def test_after_a_lock_timeout_the_worker_judges_again_only_what_was_not_recorded(
-        wiring: Wiring, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a two-tenant batch whose first tenant was recorded before the second's lock timed out
-    real, sent = wiring.ledger.ingest, []
-    batch = [*a_batch()[:2], *records(catalog_envelope(tenant="globex"), envelope(
-        "license.granted", "2026-03-01", "lic-3", tenant="globex", customer_id="c-3", plan="pro"))]
-
-    def timed_out_after_acme(raws: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(len(raws))
-        if len(sent) == 1:
-            done = real(raws[:2], *args, **kwargs)
-            raise ConcurrentAppendError("a write lock stayed taken", judged=dict(enumerate(done)))
-        return real(raws, *args, **kwargs)
-
-    monkeypatch.setattr(inbound, "BUSY_BACKOFF", 0.0)
-    monkeypatch.setattr(wiring.ledger, "ingest", timed_out_after_acme)
-    worker = InboundConsumer(wiring.ledger, FakeProducer(), "rejected")
-    worker.take(KEY, batch)
-    assert sent == [4, 2]  # acme's two were not judged again (they would come back duplicates)
-    assert worker.counts == {"accepted": 4}
-    assert len(wiring.store.facts_after(0)) == 4
-
-
 def test_each_rejection_carries_the_original_the_reason_and_where_it_came_from(
         wiring: Wiring) -> None:
     producer = FakeProducer()
