@@ -53,20 +53,26 @@ class SeekToTracked(ConsumerRebalanceListener):
     """On assignment, start each partition where the worker's own store says it stopped."""
 
     def __init__(self, consumer: Any, worker: PartitionWorker, floors: dict[TopicPartition, int],
-                 uncommitted: dict[TopicPartition, OffsetAndMetadata] | None = None):
+                 uncommitted: dict[TopicPartition, OffsetAndMetadata] | None = None,
+                 moves: dict[TopicPartition, bool] | None = None):
         self.consumer = consumer
         self.worker = worker
         self.floors = floors
         self.uncommitted = {} if uncommitted is None else uncommitted
+        # each partition's last move (True: assigned to us, False: revoked or lost), for
+        # `Growth.gather`, which clears it when it starts
+        self.moves = {} if moves is None else moves
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         for tp in revoked:
+            self.moves[tp] = False
             self.floors.pop(tp, None)
             # its next owner commits from its tracking record; ours could move that hint back
             self.uncommitted.pop(tp, None)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         for tp in assigned:
+            self.moves[tp] = True
             offset = self.worker.tracked(partition_key(tp))
             if offset is not None:
                 self.consumer.seek(tp, offset)
@@ -85,29 +91,37 @@ class Growth:
     size: int
     wait: float = 0.2
 
-    def gather(self, consumer: Any, polled: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+    def gather(self, consumer: Any, polled: dict[Any, list[Any]],
+               moves: dict[Any, bool] | None = None) -> dict[Any, list[Any]]:
         """The batches to take: `polled` grown by the polls that do not wait. Any of those
-        polls may rebalance the group, so a partition revoked meanwhile is left out: it is
-        another member's now, and that member starts from the tracking record."""
+        polls may start a rebalance (`moves`, kept by `SeekToTracked`, says so); growing
+        stops there. A partition the client no longer holds (the member was evicted: its
+        partitions are lost at once) is left out: the client forgot its position, so whoever
+        gets it next starts from the tracking record or the group's committed offset and
+        reads the records again. A partition revoked but still held (the client's default,
+        eager, rebalance lists every partition until the group has re-formed) is taken: if
+        the client keeps it, it keeps its position too, past these records, and leaving them
+        out would skip them; if another member gets it, the tracking record fences the later
+        of the two writers and the receipts make the other's events duplicates."""
+        moves = {} if moves is None else moves
+        moves.clear()
         batches = {tp: list(records) for tp, records in polled.items()}
         started = time.monotonic()
-        grown = False
         while (min(len(r) for r in batches.values()) < self.size
-               and time.monotonic() - started < self.wait):
+               and time.monotonic() - started < self.wait and not moves):
             more = consumer.poll(timeout_ms=0)
-            grown = True
             if not more:
                 break
             for tp, records in more.items():
                 held = batches.setdefault(tp, [])
                 # a seek back (a rebalance gave the partition back) re-fetches what is held
                 held += [r for r in records if not held or r.offset > held[-1].offset]
-        if not grown:
+        if not moves:
             return batches
         ours = consumer.assignment()
-        revoked = sorted(partition_key(tp) for tp in batches if tp not in ours)
-        if revoked:
-            log.info("partitions.revoked_while_gathering", partitions=revoked)
+        lost = sorted(partition_key(tp) for tp in batches if tp not in ours)
+        if lost:
+            log.info("partitions.lost_while_gathering", partitions=lost)
         return {tp: records for tp, records in batches.items() if tp in ours}
 
 
@@ -150,13 +164,14 @@ class PartitionLoop:
     # Offsets whose commit failed (a rebalance under way): sent again after the next poll for
     # the partitions still ours, so one revoked partition never costs the others their commit.
     uncommitted: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
+    moves: dict[TopicPartition, bool] = field(default_factory=dict)  # see SeekToTracked
 
     growth: Growth | None = None
 
     def run(self) -> None:
         """Until `stop` is set, or nothing arrived for `max_idle` seconds."""
         self.consumer.subscribe([self.topic], listener=SeekToTracked(
-            self.consumer, self.worker, self.floors, self.uncommitted))
+            self.consumer, self.worker, self.floors, self.uncommitted, self.moves))
         last_seen = time.monotonic()
         while not self.stop.is_set():
             polled = self.consumer.poll(timeout_ms=self.poll_ms)
@@ -168,8 +183,9 @@ class PartitionLoop:
                 continue
             last_seen = time.monotonic()
             if self.growth is not None:
-                polled = self.growth.gather(self.consumer, polled)
+                polled = self.growth.gather(self.consumer, polled, self.moves)
                 if not polled:  # every partition of the poll was revoked while gathering
+                    self._commit({})
                     continue
             done: dict[TopicPartition, OffsetAndMetadata] = {}
             size = self.growth.size if self.growth else max(len(r) for r in polled.values())

@@ -505,9 +505,9 @@ def test_a_commit_refused_in_a_rebalance_is_sent_again_for_the_partitions_still_
     assert consumer.calls == [{}, {0: 2}]
 
 
-class RevokedWhileGathering(TwoPartitions):
-    """The first poll brings partitions 0 and 1; the poll that grows the batch rebalances the
-    group, which revokes partition 1 (or both) and brings more of partition 0."""
+class LostWhileGathering(TwoPartitions):
+    """The first poll brings partitions 0 and 1; the poll that grows the batch finds the member
+    evicted from the group, which loses partition 1 (or both) at once, and brings more of 0."""
 
     def __init__(self, keep: set[int]) -> None:
         super().__init__()
@@ -525,9 +525,9 @@ class RevokedWhileGathering(TwoPartitions):
     def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
         self.polls += 1
         if self.polls == 2:
-            revoked = {tp for tp in self.owned if tp.partition not in self.keep}
-            self.listener.on_partitions_revoked(revoked)
-            self.owned -= revoked
+            lost = {tp for tp in self.owned if tp.partition not in self.keep}
+            self.listener.on_partitions_lost(lost)
+            self.owned -= lost
             return {self.tp: records(0, 1, 2, 3)[2:]} if self.tp in self.owned else {}
         return super().poll(timeout_ms)
 
@@ -537,18 +537,57 @@ class KeyedWorker(BatchWorker):
         self.batches.append([key, *(r.offset for r in batch)])  # type: ignore[list-item]
 
 
-def test_a_partition_revoked_while_a_batch_grows_is_neither_taken_nor_committed() -> None:
-    consumer, worker = RevokedWhileGathering(keep={0}), KeyedWorker()
+def test_a_partition_lost_while_a_batch_grows_is_neither_taken_nor_committed() -> None:
+    consumer, worker = LostWhileGathering(keep={0}), KeyedWorker()
     PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
-    # partition 1 is another member's now: it starts from its own tracking record
+    # the client forgot partition 1's position: whoever gets it next reads it from its
+    # tracking record or the committed offset
     assert worker.batches == [[KEY, 0, 1, 2, 3]]
     assert consumer.calls == [{0: 4}]
 
 
-def test_a_poll_whose_every_partition_is_revoked_while_growing_takes_nothing() -> None:
-    consumer, worker = RevokedWhileGathering(keep=set()), KeyedWorker()
+def test_a_poll_whose_every_partition_is_lost_while_growing_takes_nothing() -> None:
+    consumer, worker = LostWhileGathering(keep=set()), KeyedWorker()
     PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
     assert worker.batches == [] and consumer.calls == []
+
+
+class EagerRebalance(TwoPartitions):
+    """The client's default rebalance: the poll that grows the batch starts it, revoking both
+    partitions, which `assignment()` still lists (with their positions) until the group has
+    re-formed, at the next poll, which gives both back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owned = {self.tp, TopicPartition(TOPIC, 1)}
+        self.polls = 0
+
+    def subscribe(self, topics: list[str], listener: SeekToTracked) -> None:
+        self.listener = listener
+        listener.on_partitions_assigned(set(self.owned))
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.owned)
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
+        self.polls += 1
+        if self.polls == 2:  # fetched before the rebalance began
+            self.listener.on_partitions_revoked(set(self.owned))
+            return {self.tp: records(0, 1, 2, 3)[2:]}
+        if self.polls == 3:  # the group re-formed: both are ours again, positions kept
+            self.listener.on_partitions_assigned(set(self.owned))
+            return {self.tp: [Record(4, b"{}"), Record(5, b"{}")]}
+        return super().poll(timeout_ms) if self.polls == 1 else {}
+
+
+def test_a_rebalance_stops_a_batch_growing_and_partitions_still_held_are_taken() -> None:
+    consumer, worker = EagerRebalance(), KeyedWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
+    # taken, not left out: the client keeps each partition's position past these records
+    # whether or not the partition stays ours; growing stopped at the rebalance, and the
+    # records after it came as the next batch
+    assert worker.batches == [[KEY, 0, 1, 2, 3], [f"{TOPIC}:1", 5, 6], [KEY, 4, 5]]
+    assert consumer.calls == [{0: 4, 1: 7}, {0: 6}]
 
 
 def test_with_tracing_on_a_poll_s_partitions_are_still_judged_in_one_transaction(
