@@ -15,12 +15,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ConnectionUnavailableError, StoredEvent
 from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from ledger.domain.facts import Fact
@@ -124,7 +124,12 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
 
     @contextmanager
     def writing(self, tenants: Sequence[str]) -> Iterator[Writer]:
-        with self.datastore.get_connection(commit=True) as conn:
+        with ExitStack() as stack:
+            try:  # the library's in-process writer slot first (its pool waits 5 s for it)
+                conn = stack.enter_context(self.datastore.get_connection(commit=True))
+            except ConnectionUnavailableError as exc:
+                raise TenantBusyError(f"another writer of this process held the database: {exc}"
+                                      ) from None
             cursor = conn.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")

@@ -1,6 +1,7 @@
 """A tenant's write lock that stays taken, on the real PostgreSQL server whose advisory locks
-the ledger takes: the writer gets a ConcurrentAppendError (nothing written), which `ledger
-consume` waits out; a bare database error would stop the worker."""
+the ledger takes (and SQLite's one writer slot of a process): the writer gets a
+ConcurrentAppendError (nothing written), which `ledger consume` waits out and the API answers
+503 `busy`; a bare database error would stop the worker, or be a 500."""
 
 from __future__ import annotations
 
@@ -59,15 +60,23 @@ def test_the_consume_worker_waits_out_a_lock_timeout_and_then_takes_the_batch(
     wiring = wiring_factory(postgres_url)
     wiring.store.recorder.datastore.lock_timeout = 1
     release = held("acme")
-    timer = threading.Timer(2.5, release)  # past two lock timeouts
+    real, timed_out = wiring.ledger.ingest, []
+
+    def ingest(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return real(*args, **kwargs)
+        except ConcurrentAppendError:  # the real lock timeout, from the server
+            timed_out.append(1)
+            if len(timed_out) == 2:
+                release()
+            raise
+
     monkeypatch.setattr(inbound, "BUSY_BACKOFF", 0.0)
+    monkeypatch.setattr(wiring.ledger, "ingest", ingest)
     worker = InboundConsumer(wiring.ledger, FakeProducer(), "rejected")
-    timer.start()
-    try:
-        worker.take(KEY, records(catalog_envelope(tenant="acme"), envelope(
-            "license.granted", "2026-03-01", "lic-1", tenant="acme", customer_id="c-1", plan="pro")))
-    finally:
-        timer.cancel()
+    worker.take(KEY, records(catalog_envelope(tenant="acme"), envelope(
+        "license.granted", "2026-03-01", "lic-1", tenant="acme", customer_id="c-1", plan="pro")))
+    assert len(timed_out) == 2  # two lock timeouts waited out, then the batch was taken
     assert worker.counts == {"accepted": 2}
     assert wiring.store.recorder.max_tracking_id(KEY) == 2
 
@@ -85,3 +94,27 @@ def test_the_api_answers_busy_while_the_tenant_stays_locked(postgres_url: str,
         release()  # sent again, it is recorded once
         again = api.as_role("admin").post("/v1/events", json=grant)
         assert [r["status"] for r in again.json()["results"]] == ["accepted"]
+
+
+def test_on_sqlite_a_second_writer_of_the_process_that_cannot_get_in_is_a_concurrent_append(
+        wiring_factory: Make, sqlite_url: str) -> None:
+    wiring = wiring_factory(sqlite_url)
+    wiring.store.recorder.datastore.pool.pool_timeout = 0.5
+    inside, leave = threading.Event(), threading.Event()
+
+    def slow() -> list[Any]:  # holds the process's writer slot
+        inside.set()
+        leave.wait(10)
+        return []
+
+    first = threading.Thread(target=lambda: wiring.store.write(["acme"], slow))
+    first.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(ConcurrentAppendError, match="another writer of this process"):
+            wiring.ledger.ingest([catalog_envelope(tenant="acme")], None)
+    finally:
+        leave.set()
+        first.join(10)
+    assert [o.status for o in wiring.ledger.ingest([catalog_envelope(tenant="acme")], None)] == \
+        ["accepted"]
