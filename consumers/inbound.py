@@ -29,7 +29,6 @@ tracking record back: it only advances (the store refuses otherwise, and we re-s
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import time
 from collections import Counter
@@ -40,6 +39,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from consumers.partitions import FencedError
+from ledger.contention import waiting_out
 from ledger.judging import Outcome
 from ledger.service import Ledger
 from ledger.store.eventstore import ConcurrentAppendError
@@ -139,14 +139,11 @@ class InboundConsumer:
     def _ingest(self, key: str, raws: Sequence[Any]) -> list[Outcome]:
         """Contention never kills the worker: a tenant lock that stays taken (another writer, a
         long batch) means wait and judge the same batch again; nothing of it was written."""
-        for attempt in itertools.count(1):
-            try:
-                return self.ledger.ingest(raws, None)
-            except ConcurrentAppendError as exc:
-                log.warning("consume.busy", partition=key, attempt=attempt, reason=str(exc),
-                            next_step="waiting for the tenant's write lock, then judging again")
-                time.sleep(min(BUSY_BACKOFF * attempt, 5.0))
-        raise AssertionError("unreachable")
+        def busy(attempt: int, exc: ConcurrentAppendError) -> None:
+            log.warning("consume.busy", partition=key, attempt=attempt, reason=str(exc),
+                        next_step="waiting for the tenant's write lock, then judging again")
+
+        return waiting_out(lambda: self.ledger.ingest(raws, None), busy, backoff=BUSY_BACKOFF)
 
     def _publish_rejections(self, records: Sequence[Any], originals: Sequence[Any],
                             outcomes: Sequence[Outcome]) -> None:

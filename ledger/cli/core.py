@@ -17,13 +17,17 @@ from ledger.cli.guards import require_store
 from ledger.cli.lines import read_lines
 from ledger.cli.options import FORMAT, TIME, TimeParam, tenant_option
 from ledger.cli.output import echo, emit_json, fail, say, table
+from ledger.contention import waiting_out
 from ledger.domain.chain import GENESIS
 from ledger.integrity import verify as verify_chains
 from ledger.settings import Settings
+from ledger.store.eventstore import ConcurrentAppendError
 from schemas.times import format_time
 
 log = structlog.get_logger()
 BATCH = 500
+BUSY_ATTEMPTS = 6  # a lock that stays taken through 6 timeouts (a minute on PostgreSQL): give up
+BUSY_BACKOFF = 0.5  # seconds, times the attempt
 
 
 @click.command()
@@ -48,8 +52,21 @@ def ingest(settings: Settings, file: Any, tenant: str | None, any_tenant: bool, 
     batch: list[tuple[int, bytes]] = []  # bytes: a line that is not UTF-8 is that line's rejection
 
     def flush() -> None:
-        outcomes = wiring.ledger.ingest([text for _, text in batch], tenant or settings.tenant,
-                                        enforce_tenant=enforce)
+        first, last = batch[0][0], batch[-1][0]
+
+        def busy(attempt: int, exc: Exception) -> None:
+            log.warning("ingest.busy", lines=[first, last], attempt=attempt, reason=str(exc),
+                        next_step="waiting for the tenant's write lock, then sending these lines again")
+
+        try:
+            outcomes = waiting_out(lambda: wiring.ledger.ingest(
+                [text for _, text in batch], tenant or settings.tenant, enforce_tenant=enforce),
+                busy, backoff=BUSY_BACKOFF, attempts=BUSY_ATTEMPTS)
+        except ConcurrentAppendError as exc:
+            fail(f"the ledger stayed busy for lines {first}-{last} ({exc}); nothing of them was "
+                 f"recorded, the lines before were (accepted {counts['accepted']}, duplicate "
+                 f"{counts['duplicate']}, rejected {counts['rejected']}). Run the same command "
+                 "again: what was recorded comes back as duplicates")
         for (line, _), outcome in zip(batch, outcomes, strict=True):
             counts[outcome.status] += 1
             if outcome.status == "rejected":

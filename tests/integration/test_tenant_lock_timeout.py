@@ -5,16 +5,22 @@ ConcurrentAppendError (nothing written), which `ledger consume` waits out and th
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner, Result
 
 from consumers import inbound
 from consumers.inbound import InboundConsumer
 from ledger.bootstrap import Wiring
+from ledger.cli import core
+from ledger.cli.main import cli
+from ledger.service import Ledger
 from ledger.store.eventstore import ConcurrentAppendError
 from ledger.store.pgrecorder import lock_key
 from tests.builders import catalog_envelope, envelope
@@ -118,3 +124,64 @@ def test_on_sqlite_a_second_writer_of_the_process_that_cannot_get_in_is_a_concur
         first.join(10)
     assert [o.status for o in wiring.ledger.ingest([catalog_envelope(tenant="acme")], None)] == \
         ["accepted"]
+
+
+@pytest.fixture
+def short_lock_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every store the test's commands open waits 1 s for a lock, not the ledger's 10."""
+    from ledger.store import database
+
+    real = database.library_settings
+    monkeypatch.setattr(database, "library_settings", lambda url: {
+        **real(url), **({"POSTGRES_LOCK_TIMEOUT": "1"} if url.startswith("postgres") else {})})
+
+
+def ledger_ingest(tmp_path: Path, url: str, *lines: dict[str, Any]) -> Result:
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return CliRunner().invoke(cli, ["ingest", str(tmp_path / "events.jsonl")],
+                              env={"LEDGER_DATABASE_URL": url})
+
+
+def test_ledger_ingest_waits_out_a_lock_timeout_then_records_the_file(
+        postgres_url: str, held: Callable[[str], Any], short_lock_timeout: None,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    release, timed_out = held("acme"), []
+    real = Ledger.ingest
+
+    def ingest(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real(self, *args, **kwargs)
+        except ConcurrentAppendError:  # the server's lock timeout
+            timed_out.append(1)
+            release()
+            raise
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(core, "BUSY_BACKOFF", 0.0)
+    monkeypatch.setattr(Ledger, "ingest", ingest)
+    done = ledger_ingest(tmp_path, postgres_url, catalog_envelope(tenant="acme"), envelope(
+        "license.granted", "2026-03-01", "lic-1", tenant="acme", customer_id="c-1", plan="pro"))
+    assert (done.exit_code, done.stdout.strip()) == (0, "accepted 2, duplicate 0, rejected 0")
+    assert timed_out == [1]
+
+
+def test_ledger_ingest_that_stays_blocked_says_which_lines_were_not_recorded(
+        postgres_url: str, held: Callable[[str], Any], short_lock_timeout: None,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(core, "BUSY_BACKOFF", 0.0)
+    monkeypatch.setattr(core, "BUSY_ATTEMPTS", 2)
+    monkeypatch.setattr(core, "BATCH", 1)
+    release = held("acme")
+    lines = [catalog_envelope(tenant="globex"), catalog_envelope(tenant="acme")]
+    stuck = ledger_ingest(tmp_path, postgres_url, *lines)
+    assert stuck.exit_code == 1 and stuck.stdout == ""
+    *logged, reason = stuck.stderr.splitlines()
+    assert reason.startswith("ledger: the ledger stayed busy for lines 2-2 (")
+    assert "the lines before were (accepted 1, duplicate 0, rejected 0)" in reason
+    assert "Run the same command again" in reason
+    busy = [json.loads(line) for line in logged if '"ingest.busy"' in line]
+    assert [(b["lines"], b["attempt"]) for b in busy] == [([2, 2], 1)]  # then the last attempt
+    release()
+    again = ledger_ingest(tmp_path, postgres_url, *lines)
+    assert (again.exit_code, again.stdout.strip()) == (0, "accepted 1, duplicate 1, rejected 0")
