@@ -54,25 +54,25 @@ class SeekToTracked(ConsumerRebalanceListener):
 
     def __init__(self, consumer: Any, worker: PartitionWorker, floors: dict[TopicPartition, int],
                  uncommitted: dict[TopicPartition, OffsetAndMetadata] | None = None,
-                 moves: dict[TopicPartition, bool] | None = None):
+                 moved: set[TopicPartition] | None = None):
         self.consumer = consumer
         self.worker = worker
         self.floors = floors
         self.uncommitted = {} if uncommitted is None else uncommitted
-        # each partition's last move (True: assigned to us, False: revoked or lost), for
-        # `Growth.gather`, which clears it when it starts
-        self.moves = {} if moves is None else moves
+        # the partitions a rebalance moved (assigned, revoked or lost), for `Growth.gather`,
+        # which empties it when it starts
+        self.moved = set() if moved is None else moved
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         for tp in revoked:
-            self.moves[tp] = False
+            self.moved.add(tp)
             self.floors.pop(tp, None)
             # its next owner commits from its tracking record; ours could move that hint back
             self.uncommitted.pop(tp, None)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         for tp in assigned:
-            self.moves[tp] = True
+            self.moved.add(tp)
             offset = self.worker.tracked(partition_key(tp))
             if offset is not None:
                 self.consumer.seek(tp, offset)
@@ -92,23 +92,24 @@ class Growth:
     wait: float = 0.2
 
     def gather(self, consumer: Any, polled: dict[Any, list[Any]],
-               moves: dict[Any, bool] | None = None) -> dict[Any, list[Any]]:
+               moved: set[Any] | None = None) -> dict[Any, list[Any]]:
         """The batches to take: `polled` grown by the polls that do not wait. Any of those
-        polls may start a rebalance (`moves`, kept by `SeekToTracked`, says so); growing
+        polls may take part in a rebalance (`moved`, kept by `SeekToTracked`, says so); growing
         stops there. A partition the client no longer holds (the member was evicted: its
         partitions are lost at once) is left out: the client forgot its position, so whoever
         gets it next starts from the tracking record or the group's committed offset and
         reads the records again. A partition revoked but still held (the client's default,
         eager, rebalance lists every partition until the group has re-formed) is taken: if
         the client keeps it, it keeps its position too, past these records, and leaving them
-        out would skip them; if another member gets it, the tracking record fences the later
-        of the two writers and the receipts make the other's events duplicates."""
-        moves = {} if moves is None else moves
-        moves.clear()
+        out would skip them unless a tracking record sends it back; if another member gets
+        it, the tracking record refuses whichever of the two commits it second (`consume`:
+        the receipts make that one's events duplicates; `project` rolls back)."""
+        moved = set() if moved is None else moved
+        moved.clear()
         batches = {tp: list(records) for tp, records in polled.items()}
         started = time.monotonic()
         while (min(len(r) for r in batches.values()) < self.size
-               and time.monotonic() - started < self.wait and not moves):
+               and time.monotonic() - started < self.wait and not moved):
             more = consumer.poll(timeout_ms=0)
             if not more:
                 break
@@ -116,7 +117,7 @@ class Growth:
                 held = batches.setdefault(tp, [])
                 # a seek back (a rebalance gave the partition back) re-fetches what is held
                 held += [r for r in records if not held or r.offset > held[-1].offset]
-        if not moves:
+        if not moved:
             return batches
         ours = consumer.assignment()
         lost = sorted(partition_key(tp) for tp in batches if tp not in ours)
@@ -164,14 +165,14 @@ class PartitionLoop:
     # Offsets whose commit failed (a rebalance under way): sent again after the next poll for
     # the partitions still ours, so one revoked partition never costs the others their commit.
     uncommitted: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
-    moves: dict[TopicPartition, bool] = field(default_factory=dict)  # see SeekToTracked
+    moved: set[TopicPartition] = field(default_factory=set)  # see SeekToTracked
 
     growth: Growth | None = None
 
     def run(self) -> None:
         """Until `stop` is set, or nothing arrived for `max_idle` seconds."""
         self.consumer.subscribe([self.topic], listener=SeekToTracked(
-            self.consumer, self.worker, self.floors, self.uncommitted, self.moves))
+            self.consumer, self.worker, self.floors, self.uncommitted, self.moved))
         last_seen = time.monotonic()
         while not self.stop.is_set():
             polled = self.consumer.poll(timeout_ms=self.poll_ms)
@@ -183,8 +184,8 @@ class PartitionLoop:
                 continue
             last_seen = time.monotonic()
             if self.growth is not None:
-                polled = self.growth.gather(self.consumer, polled, self.moves)
-                if not polled:  # every partition of the poll was revoked while gathering
+                polled = self.growth.gather(self.consumer, polled, self.moved)
+                if not polled:  # every partition of the poll was lost while gathering
                     self._commit({})
                     continue
             done: dict[TopicPartition, OffsetAndMetadata] = {}

@@ -28,6 +28,7 @@ log = structlog.get_logger()
 BATCH = 500
 BUSY_ATTEMPTS = 6  # a lock that stays taken through 6 timeouts (a minute on PostgreSQL): give up
 BUSY_BACKOFF = 0.5  # seconds, times the attempt
+EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: nothing wrong with the input, try again later
 
 
 @click.command()
@@ -63,10 +64,12 @@ def ingest(settings: Settings, file: Any, tenant: str | None, any_tenant: bool, 
                 [text for _, text in batch], tenant or settings.tenant, enforce_tenant=enforce),
                 busy, backoff=BUSY_BACKOFF, attempts=BUSY_ATTEMPTS)
         except ConcurrentAppendError as exc:
-            fail(f"the ledger stayed busy for lines {first}-{last} ({exc}); nothing of them was "
-                 f"recorded, the lines before were (accepted {counts['accepted']}, duplicate "
-                 f"{counts['duplicate']}, rejected {counts['rejected']}). Run the same command "
-                 "again: what was recorded comes back as duplicates")
+            wiring.close()
+            fail(f"the ledger stayed busy for lines {first}-{last} ({str(exc).splitlines()[0]}); "
+                 f"nothing of them was recorded and no later line was read, the lines before "
+                 f"were (accepted {counts['accepted']}, duplicate {counts['duplicate']}, rejected "
+                 f"{counts['rejected']}). Run the same command again: what was recorded comes "
+                 "back as duplicates", code=EXIT_BUSY)
         for (line, _), outcome in zip(batch, outcomes, strict=True):
             counts[outcome.status] += 1
             if outcome.status == "rejected":

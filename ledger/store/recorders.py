@@ -41,6 +41,13 @@ class AppendCollidedError(Exception):
     corrupt. Nothing was written."""
 
 
+# The library pool's words when another writer (or the thread ahead of this one in its
+# queue) of the same process kept the database's writer slot past the pool's timeout. Its
+# other ConnectionUnavailableError, all connections in use, is no contention to wait out: the
+# pool then keeps the writer slot it had taken, and every later write would wait in vain.
+WAITED_FOR_ANOTHER_WRITER = ("Timed out waiting for return of writer",
+                             "Timed out waiting for connection pool semaphore")
+
 Leaf = tuple[str, int, str, str]  # (tenant, sequence, event hash, previous hash): a new leaf
 
 
@@ -128,6 +135,8 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
             try:  # the library's in-process writer slot first (its pool waits 5 s for it)
                 conn = stack.enter_context(self.datastore.get_connection(commit=True))
             except ConnectionUnavailableError as exc:
+                if not str(exc).startswith(WAITED_FOR_ANOTHER_WRITER):
+                    raise  # the pool exhausted, or broken: not contention, and not to wait out
                 raise TenantBusyError(f"another writer of this process held the database: {exc}"
                                       ) from None
             cursor = conn.cursor()

@@ -175,13 +175,29 @@ def test_ledger_ingest_that_stays_blocked_says_which_lines_were_not_recorded(
     release = held("acme")
     lines = [catalog_envelope(tenant="globex"), catalog_envelope(tenant="acme")]
     stuck = ledger_ingest(tmp_path, postgres_url, *lines)
-    assert stuck.exit_code == 1 and stuck.stdout == ""
+    assert stuck.exit_code == 75 and stuck.stdout == ""  # EX_TEMPFAIL: try again later
     *logged, reason = stuck.stderr.splitlines()
     assert reason.startswith("ledger: the ledger stayed busy for lines 2-2 (")
-    assert "the lines before were (accepted 1, duplicate 0, rejected 0)" in reason
+    assert "no later line was read, the lines before were (accepted 1, duplicate 0, rejected 0)" \
+        in reason
     assert "Run the same command again" in reason
     busy = [json.loads(line) for line in logged if '"ingest.busy"' in line]
     assert [(b["lines"], b["attempt"]) for b in busy] == [([2, 2], 1)]  # then the last attempt
     release()
     again = ledger_ingest(tmp_path, postgres_url, *lines)
     assert (again.exit_code, again.stdout.strip()) == (0, "accepted 1, duplicate 1, rejected 0")
+
+
+def test_on_sqlite_a_pool_that_is_out_of_connections_is_not_taken_for_contention(
+        wiring_factory: Make, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the library's pool then keeps the writer slot it took: waiting it out would never end
+    from eventsourcing.persistence import ConnectionUnavailableError
+
+    wiring = wiring_factory(sqlite_url)
+
+    def exhausted(**kwargs: Any) -> Any:
+        raise ConnectionUnavailableError("Timed out waiting for return of connection")
+
+    monkeypatch.setattr(wiring.store.recorder.datastore, "get_connection", exhausted)
+    with pytest.raises(ConnectionUnavailableError, match="return of connection"):
+        wiring.ledger.ingest([catalog_envelope(tenant="acme")], None)

@@ -505,15 +505,14 @@ def test_a_commit_refused_in_a_rebalance_is_sent_again_for_the_partitions_still_
     assert consumer.calls == [{}, {0: 2}]
 
 
-class LostWhileGathering(TwoPartitions):
-    """The first poll brings partitions 0 and 1; the poll that grows the batch finds the member
-    evicted from the group, which loses partition 1 (or both) at once, and brings more of 0."""
+class Rebalancing(TwoPartitions):
+    """The first poll brings partitions 0 and 1; each later poll is scripted: what it does to
+    the assignment (through the listener, as the client does) and what it returns."""
 
-    def __init__(self, keep: set[int]) -> None:
+    def __init__(self, *script: Callable[[Rebalancing], dict[TopicPartition, list[Record]]]):
         super().__init__()
         self.owned = {self.tp, TopicPartition(TOPIC, 1)}
-        self.keep = keep
-        self.polls = 0
+        self.script = list(script)
 
     def subscribe(self, topics: list[str], listener: SeekToTracked) -> None:
         self.listener = listener
@@ -523,13 +522,16 @@ class LostWhileGathering(TwoPartitions):
         return set(self.owned)
 
     def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
-        self.polls += 1
-        if self.polls == 2:
-            lost = {tp for tp in self.owned if tp.partition not in self.keep}
-            self.listener.on_partitions_lost(lost)
-            self.owned -= lost
-            return {self.tp: records(0, 1, 2, 3)[2:]} if self.tp in self.owned else {}
-        return super().poll(timeout_ms)
+        if not self.served:
+            return super().poll(timeout_ms)
+        return self.script.pop(0)(self) if self.script else {}
+
+    def lose(self, *partitions: int) -> None:
+        """The member evicted (`on_partitions_lost`): the partitions leave the assignment at
+        once, positions and all."""
+        lost = {tp for tp in self.owned if tp.partition in partitions}
+        self.listener.on_partitions_lost(lost)
+        self.owned -= lost
 
 
 class KeyedWorker(BatchWorker):
@@ -537,8 +539,22 @@ class KeyedWorker(BatchWorker):
         self.batches.append([key, *(r.offset for r in batch)])  # type: ignore[list-item]
 
 
-def test_a_partition_lost_while_a_batch_grows_is_neither_taken_nor_committed() -> None:
-    consumer, worker = LostWhileGathering(keep={0}), KeyedWorker()
+def more_of_0(offsets: range) -> dict[TopicPartition, list[Record]]:
+    return {TopicPartition(TOPIC, 0): [Record(o, b"{}") for o in offsets]}
+
+
+def test_partitions_lost_while_a_batch_grows_are_neither_taken_nor_committed() -> None:
+    # the client's eviction: everything lost at once, and the poll brings nothing
+    consumer, worker = Rebalancing(lambda c: c.lose(0, 1) or {}), KeyedWorker()
+    PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
+    assert worker.batches == [] and consumer.calls == []
+
+
+def test_of_a_grown_batch_only_the_partitions_the_client_no_longer_holds_are_left_out() -> None:
+    # the rule on its own (the client as configured loses all or none; a cooperative
+    # rebalance would take some): partition 1 gone, partition 0 kept with what it brought
+    consumer = Rebalancing(lambda c: c.lose(1) or more_of_0(range(2, 4)))
+    worker = KeyedWorker()
     PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
     # the client forgot partition 1's position: whoever gets it next reads it from its
     # tracking record or the committed offset
@@ -546,46 +562,34 @@ def test_a_partition_lost_while_a_batch_grows_is_neither_taken_nor_committed() -
     assert consumer.calls == [{0: 4}]
 
 
-def test_a_poll_whose_every_partition_is_lost_while_growing_takes_nothing() -> None:
-    consumer, worker = LostWhileGathering(keep=set()), KeyedWorker()
+def revoke_all(consumer: Rebalancing) -> dict[TopicPartition, list[Record]]:
+    """The client's default (eager) rebalance begins: every partition revoked, still listed
+    with its position until the group has re-formed; the poll fetches nothing."""
+    consumer.listener.on_partitions_revoked(set(consumer.owned))
+    return {}
+
+
+def rejoined(consumer: Rebalancing) -> dict[TopicPartition, list[Record]]:
+    """The group re-formed with both partitions ours again, positions kept."""
+    consumer.listener.on_partitions_assigned(set(consumer.owned))
+    return more_of_0(range(2, 4))
+
+
+def test_partitions_revoked_but_still_held_while_a_batch_grows_are_taken() -> None:
+    consumer = Rebalancing(revoke_all, rejoined, lambda c: more_of_0(range(4, 6)))
+    worker = KeyedWorker()
     PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
-    assert worker.batches == [] and consumer.calls == []
+    # taken, not left out: a partition the client keeps keeps its position past them
+    assert worker.batches == [[KEY, 0, 1], [f"{TOPIC}:1", 5, 6], [KEY, 2, 3, 4, 5]]
+    assert consumer.calls == [{0: 2, 1: 7}, {0: 6}]
 
 
-class EagerRebalance(TwoPartitions):
-    """The client's default rebalance: the poll that grows the batch starts it, revoking both
-    partitions, which `assignment()` still lists (with their positions) until the group has
-    re-formed, at the next poll, which gives both back."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.owned = {self.tp, TopicPartition(TOPIC, 1)}
-        self.polls = 0
-
-    def subscribe(self, topics: list[str], listener: SeekToTracked) -> None:
-        self.listener = listener
-        listener.on_partitions_assigned(set(self.owned))
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.owned)
-
-    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
-        self.polls += 1
-        if self.polls == 2:  # fetched before the rebalance began
-            self.listener.on_partitions_revoked(set(self.owned))
-            return {self.tp: records(0, 1, 2, 3)[2:]}
-        if self.polls == 3:  # the group re-formed: both are ours again, positions kept
-            self.listener.on_partitions_assigned(set(self.owned))
-            return {self.tp: [Record(4, b"{}"), Record(5, b"{}")]}
-        return super().poll(timeout_ms) if self.polls == 1 else {}
-
-
-def test_a_rebalance_stops_a_batch_growing_and_partitions_still_held_are_taken() -> None:
-    consumer, worker = EagerRebalance(), KeyedWorker()
+def test_a_batch_stops_growing_at_a_poll_that_moved_partitions() -> None:
+    # a poll of the gather completes a rebalance and brings records: the batch is taken as
+    # it is then, and what the client fetches after comes as the next batch
+    consumer = Rebalancing(rejoined, lambda c: more_of_0(range(4, 6)))
+    worker = KeyedWorker()
     PartitionLoop(consumer, TOPIC, worker, max_idle=0, poll_ms=1, growth=Growth(size=10)).run()
-    # taken, not left out: the client keeps each partition's position past these records
-    # whether or not the partition stays ours; growing stopped at the rebalance, and the
-    # records after it came as the next batch
     assert worker.batches == [[KEY, 0, 1, 2, 3], [f"{TOPIC}:1", 5, 6], [KEY, 4, 5]]
     assert consumer.calls == [{0: 4, 1: 7}, {0: 6}]
 
