@@ -466,45 +466,6 @@ def test_a_partition_fenced_in_a_later_batch_of_a_poll_commits_nothing_and_takes
     assert consumer.committed == [] and consumer.sought == [(0, 10)]
 
 
-class RebalancingConsumer(TwoPartitions):
-    """The poll's commit is refused (a rebalance under way); the rejoin then revokes partition 1."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.owned = {self.tp, TopicPartition(TOPIC, 1)}
-        self.polls = 0
-
-    def subscribe(self, topics: list[str], listener: SeekToTracked) -> None:
-        self.listener = listener
-        listener.on_partitions_assigned(set(self.owned))
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.owned)
-
-    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
-        self.polls += 1
-        if self.polls == 2:  # the rejoin: partition 1 goes to another member
-            revoked = {TopicPartition(TOPIC, 1)}
-            self.listener.on_partitions_revoked(revoked)
-            self.owned -= revoked
-        return super().poll(timeout_ms)
-
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
-        if not self.calls:
-            self.calls.append({})
-            from kafka.errors import CommitFailedError
-            raise CommitFailedError("the group is rebalancing")
-        super().commit(offsets)
-
-
-def test_a_commit_refused_in_a_rebalance_is_sent_again_for_the_partitions_still_owned() -> None:
-    consumer = RebalancingConsumer()
-    PartitionLoop(consumer, TOPIC, BatchWorker(), max_idle=0, poll_ms=1).run()
-    # partition 0 stays ours: its offset is committed after the rejoin; partition 1's is not
-    # (its new owner commits from its tracking record)
-    assert consumer.calls == [{}, {0: 2}]
-
-
 class Rebalancing(TwoPartitions):
     """The first poll brings partitions 0 and 1; each later poll is scripted: what it does to
     the assignment (through the listener, as the client does) and what it returns."""
@@ -532,6 +493,35 @@ class Rebalancing(TwoPartitions):
         lost = {tp for tp in self.owned if tp.partition in partitions}
         self.listener.on_partitions_lost(lost)
         self.owned -= lost
+
+
+class RebalancingConsumer(Rebalancing):
+    """The poll's commit is refused (a rebalance under way); the rejoin then revokes partition 1."""
+
+    def __init__(self) -> None:
+        super().__init__(self.partition_1_to_another_member)
+
+    @staticmethod
+    def partition_1_to_another_member(consumer: Rebalancing) -> dict[TopicPartition, list[Record]]:
+        revoked = {TopicPartition(TOPIC, 1)}
+        consumer.listener.on_partitions_revoked(revoked)
+        consumer.owned -= revoked
+        return {}
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        if not self.calls:
+            self.calls.append({})
+            from kafka.errors import CommitFailedError
+            raise CommitFailedError("the group is rebalancing")
+        super().commit(offsets)
+
+
+def test_a_commit_refused_in_a_rebalance_is_sent_again_for_the_partitions_still_owned() -> None:
+    consumer = RebalancingConsumer()
+    PartitionLoop(consumer, TOPIC, BatchWorker(), max_idle=0, poll_ms=1).run()
+    # partition 0 stays ours: its offset is committed after the rejoin; partition 1's is not
+    # (its new owner commits from its tracking record)
+    assert consumer.calls == [{}, {0: 2}]
 
 
 class KeyedWorker(BatchWorker):
