@@ -9,6 +9,8 @@ from email.message import Message
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
+from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -177,6 +179,17 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:  # Starlette names only the first route of the path
             headers = {**(headers or {}), "Allow": _allowed(request)}
         return Answer(body(code, message), exc.status_code, headers=headers)
+
+    async def _store_unavailable(request: Request, exc: Exception) -> Answer:
+        log.error("api.event_store_unavailable", path=request.url.path, error=str(exc)[:300])
+        return Answer(body("event_store_unavailable", "the ledger's event store could not be "
+                           "reached; retry shortly (envelopes sent again that were recorded "
+                           "come back as duplicates)"), 503, headers={"Retry-After": "5"})
+
+    # The library's words for a database that cannot be reached or dropped the connection
+    # (ConnectionUnavailableError, a pool that could not hand one out, is one of these).
+    app.add_exception_handler(PersistenceOperationalError, _store_unavailable)
+    app.add_exception_handler(PersistenceInterfaceError, _store_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Answer:

@@ -1,0 +1,37 @@
+"""The ledger's own PostgreSQL (the event store), stopped under a running API: every
+connection to it cut and refused, through the proxy of test_read_database_stopped. A write
+is answered 503 `event_store_unavailable` (retry: what was recorded comes back duplicate),
+never 500 `internal_error`."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.builders import envelope
+from tests.conftest import unique
+from tests.integration.test_api_harness import running_api
+from tests.integration.test_read_database_stopped import Proxy
+
+
+def test_a_write_while_the_event_store_is_unreachable_is_a_503_to_retry() -> None:
+    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if not base:
+        pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test`")
+    server = urlparse(base)
+    proxy = Proxy((server.hostname or "127.0.0.1", server.port or 5432))
+    url = base.replace(f"{server.hostname}:{server.port}", f"127.0.0.1:{proxy.port}", 1)
+    with running_api(f"{url}?schema={unique('t')}") as api:
+        api.with_catalog()
+        client = api.as_role("admin")
+        grant = envelope("license.granted", "2026-03-01", "lic-1", customer_id="c-1", plan="pro")
+        assert client.post("/v1/events", json=grant).status_code == 200
+        proxy.stop()
+        later = envelope("license.granted", "2026-03-01", "lic-2", customer_id="c-1", plan="pro")
+        answer = client.post("/v1/events", json=later)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "event_store_unavailable"
+        assert "retry" in answer.json()["message"]
+        assert answer.headers["retry-after"] == "5"
