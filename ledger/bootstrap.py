@@ -23,8 +23,11 @@ class Wiring:
         self.store.close()
 
 
-def bootstrap(settings: Settings, clock: Callable[[], datetime] | None = None) -> Wiring:
-    factory = infrastructure(settings.database_url)
+def bootstrap(settings: Settings, clock: Callable[[], datetime] | None = None, *,
+              store_wait: int | None = None) -> Wiring:
+    """`store_wait`: seconds to wait for an event-store connection (a serving process passes
+    `database.SERVE_STORE_WAIT`; workers keep the library's 30)."""
+    factory = infrastructure(settings.database_url, store_wait)
     recorder = process_recorder(factory, settings.database_url)
     store = LedgerStore(recorder, clock=clock, factory=factory)
     return Wiring(settings=settings, store=store, ledger=Ledger(store))

@@ -55,10 +55,18 @@ def _read_models(ports: Ports) -> dict[str, Any]:
     return check
 
 
+def _event_store(ports: Ports) -> dict[str, Any]:
+    ports.store.reachable()  # once, within the serving process's wait, before any retried read
+    return {"ok": True, "position": ports.store.max_position()}
+
+
 def health(ports: Ports) -> dict[str, dict[str, Any]]:
+    store = _probe(lambda: _event_store(ports))
     checks = {
-        "event_store": _probe(lambda: {"ok": True, "position": ports.store.max_position()}),
-        "read_models": _probe(lambda: _read_models(ports)),
+        "event_store": store,
+        # how far the read models lag is asked of the event store: not while it is unreachable
+        "read_models": _probe(lambda: _read_models(ports)) if store["ok"] else _probe(lambda: {
+            "ok": True, "watermark": ports.models.watermark(), "lag": None}),
     }
     if ports.kafka_probe is not None:
         checks["kafka"] = _probe(ports.kafka_probe)

@@ -23,6 +23,7 @@ from ledger.cli.licensefiles import keyring_for
 from ledger.cli.limits import connection_limits, connection_options
 from ledger.cli.output import emit_json, fail, say
 from ledger.settings import Settings
+from ledger.store.database import SERVE_STORE_WAIT
 from ledger.store.sql import SERVE_WAIT
 from projections.embedded import Follower
 from projections.readmodel import ReadModels
@@ -39,7 +40,7 @@ def _parts(settings: Settings, *,
            embedded: bool) -> Iterator[tuple[Wiring, ApiKeys, FastAPI, Follower | None]]:
     """The ledger, the read models, the key table, the follower when embedded, and the app
     over them; closed in reverse order however serving ends."""
-    wiring = bootstrap(settings)
+    wiring = bootstrap(settings, store_wait=SERVE_STORE_WAIT)
     traced = tracing.configure("api")
     if traced:  # FastAPI spans every request itself; ingest keeps its context for the relay
         wiring.ledger = tracing.TracedLedger(wiring.ledger, tracing.TraceContexts.open(settings.database_url))

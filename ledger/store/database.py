@@ -67,9 +67,20 @@ def ensure_schema(url: str) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
-def infrastructure(url: str) -> InfrastructureFactory:
+# Seconds a serving process waits for a connection to the event store's PostgreSQL (the
+# library's pool waits 30 s, which workers keep): with the database stopped, a request is
+# answered 503 and /healthz says degraded within seconds, not after 30 s per read.
+SERVE_STORE_WAIT = 5
+
+
+def infrastructure(url: str, wait: int | None = None) -> InfrastructureFactory:
+    """The library's factory for `url`; `wait`: seconds to wait for a PostgreSQL connection
+    from the pool (None: the library's 30)."""
     ensure_schema(url)
-    return InfrastructureFactory.construct(Environment(env=library_settings(url)))
+    settings = library_settings(url)
+    if wait is not None and settings["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        settings["POSTGRES_CONNECT_TIMEOUT"] = str(wait)  # the pool's wait, despite its name
+    return InfrastructureFactory.construct(Environment(env=settings))
 
 
 # The advisory lock of table creation: `process_recorder` holds it while a starting process

@@ -39,6 +39,13 @@ class LedgerInOrder:
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def reachable(self) -> None:
+        """One round trip to the database, tried once: the library tries each of its own reads
+        up to ten times, each waiting for a connection, so with the database stopped those
+        take ten times a process's wait before they fail. Raises what the database raised."""
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT 1")
+
     def facts_after(self, position: int, limit: int = 500) -> list[Fact]:
         """Facts in ledger order after `position`: the outbox the relay and projections follow."""
         return [self.fact_of(at, stored) for at, stored in self.records_after(position, limit)]

@@ -20,6 +20,7 @@ from ledger.api.cache import EntitlementCache
 from ledger.bootstrap import Wiring, bootstrap
 from ledger.licensefile import KeyRing, SigningKey
 from ledger.settings import Settings
+from ledger.store.database import SERVE_STORE_WAIT
 from projections.embedded import Follower
 from projections.readmodel import ReadModels
 from tests.builders import catalog_envelope
@@ -92,7 +93,8 @@ def built_api(url: str, *, clock: Clock | None = None,
     """A ledger, its read models, keys and signing key on `url` (the read models and keys on
     `read_url` if given, waiting `read_wait` s at most for a PostgreSQL connection), and the
     app over them, not served: for in-process tests (`starlette.testclient.TestClient(app)`)."""
-    wiring = bootstrap(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    wiring = bootstrap(Settings(database_url=url, _env_file=None),  # type: ignore[call-arg]
+                       store_wait=SERVE_STORE_WAIT)  # as `ledger serve` waits
     models = ReadModels.open(read_url or url, wait=read_wait)
     follower = Follower(wiring.store, models)  # no thread: wait_for catches up synchronously
     keys = ApiKeys.open(read_url or url, wait=read_wait)

@@ -1,15 +1,18 @@
 """The ledger's own PostgreSQL (the event store), stopped under a running API: every
 connection to it cut and refused, through the proxy of test_read_database_stopped. A write
 is answered 503 `event_store_unavailable` (retry: what was recorded comes back duplicate),
-never 500 `internal_error`."""
+never 500 `internal_error`, and /healthz says degraded after the serving process's wait for a
+connection (5 s), not the library pool's 30 s."""
 
 from __future__ import annotations
 
 import os
+import time
 from urllib.parse import urlparse
 
 import pytest
 
+from ledger.store.database import SERVE_STORE_WAIT
 from tests.builders import envelope
 from tests.conftest import unique
 from tests.integration.test_api_harness import running_api
@@ -35,3 +38,27 @@ def test_a_write_while_the_event_store_is_unreachable_is_a_503_to_retry() -> Non
         assert answer.json()["code"] == "event_store_unavailable"
         assert "retry" in answer.json()["message"]
         assert answer.headers["retry-after"] == "5"
+
+
+def test_health_says_degraded_within_seconds_while_the_event_store_is_unreachable() -> None:
+    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if not base:
+        pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test`")
+    server = urlparse(base)
+    proxy = Proxy((server.hostname or "127.0.0.1", server.port or 5432))
+    url = base.replace(f"{server.hostname}:{server.port}", f"127.0.0.1:{proxy.port}", 1)
+    # the read models elsewhere, so that only the event store is gone
+    with running_api(f"{url}?schema={unique('t')}", read_url=f"{base}?schema={unique('r')}") as api:
+        api.with_catalog()
+        client = api.as_role("admin")
+        assert client.get("/healthz").status_code == 200
+        proxy.stop()
+        for _ in range(2):  # the pool's connections are broken, then there are none to hand out
+            began = time.monotonic()
+            health = client.get("/healthz")
+            took = time.monotonic() - began
+            assert health.status_code == 503 and health.json()["status"] == "degraded"
+            assert health.json()["checks"]["event_store"]["ok"] is False
+            assert health.json()["checks"]["read_models"]["lag"] is None  # not asked of the store
+            # one wait of a serving process for a connection (5 s), not ten of the library's 30
+            assert took < SERVE_STORE_WAIT + 5, took
