@@ -19,13 +19,18 @@ from tests.integration.test_api_harness import running_api
 from tests.integration.test_read_database_stopped import Proxy
 
 
-def test_a_write_while_the_event_store_is_unreachable_is_a_503_to_retry() -> None:
+def through_proxy() -> tuple[str, str, Proxy]:
+    """The test server's URL, the same server's through a proxy, and the proxy to stop."""
     base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
     if not base:
         pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test`")
     server = urlparse(base)
     proxy = Proxy((server.hostname or "127.0.0.1", server.port or 5432))
-    url = base.replace(f"{server.hostname}:{server.port}", f"127.0.0.1:{proxy.port}", 1)
+    return base, base.replace(f"{server.hostname}:{server.port}", f"127.0.0.1:{proxy.port}", 1), proxy
+
+
+def test_a_write_while_the_event_store_is_unreachable_is_a_503_to_retry() -> None:
+    base, url, proxy = through_proxy()
     with running_api(f"{url}?schema={unique('t')}") as api:
         api.with_catalog()
         client = api.as_role("admin")
@@ -41,12 +46,7 @@ def test_a_write_while_the_event_store_is_unreachable_is_a_503_to_retry() -> Non
 
 
 def test_health_says_degraded_within_seconds_while_the_event_store_is_unreachable() -> None:
-    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
-    if not base:
-        pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test`")
-    server = urlparse(base)
-    proxy = Proxy((server.hostname or "127.0.0.1", server.port or 5432))
-    url = base.replace(f"{server.hostname}:{server.port}", f"127.0.0.1:{proxy.port}", 1)
+    base, url, proxy = through_proxy()
     # the read models elsewhere, so that only the event store is gone
     with running_api(f"{url}?schema={unique('t')}", read_url=f"{base}?schema={unique('r')}") as api:
         api.with_catalog()
