@@ -91,8 +91,8 @@ class Growth:
     size: int
     wait: float = 0.2
 
-    def gather(self, consumer: Any, polled: dict[Any, list[Any]],
-               moved: set[Any] | None = None) -> dict[Any, list[Any]]:
+    def gather(self, consumer: Any, polled: dict[Any, list[Any]], moved: set[Any]
+               ) -> dict[Any, list[Any]]:
         """The batches to take: `polled` grown by the polls that do not wait. Any of those
         polls may take part in a rebalance (`moved`, kept by `SeekToTracked`, says so); growing
         stops there. A partition the client no longer holds (the member was evicted: its
@@ -104,7 +104,6 @@ class Growth:
         out would skip them unless a tracking record sends it back; if another member gets
         it, the tracking record refuses whichever of the two commits it second (`consume`:
         the receipts make that one's events duplicates; `project` rolls back)."""
-        moved = set() if moved is None else moved
         moved.clear()
         batches = {tp: list(records) for tp, records in polled.items()}
         started = time.monotonic()

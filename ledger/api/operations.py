@@ -32,12 +32,15 @@ LAG_PROBE = 1000  # facts looked at beyond the newest applied one
 STALE_AFTER = timedelta(seconds=60)  # an event not projected by then means a worker is missing
 
 
-def _read_models(ports: Ports) -> dict[str, Any]:
+def _read_models(ports: Ports, store_reachable: bool) -> dict[str, Any]:
     """The read models answer; in the embedded mode also how far the follower lags the ledger,
-    and not ok while its rounds keep failing (it retries a failing batch forever)."""
+    and not ok while its rounds keep failing (it retries a failing batch forever). The lag is
+    counted against the event store: None while that cannot be reached."""
     check: dict[str, Any] = {"ok": True, "watermark": ports.models.watermark()}
     follower = ports.follower
-    if follower is None:  # Kafka mode: are the relay and the projection workers keeping up?
+    if not store_reachable:
+        check["lag"] = None
+    elif follower is None:  # Kafka mode: are the relay and the projection workers keeping up?
         pending = ports.store.facts_after(ports.models.newest_applied(), LAG_PROBE)
         check["lag"] = len(pending)
         if pending and ports.clock() - pending[0].recorded_at > STALE_AFTER:
@@ -47,6 +50,7 @@ def _read_models(ports: Ports) -> dict[str, Any]:
                 ": are `ledger relay` and `ledger project` running and reaching Kafka?"))
     else:
         check["lag"] = follower.lag()
+    if follower is not None:
         error = follower.last_error
         if error is not None:
             rounds = max(1, follower.failures)  # read after the error: a success may come between
@@ -62,12 +66,7 @@ def _event_store(ports: Ports) -> dict[str, Any]:
 
 def health(ports: Ports) -> dict[str, dict[str, Any]]:
     store = _probe(lambda: _event_store(ports))
-    checks = {
-        "event_store": store,
-        # how far the read models lag is asked of the event store: not while it is unreachable
-        "read_models": _probe(lambda: _read_models(ports)) if store["ok"] else _probe(lambda: {
-            "ok": True, "watermark": ports.models.watermark(), "lag": None}),
-    }
+    checks = {"event_store": store, "read_models": _probe(lambda: _read_models(ports, store["ok"]))}
     if ports.kafka_probe is not None:
         checks["kafka"] = _probe(ports.kafka_probe)
     stale = ports.cache.stale_for()
