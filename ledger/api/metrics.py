@@ -1,13 +1,16 @@
 """Prometheus metrics of one API instance, in a registry of its own (several apps may live in
-one process, as in tests). Gauges that ask the stores are computed when scraped."""
+one process, as in tests). Gauges that ask the stores are computed when scraped, each store
+asked once per scrape and its failure reported as `..._up 0`, never as a failed scrape."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -33,10 +36,8 @@ class Metrics:
         self.reconciliation = Gauge("ledger_reconciliation_findings",
                                     "Reconciliation findings by code, as of the last run.",
                                     ["tenant", "code"], registry=self.registry)
-        self._position = Gauge("ledger_event_store_position", "Newest ledger position.",
-                               registry=self.registry)
-        self._watermark = Gauge("ledger_read_models_watermark", "Read models' watermark.",
-                                registry=self.registry)
+        self._stores = _Stores()
+        self.registry.register(self._stores)
 
         # Children by label values: `labels()` takes a lock and builds a key on every call,
         # a cost the check's hot path paid several times per request (issue 10).
@@ -64,8 +65,39 @@ class Metrics:
         self.decision.observe(seconds)
 
     def observe_stores(self, position: Callable[[], float], watermark: Callable[[], float]) -> None:
-        self._position.set_function(position)
-        self._watermark.set_function(watermark)
+        """`position` and `watermark` are asked at each scrape; each should fail within the
+        serving process's wait (the event store's: `newest_position`)."""
+        self._stores.position, self._stores.watermark = position, watermark
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Stores(Collector):
+    """The event store's newest position and the read models' watermark, with whether each
+    answered: a store that is down is `ledger_..._up 0` and its value is left out of that
+    scrape (no sample, rather than a made-up one), while every other metric is still served."""
+
+    def __init__(self) -> None:
+        self.position: Callable[[], float] | None = None
+        self.watermark: Callable[[], float] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        yield from _asked("ledger_event_store", "the event store", "position",
+                          "Newest ledger position.", self.position)
+        yield from _asked("ledger_read_models", "the read models", "watermark",
+                          "Changes the read models applied.", self.watermark)
+
+
+def _asked(prefix: str, store: str, name: str, documentation: str,
+           ask: Callable[[], float] | None) -> Iterator[Metric]:
+    if ask is None:
+        return
+    try:
+        value: float | None = float(ask())
+    except Exception:  # noqa: BLE001 - any failure of a store is what `_up 0` reports
+        value = None
+    yield GaugeMetricFamily(f"{prefix}_up", f"1 if {store} answered this scrape, else 0.",
+                            value=0.0 if value is None else 1.0)
+    if value is not None:
+        yield GaugeMetricFamily(f"{prefix}_{name}", documentation, value=value)

@@ -384,6 +384,7 @@ def test_metrics_are_prometheus_text(admin: httpx.Client) -> None:
     assert 'ledger_checks_total{reason="no_license"} 1.0' in answer.text
     assert 'ledger_http_requests_total{method="POST",route="/v1/check",status="200"}' in answer.text
     assert "ledger_event_store_position" in answer.text
+    assert "ledger_event_store_up 1.0" in answer.text and "ledger_read_models_up 1.0" in answer.text
     assert "ledger_check_decision_seconds_count 1.0" in answer.text
 
 

@@ -7,6 +7,7 @@ connection (5 s), not the library pool's 30 s."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from urllib.parse import urlparse
 
@@ -62,3 +63,24 @@ def test_health_says_degraded_within_seconds_while_the_event_store_is_unreachabl
             assert health.json()["checks"]["read_models"]["lag"] is None  # not asked of the store
             # one wait of a serving process for a connection (5 s), not ten of the library's 30
             assert took < SERVE_STORE_WAIT + 5, took
+
+
+def test_metrics_are_served_within_seconds_and_say_the_event_store_is_down() -> None:
+    base, url, proxy = through_proxy()
+    with running_api(f"{url}?schema={unique('t')}", read_url=f"{base}?schema={unique('r')}") as api:
+        api.with_catalog()
+        admin = api.as_role("admin")
+        before = admin.get("/metrics").text
+        assert "ledger_event_store_up 1.0" in before
+        assert re.search(r"^ledger_event_store_position [1-9]", before, re.M), before
+        proxy.stop()
+        began = time.monotonic()
+        metrics = admin.get("/metrics")
+        took = time.monotonic() - began
+        assert metrics.status_code == 200, metrics.text
+        # one wait for a connection, not the library's ten tries (before: 50 s and more)
+        assert took < SERVE_STORE_WAIT + 5, took
+        assert "ledger_event_store_up 0.0" in metrics.text
+        assert "ledger_event_store_position " not in metrics.text  # no made-up value
+        assert "ledger_read_models_up 1.0" in metrics.text
+        assert 'ledger_http_requests_total{method="GET",route="/metrics",status="200"}' in metrics.text

@@ -91,9 +91,10 @@ def test_a_stopped_postgresql_read_database_degrades_within_seconds(tmp_path: Pa
         api.with_catalog().record([
             envelope("license.granted", "2026-02-01", "lic-1", customer_id="c1", plan="pro"),
             envelope("license.granted", "2026-02-01", "lic-2", customer_id="c2", plan="pro")])
-        client = api.as_role("service")
+        client, admin = api.as_role("service"), api.as_role("admin")
         body = {"customer_id": "c1", "feature": "sso"}
         assert client.post("/v1/check", json=body).json()["allowed"] is True
+        assert "ledger_read_models_up 1.0" in admin.get("/metrics").text
         with client.stream("GET", "/v1/customers/c1/changes") as stream:
             lines = stream.iter_lines()
             assert next(x for x in lines if x.startswith("event:")) == "event: entitlements"
@@ -119,3 +120,10 @@ def test_a_stopped_postgresql_read_database_degrades_within_seconds(tmp_path: Pa
         health = client.get("/healthz")
         assert health.json()["status"] == "degraded"
         assert time.monotonic() - started < 2 * SERVE_WAIT + 1
+        started = time.monotonic()  # metrics still served, the read models said down
+        metrics = admin.get("/metrics")
+        assert time.monotonic() - started < 2 * SERVE_WAIT + 1
+        assert metrics.status_code == 200, metrics.text
+        assert "ledger_read_models_up 0.0" in metrics.text
+        assert "ledger_read_models_watermark " not in metrics.text
+        assert "ledger_event_store_up 1.0" in metrics.text
