@@ -177,7 +177,7 @@ def throughput(seconds: float, rounds: int, baseline: str | None,
 
 def workers(seconds: float, rounds: int, counts: tuple[int, ...] = (1, 2)) -> list[tuple[str, ...]]:
     """`ledger serve --workers N` (embedded, SQLite) at 16 and 64 connections, N alternated."""
-    from ledger.api.keys import ApiKeys
+    from ledger.api.remembered_keys import ApiKeys
     from ledger.bootstrap import bootstrap
     from ledger.settings import Settings
     from tests.builders import catalog_envelope, envelope

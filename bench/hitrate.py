@@ -32,7 +32,7 @@ import httpx
 
 from bench.check import lua, wrk
 from bench.http import free_port
-from ledger.api.keys import ApiKeys
+from ledger.api.remembered_keys import ApiKeys
 from ledger.bootstrap import bootstrap
 from ledger.settings import Settings
 from projections.readmodel import ReadModels

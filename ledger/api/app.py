@@ -23,10 +23,10 @@ from ledger.api import (
 )
 from ledger.api.cache import EntitlementCache
 from ledger.api.fastcheck import FastAnswers, FastCheck
-from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
 from ledger.api.openapi import document
 from ledger.api.ports import Follower, LedgerWiring, Ports, Probe, ReadModels
+from ledger.api.remembered_keys import ApiKeys
 from ledger.licensefile import KeyRing
 
 TITLE = "Entitlement ledger"

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends, Request
 
 from ledger.api.cache import EntitlementCache
-from ledger.api.keys import ApiKeys
 from ledger.api.metrics import Metrics
+from ledger.api.remembered_keys import ApiKeys
 from ledger.domain.state import LicenseState
 from ledger.licensefile import KeyRing
 from ledger.service import Ledger

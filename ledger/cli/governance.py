@@ -73,7 +73,7 @@ def reconcile(settings: Settings, tenant: str | None, as_of: datetime | None, fm
 def compliance(settings: Settings, tenant: str | None, as_of: datetime | None,
                skip_read_models: bool, fmt: str) -> None:
     """Automated compliance checks, each a stable code; exits 1 when there is any finding."""
-    from ledger.api.keys import ApiKeys
+    from ledger.api.remembered_keys import ApiKeys
     from ledger.governance.compliance import compliance as check
     from ledger.licensefile.keys import key_ages
     from projections.readmodel import ReadModels

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from consumers.outbound import decode_fact, encode_fact
-from ledger.api.keys import ApiKeys
+from ledger.api.remembered_keys import ApiKeys
 from ledger.governance.compliance import compliance
 from ledger.governance.releases import Releases
 from ledger.integrity import verify

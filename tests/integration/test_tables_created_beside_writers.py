@@ -105,7 +105,7 @@ def test_a_serving_process_starting_does_not_wait_for_a_reader_of_the_keys(
     """ALTER TABLE takes the table's strongest lock even when the column exists: a start that
     altered api_keys each time waited for any open reader of the keys, and every key lookup
     queued behind it. A start whose columns are there takes no such lock."""
-    from ledger.api.keys import ApiKeys
+    from ledger.api.remembered_keys import ApiKeys
 
     db = Database(postgres_url)
     ApiKeys(db)  # the first start creates the table and its columns
