@@ -23,11 +23,10 @@ from typing import Any
 
 from ledger.domain.catalogs import UNSCHEDULED, CatalogHistory
 from ledger.domain.facts import Fact
-from ledger.domain.fold import fold
-from ledger.domain.state import LicenseState, state_at
-from ledger.store.codec import fact_record, to_fact
+from ledger.domain.state import LicenseState
+from ledger.store.codec import to_fact
 from ledger.store.sql import Cursor, Database
-from projections import changes, rows, tables, usage
+from projections import changes, license_facts, rows, tables, usage
 from schemas.events import EVENT_TYPES, PAYMENTS
 from schemas.times import parse_time
 
@@ -78,18 +77,19 @@ class ReadModels:
             touched |= set(licensed)
             catalogs = [f for f in new if f.type in HISTORY]
             tables.insert(cur, "rm_catalogs", ("tenant", "version", "position", "record"),
-                          [(f.tenant, _catalog_key(f), f.position, _dump(f)) for f in catalogs],
+                          [(f.tenant, _catalog_key(f), f.position, license_facts.dump(f))
+                           for f in catalogs],
                           "ON CONFLICT (tenant, version) DO NOTHING")
             for tenant in sorted({f.tenant for f in catalogs}):
-                touched |= {(tenant, lic) for lic in self._licenses(cur, tenant)}
+                touched |= {(tenant, lic) for lic in license_facts.licenses(cur, tenant)}
             for tenant in sorted({t for t, _ in touched}):
                 ids = sorted(lic for t, lic in touched if t == tenant)
-                stored = self._lock_licenses(cur, tenant, ids)
+                stored = license_facts.lock_licenses(cur, self.db.postgres, tenant, ids)
                 for license_id in ids:
                     if (tenant, license_id) in licensed:
                         facts, customer = stored[license_id]
-                        facts = self._add_license_facts(cur, tenant, license_id, facts,
-                                                        licensed[(tenant, license_id)])
+                        facts = license_facts.add_license_facts(cur, tenant, license_id, facts,
+                                                                licensed[(tenant, license_id)])
                         stored[license_id] = (facts, customer)
                 rows.refresh(cur, tenant, stored, self._catalogs(cur, tenant), now)
             changes.record(cur, self.db.postgres, touched, {f.tenant for f in catalogs})
@@ -114,35 +114,6 @@ class ReadModels:
                 mode = "UPDATE" if tenant in catalog_tenants else "SHARE"
                 cur.execute(f"SELECT tenant FROM rm_tenants WHERE tenant = ? FOR {mode}", (tenant,))
 
-    def _lock_licenses(self, cur: Cursor, tenant: str,
-                       ids: list[str]) -> dict[str, tuple[list[Fact], str | None]]:
-        """Lock the licenses' rows (made empty if new), in a fixed order so two workers cannot
-        deadlock, and read their facts and customers under the lock."""
-        tables.insert(cur, "rm_licenses", ("tenant", "license_id", "customer_id", "facts",
-                                           "first_position", "last_position"),
-                      [(tenant, lic, None, "[]", 0, 0) for lic in ids],
-                      "ON CONFLICT (tenant, license_id) DO NOTHING")
-        lock = " FOR UPDATE" if self.db.postgres else ""
-        found: dict[str, tuple[list[Fact], str | None]] = {}
-        for chunk in tables.chunks(ids):
-            for license_id, facts, customer in cur.execute(
-                    "SELECT license_id, facts, customer_id FROM rm_licenses WHERE tenant = ? AND "
-                    f"license_id IN ({tables.marks(chunk)}) ORDER BY license_id{lock}",
-                    (tenant, *chunk)).fetchall():
-                found[license_id] = (_load(facts), customer)
-        return found
-
-    def _add_license_facts(self, cur: Cursor, tenant: str, license_id: str, stored: list[Fact],
-                           new: list[Fact]) -> list[Fact]:
-        # usage is not among them (it goes to the totals), so this list stays bounded
-        facts = [*stored, *new]
-        positions = [f.position or 0 for f in facts]
-        cur.execute("UPDATE rm_licenses SET facts = ?, first_position = ?, last_position = ? "
-                    "WHERE tenant = ? AND license_id = ?",
-                    ("[" + ",".join(_dump(f) for f in facts) + "]", min(positions),
-                     max(positions), tenant, license_id))
-        return facts
-
     # -- reading -------------------------------------------------------------------------------
     def license_state(self, tenant: str, license_id: str, as_of: datetime) -> dict[str, Any] | None:
         """The contract's state of one license at `as_of`, or None if it did not exist then."""
@@ -160,11 +131,11 @@ class ReadModels:
         read: the first moment a fact already recorded (a scheduled revocation, usage, a catalog
         version) takes effect and may change them, folded into each state's `changes_at`."""
         with self.db.reading() as cur:
-            ids = self._customer_licenses(cur, tenant, customer_id)
+            ids = license_facts.customer_licenses(cur, tenant, customer_id)
             catalogs = self._catalogs(cur, tenant)
-            facts = {i: self._facts(cur, tenant, i) for i in ids}
-            change = self._next_change(cur, tenant, facts, catalogs, as_of)
-            states = [self._fold_state(cur, tenant, i, facts[i], catalogs, as_of, change)
+            facts = {i: license_facts.facts(cur, tenant, i) for i in ids}
+            change = license_facts.next_change(cur, tenant, facts, catalogs, as_of)
+            states = [license_facts.fold_state(cur, tenant, i, facts[i], catalogs, as_of, change)
                       for i in ids]
         return [s for s in states if s is not None], change
 
@@ -173,13 +144,13 @@ class ReadModels:
         facts, its licenses' usage and the tenant's catalog versions: until then, only the
         clock (term ends, the usage month) can change the customer's states."""
         with self.db.reading() as cur:
-            ids = self._customer_licenses(cur, tenant, customer_id)
-            facts = {i: self._facts(cur, tenant, i) for i in ids}
-            return self._next_change(cur, tenant, facts, self._catalogs(cur, tenant), after)
+            ids = license_facts.customer_licenses(cur, tenant, customer_id)
+            facts = {i: license_facts.facts(cur, tenant, i) for i in ids}
+            return license_facts.next_change(cur, tenant, facts, self._catalogs(cur, tenant), after)
 
     def licenses(self, tenant: str) -> list[str]:
         with self.db.reading() as cur:
-            return self._licenses(cur, tenant)
+            return license_facts.licenses(cur, tenant)
 
     def tenants(self) -> list[str]:
         with self.db.reading() as cur:
@@ -225,36 +196,8 @@ class ReadModels:
 
     def _state(self, cur: Cursor, tenant: str, license_id: str, catalogs: CatalogHistory,
                as_of: datetime) -> LicenseState | None:
-        return self._fold_state(cur, tenant, license_id, self._facts(cur, tenant, license_id),
-                                catalogs, as_of)
-
-    def _fold_state(self, cur: Cursor, tenant: str, license_id: str, facts: list[Fact],
-                    catalogs: CatalogHistory, as_of: datetime,
-                    scheduled: datetime | None = None) -> LicenseState | None:
-        terms = fold(facts, catalogs, as_of).terms
-        if terms is None:
-            return None
-        return state_at(terms, catalogs, usage.TotalsUsage.of(cur, tenant, license_id, as_of),
-                        as_of, scheduled=scheduled)
-
-    def _facts(self, cur: Cursor, tenant: str, license_id: str) -> list[Fact]:
-        row = cur.execute("SELECT facts FROM rm_licenses WHERE tenant = ? AND license_id = ?",
-                          (tenant, license_id)).fetchone()
-        return _load(row[0]) if row else []
-
-    def _customer_licenses(self, cur: Cursor, tenant: str, customer_id: str) -> list[str]:
-        return [r[0] for r in cur.execute(
-            "SELECT license_id FROM rm_licenses WHERE tenant = ? AND customer_id = ? "
-            "ORDER BY first_position, license_id", (tenant, customer_id)).fetchall()]
-
-    def _next_change(self, cur: Cursor, tenant: str, facts: dict[str, list[Fact]],
-                     catalogs: CatalogHistory, after: datetime) -> datetime | None:
-        """License and catalog facts are at hand (loaded for the fold); usage, kept out of them,
-        is one indexed MIN that reads only the usage still ahead."""
-        moments = [f.effective_at for f in (*catalogs.facts, *(f for fs in facts.values() for f in fs))
-                   if f.effective_at > after]
-        moments += usage.next_after(cur, tenant, sorted(facts), after)
-        return min(moments, default=None)
+        return license_facts.fold_state(cur, tenant, license_id,
+                                        license_facts.facts(cur, tenant, license_id), catalogs, as_of)
 
     def _catalogs(self, cur: Cursor, tenant: str) -> CatalogHistory:
         positions = tuple(sorted(int(r[0]) for r in cur.execute(
@@ -270,11 +213,6 @@ class ReadModels:
             self._parsed[tenant] = (positions, history)
         return history
 
-    def _licenses(self, cur: Cursor, tenant: str) -> list[str]:
-        return [r[0] for r in cur.execute(
-            "SELECT license_id FROM rm_licenses WHERE tenant = ? AND last_position > 0 "
-            "ORDER BY first_position, license_id", (tenant,)).fetchall()]
-
 
 def _claim(cur: Cursor, facts: Sequence[Fact]) -> list[Fact]:
     """The facts whose positions are seen for the first time, in ledger order. A concurrent
@@ -283,15 +221,6 @@ def _claim(cur: Cursor, facts: Sequence[Fact]) -> list[Fact]:
     claimed = tables.insert(cur, "rm_applied", ("position",), [(p,) for p in sorted(unique)],
                             "ON CONFLICT (position) DO NOTHING RETURNING position")
     return [unique[int(p)] for p in sorted(int(r[0]) for r in claimed)]
-
-
-def _load(facts: str) -> list[Fact]:
-    return [to_fact(record, record["position"]) for record in json.loads(facts)]
-
-
-def _dump(fact: Fact) -> str:
-    return json.dumps({**fact_record(fact), "position": fact.position}, separators=(",", ":"),
-                      ensure_ascii=False)
 
 
 def _catalog_key(fact: Fact) -> str:

@@ -1,5 +1,5 @@
 """`ledger verify` takes a record in one pass when its bytes are exactly those the ledger writes
-(`integrity._as_written`); every other record goes the long way, check by check. The one pass
+(`fact_checks._as_written`); every other record goes the long way, check by check. The one pass
 must accept exactly what the long way accepts, over awkward values, and nothing altered."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.facts import Fact
-from ledger.integrity import ChainBrokenError, _as_written, _Chain, _check_content
+from ledger.fact_checks import ChainBrokenError, _as_written, _Chain, _check_content
 from ledger.store.codec import chained, encode
 from schemas.times import format_time
 
