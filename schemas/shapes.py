@@ -3,7 +3,7 @@
 Validating into a model builds an instance (two for an envelope and its data) and `model_dump`
 then builds the dict the ledger keeps: about 8 us of every event's 15 us of parsing. pydantic
 validates a TypedDict of the same annotated fields with the same core validators into a dict
-at once. Only the shortcut of `schemas.envelope` uses these, for the data models that have no
+at once. Only the shortcut of `schemas.at_once` uses these, for the data models that have no
 rules of their own beyond their fields' (`plain`); what a TypedDict cannot say (a default,
 "null is not given") `dumped` completes; a data model with rules of its own stays a model.
 """

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.envelope import EnvelopeText, InvalidEventError, _at_once, _step_by_step, parse_envelope
+from schemas.at_once import _at_once
+from schemas.envelope import EnvelopeText, InvalidEventError, _step_by_step, parse_envelope
 from tests.builders import CATALOG, envelope
 
 SEEDS: list[dict[str, Any]] = [

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field, TypeAdapter, computed_field, field_validator, model_validator
 
-from schemas.envelope import _SHAPES, _plain_config
+from schemas.at_once import _SHAPES, _plain_config
 from schemas.events import DATA_MODELS, _Data
 from schemas.shapes import dumped, plain, shape, typed_dict
 
