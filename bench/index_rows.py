@@ -4,7 +4,7 @@
 says which of the table's b-trees the time goes to. The same rows (shaped like the usage-heavy
 workload's: one tenant, `--licenses` licenses taking turns, sequential event ids) are inserted
 in batches of `--batch`, one transaction each, into `ledger_facts` built up index by index from
-`factindex.ddl` (the table alone, then with its primary key, its receipts' uniqueness, the
+`factstable.ddl` (the table alone, then with its primary key, its receipts' uniqueness, the
 subject index, then everything as shipped), alternated round by round, medians of this
 process's CPU per row. Beside them, the library's `insert_events` of as many records of the
 usage workload's size into a store of its own: the figure `bench.ingest` divides by.
@@ -28,7 +28,7 @@ from pathlib import Path
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
-from ledger.store.factindex import COLUMNS, FACTS_TABLE, ddl
+from ledger.store.factstable import COLUMNS, FACTS_TABLE, ddl
 
 TABLE, *INDEXES = ddl(FACTS_TABLE, "INTEGER")
 KEYS = ", PRIMARY KEY (tenant, sequence), UNIQUE (tenant, source_event_id, source)"

@@ -19,7 +19,8 @@ from eventsourcing.postgres import PostgresProcessRecorder
 
 from ledger.domain.facts import Fact
 from ledger.store.database import CREATE_LOCK
-from ledger.store.factindex import ARRAY_TYPES, COLUMNS, FACTS_TABLE, FactIndex, ddl
+from ledger.store.factindex import FactIndex
+from ledger.store.factstable import ARRAY_TYPES, COLUMNS, FACTS_TABLE, ddl
 from ledger.store.pgtree import PostgresTreeIndex
 from ledger.store.recorders import AppendCollidedError, TenantBusyError, Writer, leaves_of
 from ledger.store.records import index_values

@@ -1,6 +1,7 @@
 """The eventsourcing library's recorders, extended where the library is designed to be (as its
 `searchablecontent` example does): in the same transaction as the facts, our own table
-`ledger_facts` gets one index row per fact (`factindex.py` holds its queries).
+`ledger_facts` gets one index row per fact (`factindex.py` holds its queries, `factstable.py` its
+shape).
 
 One writer per tenant, by design: `writing(tenants)` opens the write transaction and holds the
 tenants' lock until it commits (SQLite: the database's single writer, taken up front with
@@ -24,7 +25,8 @@ from eventsourcing.persistence import ConnectionUnavailableError, StoredEvent
 from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from ledger.domain.facts import Fact
-from ledger.store.factindex import CHUNK, COLUMNS, FACTS_TABLE, FactIndex, ddl
+from ledger.store.factindex import CHUNK, FactIndex
+from ledger.store.factstable import COLUMNS, FACTS_TABLE, ddl
 from ledger.store.records import index_values
 from ledger.store.sqliteinsert import insert_facts
 from ledger.store.treeindex import NODES, TreeIndex, tree_ddl

@@ -11,7 +11,7 @@ import pytest
 
 from ledger.bootstrap import Wiring
 from ledger.store.database import library_settings
-from ledger.store.factindex import SPARSE_KINDS
+from ledger.store.factstable import SPARSE_KINDS
 from tests.builders import catalog_envelope, envelope, t
 from tests.integration import tampering
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from ledger.bootstrap import Wiring
 from ledger.integrity import verify
-from ledger.store.factindex import USAGE_COLUMNS
+from ledger.store.factstable import USAGE_COLUMNS
 from tests.builders import catalog_envelope, envelope
 from tests.integration import tampering
 
