@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 
 from ledger.domain.facts import Fact
@@ -188,20 +188,30 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         import psycopg
 
         self.trees_begun()
-        with self.datastore.transaction(commit=True) as curs:
-            # Inside the transaction's block: the datastore turns any psycopg error that leaves
-            # it into the library's own OperationalError, IntegrityError..., so a lock timeout
-            # caught outside was never a TenantBusyError (and stopped `ledger consume`).
-            try:
-                curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
-                for key in sorted({lock_key(t) for t in tenants}):
-                    curs.execute("SELECT pg_advisory_xact_lock(%s)", (key,), prepare=True)
-                with self._bound(curs):
-                    yield _PostgresWriter(self, curs)
-            except psycopg.errors.LockNotAvailable as exc:  # a tenant's, or the events table's
-                raise TenantBusyError(f"a write lock stayed taken: {exc}") from None
-            except psycopg.errors.UniqueViolation as exc:
-                raise AppendCollidedError(str(exc)) from None
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                # Inside the transaction's block: the datastore turns any psycopg error that
+                # leaves it into the library's own OperationalError, IntegrityError..., so a
+                # lock timeout caught outside was never a TenantBusyError (and stopped
+                # `ledger consume`).
+                try:
+                    curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
+                    for key in sorted({lock_key(t) for t in tenants}):
+                        curs.execute("SELECT pg_advisory_xact_lock(%s)", (key,), prepare=True)
+                    with self._bound(curs):
+                        yield _PostgresWriter(self, curs)
+                except psycopg.errors.LockNotAvailable as exc:  # a tenant's, or the events table's
+                    raise TenantBusyError(f"a write lock stayed taken: {exc}") from None
+                except psycopg.errors.UniqueViolation as exc:
+                    raise AppendCollidedError(str(exc)) from None
+        except OperationalError as exc:
+            # The COMMIT's own wait: a transaction that notifies takes the database's one
+            # notification lock at commit, and another committer may hold it past the lock
+            # timeout (its commit stalled, e.g. waiting for a synchronous standby). The commit
+            # then fails and nothing was recorded: contention, to be waited out like the rest.
+            if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                raise TenantBusyError(f"the commit waited past the lock timeout: {exc}") from None
+            raise
         self.trees_committed()  # after the transaction's block: it has committed
         self._analyse_if_grown()
 

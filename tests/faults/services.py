@@ -57,6 +57,11 @@ class OwnServices:
         return f"postgresql://ledger:ledger@127.0.0.1:{self.pg_port}/ledger"
 
     @property
+    def superuser_url(self) -> str:
+        """Its superuser (trusted on loopback, as scripts/postgres.sh sets the server up)."""
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
+
+    @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
 
@@ -84,6 +89,12 @@ class OwnServices:
             (self.home / "kafka" / "libs").symlink_to(shared_jars)
         self._script("postgres", "up")
         self._script("kafka", "up")
+
+    def up_postgres(self) -> None:
+        """Only the PostgreSQL server (a test that changes server-wide settings)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.home, 0o755)
+        self._script("postgres", "up")
 
     def restart(self, name: str) -> float:
         """Stop and start one of them; returns how long it was away, in seconds."""
