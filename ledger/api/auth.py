@@ -73,7 +73,7 @@ bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger 
 
 async def authenticate(request: Request) -> Principal:
     """The principal of a valid, unrevoked key, or 401: from memory when it can vouch for the
-    key (see `keys.ApiKeys`), else from the table on a worker thread. Only one spelling of the
+    key (see `remembered_keys.ApiKeys`), else from the table on a worker thread. Only one spelling of the
     credentials reaches either (`credentials.bearer_key`)."""
     key = bearer_key(request.headers.getlist("authorization"))
     if key is None:

@@ -4,15 +4,20 @@ asked once per scrape and its failure reported as `..._up 0`, never as a failed 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
+
+log = structlog.get_logger()
 
 
 class Metrics:
@@ -76,28 +81,54 @@ class Metrics:
 class _Stores(Collector):
     """The event store's newest position and the read models' watermark, with whether each
     answered: a store that is down is `ledger_..._up 0` and its value is left out of that
-    scrape (no sample, rather than a made-up one), while every other metric is still served."""
+    scrape (no sample, rather than a made-up one), while every other metric is still served.
+    The two are asked at once, each on a thread of its own, and the scrape waits `wait`
+    seconds at most for both (one PostgreSQL outage often takes both: by default they share
+    a database), so it answers within a scraper's usual 10 s timeout."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait: float = 6.0) -> None:
         self.position: Callable[[], float] | None = None
         self.watermark: Callable[[], float] | None = None
+        self.wait = wait
+        self._answered: dict[str, bool] = {}  # the last scrape's, to log each change once
 
     def collect(self) -> Iterator[Metric]:
-        yield from _asked("ledger_event_store", "the event store", "position",
-                          "Newest ledger position.", self.position)
-        yield from _asked("ledger_read_models", "the read models", "watermark",
-                          "Changes the read models applied.", self.watermark)
+        stores = [(p, s, n, d, a) for p, s, n, d, a in (
+            ("ledger_event_store", "the event store", "position", "Newest ledger position.",
+             self.position),
+            ("ledger_read_models", "the read models", "watermark",
+             "Changes the read models applied.", self.watermark)) if a is not None]
+        answers: dict[str, float | BaseException] = {}
+        threads = [threading.Thread(target=_ask, args=(prefix, ask, answers), daemon=True,
+                                    name=f"metrics-{prefix}")
+                   for prefix, _, _, _, ask in stores]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + self.wait
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for prefix, store, name, documentation, _ in stores:
+            answer = answers.get(prefix, TimeoutError(f"no answer within {self.wait:g} s"))
+            up = not isinstance(answer, BaseException)
+            self._log_change(prefix, store, up, answer)
+            yield GaugeMetricFamily(f"{prefix}_up", f"1 if {store} answered this scrape, else 0.",
+                                    value=1.0 if up else 0.0)
+            if not isinstance(answer, BaseException):
+                yield GaugeMetricFamily(f"{prefix}_{name}", documentation, value=answer)
+
+    def _log_change(self, prefix: str, store: str, up: bool, answer: object) -> None:
+        if self._answered.get(prefix, True) != up:
+            if up:
+                log.info("metrics.store_answers", store=store)
+            else:
+                log.warning("metrics.store_unreachable", store=store,
+                            error=f"{type(answer).__name__}: {answer}"[:300],
+                            hint="its position is left out of the scrapes until it answers")
+        self._answered[prefix] = up
 
 
-def _asked(prefix: str, store: str, name: str, documentation: str,
-           ask: Callable[[], float] | None) -> Iterator[Metric]:
-    if ask is None:
-        return
+def _ask(prefix: str, ask: Callable[[], float], answers: dict[str, float | BaseException]) -> None:
     try:
-        value: float | None = float(ask())
-    except Exception:  # noqa: BLE001 - any failure of a store is what `_up 0` reports
-        value = None
-    yield GaugeMetricFamily(f"{prefix}_up", f"1 if {store} answered this scrape, else 0.",
-                            value=0.0 if value is None else 1.0)
-    if value is not None:
-        yield GaugeMetricFamily(f"{prefix}_{name}", documentation, value=value)
+        answers[prefix] = float(ask())
+    except Exception as exc:  # noqa: BLE001 - any failure of a store is what `_up 0` reports
+        answers[prefix] = exc

@@ -84,3 +84,20 @@ def test_metrics_are_served_within_seconds_and_say_the_event_store_is_down() -> 
         assert "ledger_event_store_position " not in metrics.text  # no made-up value
         assert "ledger_read_models_up 1.0" in metrics.text
         assert 'ledger_http_requests_total{method="GET",route="/metrics",status="200"}' in metrics.text
+
+
+def test_metrics_answer_within_one_wait_with_both_stores_on_one_stopped_server() -> None:
+    _, url, proxy = through_proxy()  # the default set-up: the read models in the same database
+    with running_api(f"{url}?schema={unique('t')}", read_url=f"{url}?schema={unique('r')}") as api:
+        api.with_catalog()
+        admin = api.as_role("admin")
+        assert "ledger_read_models_up 1.0" in admin.get("/metrics").text  # the key now known
+        proxy.stop()
+        began = time.monotonic()
+        metrics = admin.get("/metrics")
+        took = time.monotonic() - began
+        assert metrics.status_code == 200, metrics.text
+        assert "ledger_event_store_up 0.0" in metrics.text
+        assert "ledger_read_models_up 0.0" in metrics.text
+        # the two asked at once: one wait, within a scraper's usual 10 s timeout
+        assert took < SERVE_STORE_WAIT + 3, took
