@@ -57,14 +57,20 @@ def connect(url: str) -> Any:
 
 
 def ensure_schema(url: str) -> None:
-    """The library does not create a PostgreSQL schema; a `?schema=` of ours must exist first."""
+    """The library does not create a PostgreSQL schema; a `?schema=` of ours must exist first.
+    Serialised with the tables' creation (`CREATE_LOCK`): two CREATE SCHEMA IF NOT EXISTS at
+    once collide on pg_namespace's unique index, and the worker that lost exited."""
     schema = library_settings(url).get("POSTGRES_SCHEMA")
     if not schema:
         return
     from psycopg import sql
 
     with connect(url) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))
 
 
 # Seconds a serving process waits for a connection to the event store's PostgreSQL (the
