@@ -8,14 +8,22 @@ library's recorder (with our index table: `recorders.py`, `pgrecorder.py`).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from ledger.domain.facts import Fact
 from ledger.store import streams
 from ledger.store.codec import decode, to_fact
 from ledger.store.records import IndexRow
+
+# At most this many connections a restart broke are passed over (the pool's largest size, 15,
+# holds more only when busy); a failure slower than QUICK_FAILURE seconds is a real one.
+BROKEN_HELD = 15
+QUICK_FAILURE = 0.5
 
 
 class CorruptStoreError(Exception):
@@ -40,11 +48,20 @@ class LedgerInOrder:
         return self.recorder.max_notification_id() or 0
 
     def reachable(self) -> None:
-        """One round trip to the database, tried once: the library tries each of its own reads
-        up to ten times, each waiting for a connection, so with the database stopped those
-        take ten times a process's wait before they fail. Raises what the database raised."""
-        with self.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute("SELECT 1")
+        """One round trip to the database, not the library's ten tries (each waiting for a
+        connection: with the database stopped they take ten times a process's wait). A pooled
+        connection that a database restart broke fails at once, and the pool drops it: such
+        quick failures are tried again on the next connection (at most `BROKEN_HELD` of
+        them), so a restarted database is not reported down. Raises what the database raised."""
+        for held in range(BROKEN_HELD + 1):
+            began = time.monotonic()
+            try:
+                with self.recorder.datastore.transaction(commit=False) as cursor:
+                    cursor.execute("SELECT 1")
+                return
+            except (InterfaceError, OperationalError):
+                if held == BROKEN_HELD or time.monotonic() - began > QUICK_FAILURE:
+                    raise
 
     def facts_after(self, position: int, limit: int = 500) -> list[Fact]:
         """Facts in ledger order after `position`: the outbox the relay and projections follow."""

@@ -101,3 +101,17 @@ def test_metrics_answer_within_one_wait_with_both_stores_on_one_stopped_server()
         assert "ledger_read_models_up 0.0" in metrics.text
         # the two asked at once: one wait, within a scraper's usual 10 s timeout
         assert took < SERVE_STORE_WAIT + 3, took
+
+
+def test_after_the_event_store_restarts_health_and_metrics_say_it_answers_at_once() -> None:
+    base, url, proxy = through_proxy()
+    with running_api(f"{url}?schema={unique('t')}", read_url=f"{base}?schema={unique('r')}") as api:
+        api.with_catalog()
+        admin = api.as_role("admin")
+        assert admin.get("/healthz").status_code == 200
+        proxy.cut()  # the pool's connections broken, the server there again
+        began = time.monotonic()
+        health = admin.get("/healthz")  # not a false "degraded" for the broken connections
+        assert health.status_code == 200, health.text
+        assert time.monotonic() - began < SERVE_STORE_WAIT, "it waited as for a stopped store"
+        assert "ledger_event_store_up 1.0" in admin.get("/metrics").text

@@ -64,6 +64,18 @@ class Proxy:
                 except OSError:
                     pass
 
+    def cut(self) -> None:
+        """Cut every open connection but go on accepting new ones, as a restarted server
+        does: what a client's pool held is broken."""
+        with self.lock:
+            held, self.sockets = self.sockets, []
+        for end in held:
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+                end.close()
+            except OSError:
+                pass
+
     def stop(self) -> None:
         with self.lock:
             self.up = False
