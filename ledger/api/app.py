@@ -74,7 +74,7 @@ full stack (tests compare the two)."""
                   clock=clock or (lambda: datetime.now(UTC)),
                   license_validity=timedelta(days=license_file_days), follower=follower,
                   kafka_probe=kafka_probe, write_wait=write_wait)
-    metrics.observe_stores(lambda: operations.newest_position(wiring.store), models.watermark)
+    metrics.observe_stores(wiring.store.newest_position, models.watermark)
     app = application()
     app.state.ports = ports
     app.add_middleware(operations.LimitBody)

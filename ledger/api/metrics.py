@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -72,10 +73,26 @@ class Metrics:
     def observe_stores(self, position: Callable[[], float], watermark: Callable[[], float]) -> None:
         """`position` and `watermark` are asked at each scrape; each should fail within the
         serving process's wait (the event store's: `newest_position`)."""
-        self._stores.position, self._stores.watermark = position, watermark
+        self._stores.asks = {_EVENT_STORE: position, _READ_MODELS: watermark}
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+@dataclass(frozen=True)
+class _Store:
+    """One store's gauges: `{prefix}_up` and `{prefix}_{value}`."""
+
+    prefix: str
+    called: str
+    value: str
+    documentation: str
+
+
+_EVENT_STORE = _Store("ledger_event_store", "the event store", "position",
+                      "Newest ledger position.")
+_READ_MODELS = _Store("ledger_read_models", "the read models", "watermark",
+                      "Changes the read models applied.")
 
 
 class _Stores(Collector):
@@ -84,51 +101,65 @@ class _Stores(Collector):
     scrape (no sample, rather than a made-up one), while every other metric is still served.
     The two are asked at once, each on a thread of its own, and the scrape waits `wait`
     seconds at most for both (one PostgreSQL outage often takes both: by default they share
-    a database), so it answers within a scraper's usual 10 s timeout."""
+    a database), so it answers within a scraper's usual 10 s timeout. An ask still under way
+    (a concurrent scrape's, or one hung past an earlier scrape's wait) is waited for, not
+    started again: no thread piles up behind a hung connection."""
 
     def __init__(self, wait: float = 6.0) -> None:
-        self.position: Callable[[], float] | None = None
-        self.watermark: Callable[[], float] | None = None
+        self.asks: dict[_Store, Callable[[], float]] = {}
         self.wait = wait
-        self._answered: dict[str, bool] = {}  # the last scrape's, to log each change once
+        self._asking: dict[_Store, _Asking] = {}
+        self._started = threading.Lock()
+        self._answered: dict[_Store, bool] = {}  # the last scrape's, to log each change once
 
     def collect(self) -> Iterator[Metric]:
-        stores = [(p, s, n, d, a) for p, s, n, d, a in (
-            ("ledger_event_store", "the event store", "position", "Newest ledger position.",
-             self.position),
-            ("ledger_read_models", "the read models", "watermark",
-             "Changes the read models applied.", self.watermark)) if a is not None]
-        answers: dict[str, float | BaseException] = {}
-        threads = [threading.Thread(target=_ask, args=(prefix, ask, answers), daemon=True,
-                                    name=f"metrics-{prefix}")
-                   for prefix, _, _, _, ask in stores]
-        for thread in threads:
-            thread.start()
+        with self._started:
+            for store, ask in self.asks.items():
+                if store not in self._asking or self._asking[store].done.is_set():
+                    self._asking[store] = _Asking(ask, name=f"metrics-{store.prefix}")
+            asking = {store: self._asking[store] for store in self.asks}
         deadline = time.monotonic() + self.wait
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        for prefix, store, name, documentation, _ in stores:
-            answer = answers.get(prefix, TimeoutError(f"no answer within {self.wait:g} s"))
-            up = not isinstance(answer, BaseException)
-            self._log_change(prefix, store, up, answer)
-            yield GaugeMetricFamily(f"{prefix}_up", f"1 if {store} answered this scrape, else 0.",
-                                    value=1.0 if up else 0.0)
-            if not isinstance(answer, BaseException):
-                yield GaugeMetricFamily(f"{prefix}_{name}", documentation, value=answer)
+        for store, under_way in asking.items():
+            answer = under_way.answer(deadline)
+            value = None if isinstance(answer, BaseException) else answer
+            self._log_change(store, answer)
+            yield GaugeMetricFamily(f"{store.prefix}_up",
+                                    f"1 if {store.called} answered this scrape, else 0.",
+                                    value=0.0 if value is None else 1.0)
+            if value is not None:
+                yield GaugeMetricFamily(f"{store.prefix}_{store.value}", store.documentation,
+                                        value=value)
 
-    def _log_change(self, prefix: str, store: str, up: bool, answer: object) -> None:
-        if self._answered.get(prefix, True) != up:
+    def _log_change(self, store: _Store, answer: float | BaseException) -> None:
+        up = not isinstance(answer, BaseException)
+        if self._answered.get(store, True) != up:
             if up:
-                log.info("metrics.store_answers", store=store)
+                log.info("metrics.store_answers", store=store.called)
             else:
-                log.warning("metrics.store_unreachable", store=store,
+                log.warning("metrics.store_unreachable", store=store.called,
                             error=f"{type(answer).__name__}: {answer}"[:300],
-                            hint="its position is left out of the scrapes until it answers")
-        self._answered[prefix] = up
+                            hint=f"its {store.value} is left out of the scrapes until it answers")
+        self._answered[store] = up
 
 
-def _ask(prefix: str, ask: Callable[[], float], answers: dict[str, float | BaseException]) -> None:
-    try:
-        answers[prefix] = float(ask())
-    except Exception as exc:  # noqa: BLE001 - any failure of a store is what `_up 0` reports
-        answers[prefix] = exc
+class _Asking:
+    """One store asked on a daemon thread of its own; every scrape under way reads its answer."""
+
+    def __init__(self, ask: Callable[[], float], name: str):
+        self.done = threading.Event()
+        self._answer: float | BaseException = TimeoutError("no answer yet")
+        threading.Thread(target=self._run, args=(ask,), daemon=True, name=name).start()
+
+    def _run(self, ask: Callable[[], float]) -> None:
+        try:
+            self._answer = float(ask())
+        except Exception as exc:  # noqa: BLE001 - any failure of a store is what `_up 0` reports
+            self._answer = exc
+        finally:
+            self.done.set()
+
+    def answer(self, deadline: float) -> float | BaseException:
+        """The answer, or a TimeoutError if none came by `deadline` (a monotonic time)."""
+        if not self.done.wait(max(0.0, deadline - time.monotonic())):
+            return TimeoutError("no answer within the scrape's wait")
+        return self._answer

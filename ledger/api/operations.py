@@ -17,7 +17,6 @@ from ledger.api.metrics import CONTENT_TYPE, Metrics
 from ledger.api.models import Health
 from ledger.api.ports import Ports, PortsDep, Probe
 from ledger.api.responses import problems
-from ledger.store.eventstore import LedgerStore
 
 router = APIRouter(tags=["operations"], route_class=Guarded)
 
@@ -60,15 +59,8 @@ def _read_models(ports: Ports, store_reachable: bool) -> dict[str, Any]:
     return check
 
 
-def newest_position(store: LedgerStore) -> int:
-    """The event store's newest position, failing within the serving process's wait: the
-    store asked once (`reachable`) before the library's read, which it tries ten times."""
-    store.reachable()
-    return store.max_position()
-
-
 def _event_store(ports: Ports) -> dict[str, Any]:
-    return {"ok": True, "position": newest_position(ports.store)}
+    return {"ok": True, "position": ports.store.newest_position()}
 
 
 def health(ports: Ports) -> dict[str, dict[str, Any]]:

@@ -20,8 +20,9 @@ from ledger.store import streams
 from ledger.store.codec import decode, to_fact
 from ledger.store.records import IndexRow
 
-# At most this many connections a restart broke are passed over (the pool's largest size, 15,
-# holds more only when busy); a failure slower than QUICK_FAILURE seconds is a real one.
+# At most this many connections a restart broke are passed over: the most the event store's
+# pool holds (POSTGRES_POOL_SIZE 5 + POSTGRES_MAX_OVERFLOW 10, `database.library_settings`).
+# A failure slower than QUICK_FAILURE seconds is a real one, not a broken connection.
 BROKEN_HELD = 15
 QUICK_FAILURE = 0.5
 
@@ -46,6 +47,12 @@ class LedgerInOrder:
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def newest_position(self) -> int:
+        """`max_position`, failing within one wait for a connection when the database cannot
+        be reached (`reachable` first: the library's read would try ten times)."""
+        self.reachable()
+        return self.max_position()
 
     def reachable(self) -> None:
         """One round trip to the database, not the library's ten tries (each waiting for a

@@ -190,27 +190,25 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         self.trees_begun()
         try:
             with self.datastore.transaction(commit=True) as curs:
-                # Inside the transaction's block: the datastore turns any psycopg error that
-                # leaves it into the library's own OperationalError, IntegrityError..., so a
-                # lock timeout caught outside was never a TenantBusyError (and stopped
-                # `ledger consume`).
                 try:
                     curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
                     for key in sorted({lock_key(t) for t in tenants}):
                         curs.execute("SELECT pg_advisory_xact_lock(%s)", (key,), prepare=True)
                     with self._bound(curs):
                         yield _PostgresWriter(self, curs)
-                except psycopg.errors.LockNotAvailable as exc:  # a tenant's, or the events table's
-                    raise TenantBusyError(f"a write lock stayed taken: {exc}") from None
                 except psycopg.errors.UniqueViolation as exc:
                     raise AppendCollidedError(str(exc)) from None
         except OperationalError as exc:
-            # The COMMIT's own wait: a transaction that notifies takes the database's one
-            # notification lock at commit, and another committer may hold it past the lock
-            # timeout (its commit stalled, e.g. waiting for a synchronous standby). The commit
-            # then fails and nothing was recorded: contention, to be waited out like the rest.
+            # The datastore turns a psycopg error that leaves its block, the COMMIT's included,
+            # into the library's own OperationalError (caught inside the block, a lock timeout
+            # at COMMIT was missed and stopped `ledger consume`). Whichever lock outlasted the
+            # timeout (a tenant's, the events table's, or at COMMIT the database's notification
+            # lock, held by another committer whose own commit stalled), the transaction rolled
+            # back and nothing was recorded: contention, to be waited out.
             if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
-                raise TenantBusyError(f"the commit waited past the lock timeout: {exc}") from None
+                raise TenantBusyError("a write lock stayed taken past the lock timeout (a "
+                                      "tenant's, the events table's, or the notification lock "
+                                      f"at COMMIT): {exc}") from None
             raise
         self.trees_committed()  # after the transaction's block: it has committed
         self._analyse_if_grown()

@@ -81,19 +81,18 @@ class OwnServices:
                 cls(home=home).down()
 
     def up(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.home, 0o755)  # the server runs as the `postgres` user when we are root
+        self.up_postgres()
         shared_jars = ROOT / ".cache" / "kafka" / "libs"
         if any(shared_jars.glob(".complete-*")):  # resolved once, by `make test`'s own broker
             (self.home / "kafka").mkdir(exist_ok=True)
             (self.home / "kafka" / "libs").symlink_to(shared_jars)
-        self._script("postgres", "up")
         self._script("kafka", "up")
 
     def up_postgres(self) -> None:
-        """Only the PostgreSQL server (a test that changes server-wide settings)."""
+        """The PostgreSQL server alone (`up` starts the broker after it; a test that changes
+        server-wide settings needs only this)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.home, 0o755)
+        os.chmod(self.home, 0o755)  # the server runs as the `postgres` user when we are root
         self._script("postgres", "up")
 
     def restart(self, name: str) -> float:

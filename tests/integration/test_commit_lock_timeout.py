@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -45,9 +45,9 @@ def own_postgres() -> Iterator[OwnServices]:
         services.down()
 
 
-def _wait_until(what: str, holds: object, seconds: float = 15.0) -> None:
+def _wait_until(what: str, holds: Callable[[], bool], seconds: float = 15.0) -> None:
     deadline = time.monotonic() + seconds
-    while not holds():  # type: ignore[operator]
+    while not holds():
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not within {seconds} s")
         time.sleep(0.05)
@@ -94,7 +94,7 @@ def test_a_commit_held_past_the_lock_timeout_is_busy_and_records_nothing(
             return row is not None and row[0] == "SyncRep"
 
         _wait_until("the other commit waiting for its standby", waiting_for_the_standby)
-        with pytest.raises(ConcurrentAppendError, match="commit waited past the lock timeout"):
+        with pytest.raises(ConcurrentAppendError, match="stayed taken past the lock timeout"):
             ledger.ingest([later], None)
         assert store.max_position() == before  # nothing of the refused write was recorded
         assert store.license_facts("acme", "lic-2") == []

@@ -57,3 +57,28 @@ def test_two_stores_that_hang_are_waited_for_together_within_one_deadline() -> N
     assert "ledger_event_store_up 0.0" in text and "ledger_read_models_up 0.0" in text
     assert "ledger_event_store_position " not in text and "ledger_read_models_watermark " not in text
     assert took < 1.8, took  # one wait for both, not one after the other (2.0 s)
+
+
+def test_a_store_still_hung_from_an_earlier_scrape_is_waited_for_not_asked_again() -> None:
+    release, asked = threading.Event(), []
+
+    def hangs() -> float:
+        asked.append(1)
+        release.wait(10)
+        return 3.0
+
+    metrics = Metrics()
+    metrics._stores.wait = 0.2
+    metrics.observe_stores(hangs, lambda: 7)
+    try:
+        for _ in range(2):
+            text, _ = scraped(metrics)
+            assert "ledger_event_store_up 0.0" in text and "ledger_read_models_up 1.0" in text
+        assert len(asked) == 1  # one thread behind the hung connection, not one per scrape
+    finally:
+        release.set()
+    for under_way in metrics._stores._asking.values():
+        assert under_way.done.wait(5)
+    text, _ = scraped(metrics)  # the hung ask has returned: the store is asked anew
+    assert "ledger_event_store_up 1.0" in text and "ledger_event_store_position 3.0" in text
+    assert len(asked) == 2
