@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import httpx
@@ -29,6 +31,16 @@ def through_proxy() -> tuple[str, str, Proxy]:
     server = urlparse(base)
     proxy = Proxy((server.hostname or "127.0.0.1", server.port or 5432))
     return base, base.replace(f"{server.hostname}:{server.port}", f"127.0.0.1:{proxy.port}", 1), proxy
+
+
+@contextmanager
+def admin_of(url: str, read_url: str) -> Iterator[httpx.Client]:
+    """An admin client of an API on the event store at `url` (a fresh schema of it) with its
+    read models at `read_url` (another fresh schema), a catalog recorded."""
+    with running_api(f"{url}?schema={unique('t')}", read_url=f"{read_url}?schema={unique('r')}"
+                     ) as api:
+        api.with_catalog()
+        yield api.as_role("admin")
 
 
 def timed(client: httpx.Client, path: str) -> tuple[httpx.Response, float]:
@@ -57,9 +69,7 @@ def test_a_write_while_the_event_store_is_unreachable_is_a_503_to_retry() -> Non
 def test_health_says_degraded_within_seconds_while_the_event_store_is_unreachable() -> None:
     base, url, proxy = through_proxy()
     # the read models elsewhere, so that only the event store is gone
-    with running_api(f"{url}?schema={unique('t')}", read_url=f"{base}?schema={unique('r')}") as api:
-        api.with_catalog()
-        client = api.as_role("admin")
+    with admin_of(url, base) as client:
         assert client.get("/healthz").status_code == 200
         proxy.stop()
         for _ in range(2):  # the pool's connections are broken, then there are none to hand out
@@ -73,9 +83,7 @@ def test_health_says_degraded_within_seconds_while_the_event_store_is_unreachabl
 
 def test_metrics_are_served_within_seconds_and_say_the_event_store_is_down() -> None:
     base, url, proxy = through_proxy()
-    with running_api(f"{url}?schema={unique('t')}", read_url=f"{base}?schema={unique('r')}") as api:
-        api.with_catalog()
-        admin = api.as_role("admin")
+    with admin_of(url, base) as admin:
         before = admin.get("/metrics").text
         assert "ledger_event_store_up 1.0" in before
         assert re.search(r"^ledger_event_store_position [1-9]", before, re.M), before
@@ -93,9 +101,7 @@ def test_metrics_are_served_within_seconds_and_say_the_event_store_is_down() -> 
 def test_metrics_answer_within_a_scrapers_timeout_with_both_stores_on_one_stopped_server(
         ) -> None:
     _, url, proxy = through_proxy()  # the default set-up: the read models in the same database
-    with running_api(f"{url}?schema={unique('t')}", read_url=f"{url}?schema={unique('r')}") as api:
-        api.with_catalog()
-        admin = api.as_role("admin")
+    with admin_of(url, url) as admin:
         assert "ledger_read_models_up 1.0" in admin.get("/metrics").text  # the key now known
         proxy.stop()
         metrics, took = timed(admin, "/metrics")
@@ -108,9 +114,7 @@ def test_metrics_answer_within_a_scrapers_timeout_with_both_stores_on_one_stoppe
 
 def test_after_the_event_store_restarts_health_and_metrics_say_it_answers_at_once() -> None:
     base, url, proxy = through_proxy()
-    with running_api(f"{url}?schema={unique('t')}", read_url=f"{base}?schema={unique('r')}") as api:
-        api.with_catalog()
-        admin = api.as_role("admin")
+    with admin_of(url, base) as admin:
         assert admin.get("/healthz").status_code == 200
         proxy.cut()  # the pool's connections broken, the server there again
         health, took = timed(admin, "/healthz")  # not a false "degraded" for the broken ones
