@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger.store.sql import unavailable
 from schemas.envelope import unbuildable
 
 log = structlog.get_logger()
@@ -193,5 +194,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Answer:
+        if unavailable(exc):  # the read database's (the event store's are the library's own)
+            log.error("api.read_database_unavailable", path=request.url.path,
+                      error=str(exc)[:300])
+            return Answer(body("read_models_unavailable", "the read database could not be "
+                               "used now (down, restarting, or every connection of this API "
+                               "process busy); retry shortly, and see /healthz"), 503,
+                          headers={"Retry-After": "1"})
         log.error("api.unexpected_error", path=request.url.path, error=repr(exc), exc_info=exc)
         return Answer(body("internal_error", "the ledger could not answer; see its log"), 500)

@@ -8,7 +8,6 @@ library's recorder (with our index table: `recorders.py`, `pgrecorder.py`).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -19,12 +18,7 @@ from ledger.domain.facts import Fact
 from ledger.store import streams
 from ledger.store.codec import decode, to_fact
 from ledger.store.records import IndexRow
-
-# At most this many connections a restart broke are passed over: the most the event store's
-# pool holds (POSTGRES_POOL_SIZE 5 + POSTGRES_MAX_OVERFLOW 10, `database.library_settings`).
-# A failure slower than QUICK_FAILURE seconds is a real one, not a broken connection.
-BROKEN_HELD = 15
-QUICK_FAILURE = 0.5
+from ledger.store.restarts import begun
 
 
 class CorruptStoreError(Exception):
@@ -56,19 +50,12 @@ class LedgerInOrder:
 
     def reachable(self) -> None:
         """One round trip to the database, not the library's ten tries (each waiting for a
-        connection: with the database stopped they take ten times a process's wait). A pooled
-        connection that a database restart broke fails at once, and the pool drops it: such
-        quick failures are tried again on the next connection (at most `BROKEN_HELD` of
-        them), so a restarted database is not reported down. Raises what the database raised."""
-        for held in range(BROKEN_HELD + 1):
-            began = time.monotonic()
-            try:
-                with self.recorder.datastore.transaction(commit=False) as cursor:
-                    cursor.execute("SELECT 1")
-                return
-            except (InterfaceError, OperationalError):
-                if held == BROKEN_HELD or time.monotonic() - began > QUICK_FAILURE:
-                    raise
+        connection: with the database stopped they take ten times a process's wait), begun
+        past the connections a database restart broke (`restarts.begun`), so a restarted
+        database is not reported down. Raises what the database raised."""
+        with begun(lambda: self.recorder.datastore.transaction(commit=False),
+                   (InterfaceError, OperationalError)) as cursor:
+            cursor.execute("SELECT 1")
 
     def facts_after(self, position: int, limit: int = 500) -> list[Fact]:
         """Facts in ledger order after `position`: the outbox the relay and projections follow."""

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 
 from ledger.domain.facts import Fact
@@ -24,9 +24,12 @@ from ledger.store.factstable import ARRAY_TYPES, COLUMNS, FACTS_TABLE, ddl
 from ledger.store.pgtree import PostgresTreeIndex
 from ledger.store.recorders import AppendCollidedError, TenantBusyError, Writer, leaves_of
 from ledger.store.records import index_values
+from ledger.store.restarts import begun
 from ledger.store.treeindex import NODES, tree_ddl
 
 log = structlog.get_logger()
+# what a connection a database restart broke raises on its first use (`restarts.begun`)
+_BROKEN = (InterfaceError, OperationalError)
 
 
 def _quoted(name: str) -> str:
@@ -123,7 +126,8 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         return stream
 
     def _reading(self) -> Any:
-        return self.datastore.transaction(commit=False)
+        """A read's transaction, begun past connections a restart broke (`restarts.begun`)."""
+        return begun(lambda: self.datastore.transaction(commit=False), _BROKEN)
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
                prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
@@ -189,7 +193,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
 
         self.trees_begun()
         try:
-            with self.datastore.transaction(commit=True) as curs:
+            with begun(lambda: self.datastore.transaction(commit=True), _BROKEN) as curs:
                 try:
                     curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
                     for key in sorted({lock_key(t) for t in tenants}):

@@ -7,23 +7,40 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from ledger.store.database import library_settings
+from ledger.store.restarts import begun
 
 _DDL_LOCK = 7_342_001  # any constant of our own
 SERVE_WAIT = 2.0  # seconds a serving process waits for a read connection (see `Database`)
 _INDEX = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.I)
 
 
+class DatabaseDownError(Exception):
+    """The pool's wait for a connection ran out while it failed to connect: the database is
+    down, not merely busy (psycopg_pool raises the same PoolTimeout for both)."""
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether an error says the database cannot be used (the driver's own errors, or the
     network's), as opposed to something about one request. A pool with every connection
     busy counts too: this process cannot read it now."""
-    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
+    return isinstance(exc, (OSError, DatabaseDownError)) or type(exc).__module__.split(".")[0] in (
         "sqlite3", "psycopg", "psycopg_pool")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether a PostgreSQL error of our own tables says the database cannot serve this
+    process now, to be retried shortly: down (`DatabaseDownError`), its connection dropped,
+    or every connection of the pool busy; not a mistake in a statement."""
+    if isinstance(exc, DatabaseDownError):
+        return True
+    import psycopg
+
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def pool_busy(exc: BaseException) -> bool:
@@ -81,7 +98,7 @@ class Database:
         """A read-only snapshot: on SQLite it does not take the write lock, so readers never
         queue behind a projection's writes."""
         if self.postgres:
-            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            with self._begun() as cur:
                 cur.execute("SET TRANSACTION READ ONLY")
                 yield Cursor(cur, postgres=True)
             return
@@ -96,7 +113,7 @@ class Database:
     def transaction(self) -> Iterator[Cursor]:
         """Everything done through the cursor commits together, or not at all."""
         if self.postgres:
-            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            with self._begun() as cur:
                 yield Cursor(cur, postgres=True)
             return
         conn = self._sqlite()
@@ -107,6 +124,30 @@ class Database:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _begun(self) -> AbstractContextManager[Any]:
+        """A PostgreSQL transaction's cursor, begun past the pooled connections a database
+        restart broke (`restarts.begun`)."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        @contextmanager
+        def transaction() -> Iterator[Any]:
+            failed = self._failed_connections()
+            try:
+                with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                    yield cur
+            except PoolTimeout as exc:
+                if self._failed_connections() > failed:  # it tried to connect, and could not
+                    raise DatabaseDownError(f"{exc}, failing to connect to the database"
+                                            ) from exc
+                raise
+
+        return begun(transaction, (psycopg.OperationalError, psycopg.InterfaceError))
+
+    def _failed_connections(self) -> int:
+        """How many of the pool's attempts to connect have failed, ever."""
+        return int(self._pool.get_stats().get("connections_errors", 0))
 
     def create_tables(self, statements: Sequence[str]) -> None:
         """Run CREATE ... IF NOT EXISTS statements. PostgreSQL lets those collide when several

@@ -121,3 +121,21 @@ def test_after_the_event_store_restarts_health_and_metrics_say_it_answers_at_onc
         assert health.status_code == 200, health.text
         assert took < SERVE_STORE_WAIT, "it waited as for a stopped store"
         assert "ledger_event_store_up 1.0" in admin.get("/metrics").text
+
+
+def test_after_the_event_store_restarts_writes_are_recorded_at_once() -> None:
+    """Every pooled connection broken by a restart: a write is recorded on a connection of
+    its own, not answered 503 once for each broken one it meets (the client would retry)."""
+    base, url, proxy = through_proxy()
+    with admin_of(url, base) as admin:
+        for n in range(8):  # the pool holds several connections, each to be broken
+            grant = envelope("license.granted", "2026-03-01", f"lic-{n}", customer_id="c-1",
+                             plan="pro")
+            assert admin.post("/v1/events", json=grant).status_code == 200
+        proxy.cut()
+        for n in range(8, 16):
+            grant = envelope("license.granted", "2026-03-01", f"lic-{n}", customer_id="c-1",
+                             plan="pro")
+            answer = admin.post("/v1/events", json=grant)
+            assert answer.status_code == 200, answer.text
+            assert [r["status"] for r in answer.json()["results"]] == ["accepted"], answer.text

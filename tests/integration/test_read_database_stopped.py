@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ledger.api.cache import EntitlementCache
@@ -139,3 +140,39 @@ def test_a_stopped_postgresql_read_database_degrades_within_seconds(tmp_path: Pa
         assert "ledger_read_models_up 0.0" in metrics.text
         assert "ledger_read_models_watermark " not in metrics.text
         assert "ledger_event_store_up 1.0" in metrics.text
+        started = time.monotonic()  # a key never seen cannot be checked: 503, not 500 or 401
+        unknown = httpx.get(f"{api.url}/v1/customers/c1/entitlements",
+                            headers={"Authorization": "Bearer ldg_" + "x" * 43})
+        assert unknown.status_code == 503, unknown.text
+        assert unknown.json()["code"] == "read_models_unavailable"
+        assert unknown.headers["retry-after"] == "1"
+        assert time.monotonic() - started < 2 * SERVE_WAIT + 1
+
+
+def test_after_the_read_database_restarts_reads_are_answered_at_once(tmp_path: Path) -> None:
+    """Every pooled connection to the read database broken by a restart (the server there
+    again): a check of a customer not held, /healthz and the scrape are answered from it, not
+    503, degraded or `_up 0` once for each broken connection they meet."""
+    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if not base:
+        pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test` (it starts PostgreSQL)")
+    host, port = base.split("@")[1].split("/")[0].split(":")
+    proxy = Proxy((host, int(port)))
+    read = base.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}") + f"?schema={unique('cut')}"
+    with running_api(sqlite(tmp_path), read_url=read, read_wait=SERVE_WAIT) as api:
+        api.with_catalog().record([
+            envelope("license.granted", "2026-02-01", f"lic-{n}", customer_id=f"c{n}", plan="pro")
+            for n in range(6)])
+        client, admin = api.as_role("service"), api.as_role("admin")
+        for n in range(3):  # several connections of the pool in use, then kept
+            assert client.post("/v1/check", json={"customer_id": f"c{n}", "feature": "sso"}
+                               ).json()["allowed"] is True
+        assert client.get("/healthz").status_code == 200
+        proxy.cut()
+        for n in range(3, 6):  # not held in memory: read from the read models
+            answer = client.post("/v1/check", json={"customer_id": f"c{n}", "feature": "sso"})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["allowed"] is True and not answer.json().get("stale"), answer.text
+        health = client.get("/healthz")
+        assert health.status_code == 200, health.text
+        assert "ledger_read_models_up 1.0" in admin.get("/metrics").text
