@@ -48,9 +48,10 @@ class Follower:
         this follower (their only writer in the embedded mode) applies something."""
         return self._reached
 
-    def lag(self) -> int:
-        """Ledger positions recorded but not yet known to be in the read models."""
-        return max(0, self.store.max_position() - self._reached)
+    def lag_behind(self, position: int) -> int:
+        """Ledger positions up to `position` (the newest, as the store said) not yet known to
+        be in the read models."""
+        return max(0, position - self._reached)
 
     def catch_up(self) -> int:
         """Apply everything the ledger holds now; returns how many facts were new to the models."""

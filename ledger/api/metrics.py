@@ -4,7 +4,6 @@ asked once per scrape and its failure reported as `..._up 0`, never as a failed 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from ledger.api.asking import STORE_WAIT, Asks
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -99,29 +100,22 @@ class _Stores(Collector):
     """The event store's newest position and the read models' watermark, with whether each
     answered: a store that is down is `ledger_..._up 0` and its value is left out of that
     scrape (no sample, rather than a made-up one), while every other metric is still served.
-    The two are asked at once, each on a thread of its own, and the scrape waits `wait`
-    seconds at most for both (one PostgreSQL outage often takes both: by default they share
-    a database), so it answers within a scraper's usual 10 s timeout. An ask still under way
-    (a concurrent scrape's, or one hung past an earlier scrape's wait) is waited for, not
-    started again: no thread piles up behind a hung connection."""
+    The two are asked at once (`asking.Asks`), and the scrape waits `wait` seconds at most for
+    both (one PostgreSQL outage often takes both: by default they share a database), so it
+    answers within a scraper's usual 10 s timeout, a store that hangs included."""
 
-    def __init__(self, wait: float = 6.0) -> None:
+    def __init__(self, wait: float = STORE_WAIT) -> None:
         self.asks: dict[_Store, Callable[[], float]] = {}
         self.wait = wait
-        self._asking: dict[_Store, _Asking] = {}
-        self._started = threading.Lock()
+        self._asking = Asks("metrics")
         self._answered: dict[_Store, bool] = {}  # the last scrape's, to log each change once
 
     def collect(self) -> Iterator[Metric]:
-        with self._started:
-            for store, ask in self.asks.items():
-                if store not in self._asking or self._asking[store].done.is_set():
-                    self._asking[store] = _Asking(ask, name=f"metrics-{store.prefix}")
-            asking = {store: self._asking[store] for store in self.asks}
+        asking = {store: self._asking.start(store.prefix, ask) for store, ask in self.asks.items()}
         deadline = time.monotonic() + self.wait
         for store, under_way in asking.items():
             answer = under_way.answer(deadline)
-            value = None if isinstance(answer, BaseException) else answer
+            value = None if isinstance(answer, BaseException) else float(answer)
             self._log_change(store, answer)
             yield GaugeMetricFamily(f"{store.prefix}_up",
                                     f"1 if {store.called} answered this scrape, else 0.",
@@ -140,26 +134,3 @@ class _Stores(Collector):
                             error=f"{type(answer).__name__}: {answer}"[:300],
                             hint=f"its {store.value} is left out of the scrapes until it answers")
         self._answered[store] = up
-
-
-class _Asking:
-    """One store asked on a daemon thread of its own; every scrape under way reads its answer."""
-
-    def __init__(self, ask: Callable[[], float], name: str):
-        self.done = threading.Event()
-        self._answer: float | BaseException = TimeoutError("no answer yet")
-        threading.Thread(target=self._run, args=(ask,), daemon=True, name=name).start()
-
-    def _run(self, ask: Callable[[], float]) -> None:
-        try:
-            self._answer = float(ask())
-        except Exception as exc:  # noqa: BLE001 - any failure of a store is what `_up 0` reports
-            self._answer = exc
-        finally:
-            self.done.set()
-
-    def answer(self, deadline: float) -> float | BaseException:
-        """The answer, or a TimeoutError if none came by `deadline` (a monotonic time)."""
-        if not self.done.wait(max(0.0, deadline - time.monotonic())):
-            return TimeoutError("no answer within the scrape's wait")
-        return self._answer

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
@@ -12,68 +11,14 @@ from starlette.exceptions import HTTPException
 
 from ledger.api.auth import Guarded, may
 from ledger.api.errors import Answer, body, refuse_unknown_query
+from ledger.api.health import health
 from ledger.api.keys import Principal
 from ledger.api.metrics import CONTENT_TYPE, Metrics
 from ledger.api.models import Health
-from ledger.api.ports import Ports, PortsDep, Probe
+from ledger.api.ports import PortsDep
 from ledger.api.responses import problems
 
 router = APIRouter(tags=["operations"], route_class=Guarded)
-
-
-def _probe(probe: Probe) -> dict[str, Any]:
-    try:
-        return probe()
-    except Exception as exc:  # noqa: BLE001 - any failure of a store is what health reports
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-
-
-LAG_PROBE = 1000  # facts looked at beyond the newest applied one
-STALE_AFTER = timedelta(seconds=60)  # an event not projected by then means a worker is missing
-
-
-def _read_models(ports: Ports, store_reachable: bool) -> dict[str, Any]:
-    """The read models answer; in the embedded mode also how far the follower lags the ledger,
-    and not ok while its rounds keep failing (it retries a failing batch forever). The lag is
-    counted against the event store: None while that cannot be reached."""
-    check: dict[str, Any] = {"ok": True, "watermark": ports.models.watermark()}
-    follower = ports.follower
-    if not store_reachable:
-        check["lag"] = None
-    elif follower is None:  # Kafka mode: are the relay and the projection workers keeping up?
-        pending = ports.store.facts_after(ports.models.newest_applied(), LAG_PROBE)
-        check["lag"] = len(pending)
-        if pending and ports.clock() - pending[0].recorded_at > STALE_AFTER:
-            check.update(ok=False, error=(
-                f"{len(pending)}{'+' if len(pending) == LAG_PROBE else ''} ledger events are not "
-                f"in the read models, the oldest recorded {pending[0].recorded_at:%Y-%m-%dT%H:%M:%SZ}"
-                ": are `ledger relay` and `ledger project` running and reaching Kafka?"))
-    else:
-        check["lag"] = follower.lag()
-    if follower is not None:
-        error = follower.last_error
-        if error is not None:
-            rounds = max(1, follower.failures)  # read after the error: a success may come between
-            check.update(ok=False, error=f"projecting the ledger failed {rounds} time"
-                         f"{'' if rounds == 1 else 's'} in a row; last: {error}")
-    return check
-
-
-def _event_store(ports: Ports) -> dict[str, Any]:
-    return {"ok": True, "position": ports.store.newest_position()}
-
-
-def health(ports: Ports) -> dict[str, dict[str, Any]]:
-    store = _probe(lambda: _event_store(ports))
-    checks = {"event_store": store, "read_models": _probe(lambda: _read_models(ports, store["ok"]))}
-    if ports.kafka_probe is not None:
-        checks["kafka"] = _probe(ports.kafka_probe)
-    stale = ports.cache.stale_for()
-    checks["check_cache"] = {"ok": True, "entries": len(ports.cache)} if stale is None else {
-        "ok": False, "entries": len(ports.cache), "stale_seconds": round(stale, 3),
-        "error": "the check answers marked stale: " + (
-            ports.cache.last_error or "the read models are not following the ledger")}
-    return checks
 
 
 @router.get("/healthz", response_model=None,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
+from ledger.api.asking import Asks
 from ledger.api.cache import EntitlementCache
 from ledger.api.metrics import Metrics
 from ledger.api.remembered_keys import ApiKeys
@@ -34,7 +35,7 @@ class ReadModels(Protocol):
 class Follower(Protocol):
     def notify(self) -> None: ...
     def wait_for(self, position: int, timeout: float) -> Any: ...
-    def lag(self) -> int: ...
+    def lag_behind(self, position: int) -> int: ...
     @property
     def last_error(self) -> str | None: ...
     @property
@@ -69,6 +70,7 @@ class Ports:
     kafka_probe: Probe | None = None
     write_wait: float = 5.0
     stopping: threading.Event = field(default_factory=threading.Event)  # set at shutdown
+    asks: Asks = field(default_factory=lambda: Asks("health"))  # the stores, asked by /healthz
 
 
 async def ports(request: Request) -> Ports:

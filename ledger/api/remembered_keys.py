@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from ledger.api.asking import HUNG_AFTER, Background
 from ledger.api.keys import PREFIX, SCHEMA, KeyTable, Principal, digest
 from ledger.store.sql import Cursor, Database, pool_busy, unreachable
 
@@ -54,20 +54,21 @@ class ApiKeys(KeyTable):
         self._counted = float("-inf")
         self._generation = 0  # moves whenever memory is forgotten: a lookup begun before it
         # must not put back what was forgotten
-        self._executor: ThreadPoolExecutor | None = None
+        self._background: Background | None = None
         self._spawn = spawn or self._in_background
         self._recounting = False  # a background recount is asked for or running
         self.max_unreadable = max_unreadable
         self._unreadable_since: float | None = None  # the table has failed since, if it has
         self._tried = float("-inf")  # when the last recount began
+        self._asked = float("-inf")  # when the last recount was asked for
 
     @classmethod
     def open(cls, url: str, *, wait: float = 30.0, **options: Any) -> ApiKeys:
         return cls(Database(url, wait=wait), **options)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        if self._background is not None:  # not waiting for a recount a hung database holds
+            self._background.stop()
         self.db.close()
 
     def revoke(self, key_id: str) -> bool:
@@ -90,6 +91,10 @@ class ApiKeys(KeyTable):
         when memory cannot say: an unknown key, its first use today, or revocations not
         counted for `recheck` (unless the table is cut off: then for `max_unreadable`)."""
         now = self._monotonic()
+        if (self._recounting and self._unreadable_since is None
+                and now - self._asked > HUNG_AFTER):  # a recount that hangs: the table does
+            self._unreadable(TimeoutError(f"the API keys' table did not answer within "
+                                          f"{HUNG_AFTER:.0f} s"))
         age = now - self._counted
         if age >= self.recheck and not self._cut_off(now):
             return None
@@ -97,7 +102,7 @@ class ApiKeys(KeyTable):
         # background; the event loop is the only caller.
         if (age >= self.recheck / 2 and not self._recounting
                 and (self._unreadable_since is None or now - self._tried >= 1.0)):
-            self._recounting = True
+            self._recounting, self._asked = True, now
             self._spawn(self._recount)
         known = self._known.get(digest(key))
         if known is None or known[1] != datetime.now(UTC).date().isoformat():
@@ -144,9 +149,9 @@ class ApiKeys(KeyTable):
         return principal
 
     def _in_background(self, work: Callable[[], None]) -> None:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="api-keys-recount")
-        self._executor.submit(work)
+        if self._background is None:
+            self._background = Background("api-keys-recount")
+        self._background(work)
 
     def _recount(self) -> None:
         """The revocation count renewed off the request path. If it fails, the table is cut

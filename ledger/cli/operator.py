@@ -54,7 +54,7 @@ def status(settings: Settings, fmt: str) -> None:
 
 def system_status(settings: Settings, store: Any, models: Any) -> dict[str, Any]:
     """What `ledger status` reports; Kafka's parts only when LEDGER_KAFKA_BOOTSTRAP is set."""
-    from ledger.api.operations import LAG_PROBE, STALE_AFTER
+    from ledger.api.health import LAG_PROBE, STALE_AFTER
 
     position = store.max_position()
     newest = models.newest_applied()
@@ -80,7 +80,7 @@ def system_status(settings: Settings, store: Any, models: Any) -> dict[str, Any]
 def _kafka_status(settings: Settings, store: Any) -> dict[str, Any]:
     from consumers.lag import group_lag, newest_record
     from consumers.relay import Relay
-    from ledger.api.operations import LAG_PROBE
+    from ledger.api.health import LAG_PROBE
 
     assert settings.kafka_bootstrap is not None
     relayed = Relay(store, None, settings.outbound_topic).position()

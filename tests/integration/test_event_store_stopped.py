@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
@@ -139,3 +141,30 @@ def test_after_the_event_store_restarts_writes_are_recorded_at_once() -> None:
             answer = admin.post("/v1/events", json=grant)
             assert answer.status_code == 200, answer.text
             assert [r["status"] for r in answer.json()["results"]] == ["accepted"], answer.text
+
+
+def test_health_and_metrics_answer_within_seconds_while_the_event_store_hangs() -> None:
+    """A database that hangs (the connection open, nothing answered, as a frozen server or a
+    partition the host's kernel still acknowledges) is not a stopped one: no connection fails.
+    Health and the scrape still answer within their wait, probes at once and probes later,
+    and they do not each leave a thread behind waiting on it."""
+    base, url, proxy = through_proxy()
+    with admin_of(url, base) as admin:
+        assert admin.get("/healthz").status_code == 200
+        proxy.freeze()
+        for probes in (["/healthz", "/healthz", "/healthz", "/metrics"], ["/healthz"]):
+            with ThreadPoolExecutor(len(probes)) as pool:
+                answers = list(pool.map(lambda path: timed(admin, path), probes))
+            for path, (answer, took) in zip(probes, answers, strict=True):
+                assert took < SERVE_STORE_WAIT + 3, (path, took)
+                if path == "/metrics":
+                    assert "ledger_event_store_up 0.0" in answer.text
+                    continue
+                assert answer.status_code == 503, answer.text
+                assert answer.json()["checks"]["event_store"]["ok"] is False
+                assert answer.json()["checks"]["read_models"]["ok"] is True  # elsewhere
+        asking = sorted(t.name for t in threading.enumerate()
+                        if t.name.startswith(("health-", "metrics-")))
+        # one ask of the hung store by each, however many probes, and of the read models
+        # none left: they answered
+        assert asking == ["health-event_store", "metrics-ledger_event_store"], asking

@@ -26,10 +26,13 @@ from tests.integration.test_api_harness import running_api, sqlite
 
 class Proxy:
     """A TCP relay to PostgreSQL; `stop` cuts every connection and refuses new ones, as a
-    stopped server does."""
+    stopped server does; `freeze` relays nothing more while keeping every connection open and
+    accepting new ones, as a server that hangs does (its host's kernel still acknowledges)."""
 
     def __init__(self, target: tuple[str, int]):
         self.target, self.sockets, self.up = target, list[socket.socket](), True
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.lock = threading.Lock()
         self.listening = socket.create_server(("127.0.0.1", 0))
         self.port = self.listening.getsockname()[1]
@@ -51,10 +54,10 @@ class Proxy:
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         try:
             while data := a.recv(65536):
+                self.flowing.wait()
                 b.sendall(data)
         except OSError:
             pass
@@ -76,6 +79,9 @@ class Proxy:
                 end.close()
             except OSError:
                 pass
+
+    def freeze(self) -> None:
+        self.flowing.clear()
 
     def stop(self) -> None:
         with self.lock:
@@ -176,3 +182,52 @@ def test_after_the_read_database_restarts_reads_are_answered_at_once(tmp_path: P
         health = client.get("/healthz")
         assert health.status_code == 200, health.text
         assert "ledger_read_models_up 1.0" in admin.get("/metrics").text
+
+
+def test_a_read_database_that_hangs_degrades_within_seconds(tmp_path: Path) -> None:
+    """The read database hangs (connections open, nothing answered): as with a stopped one,
+    checks of customers held are answered from memory marked stale, one not held is a 503,
+    and health and the scrape say so, each within seconds, not hanging with it."""
+    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if not base:
+        pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test` (it starts PostgreSQL)")
+    host, port = base.split("@")[1].split("/")[0].split(":")
+    proxy = Proxy((host, int(port)))
+    read = base.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}") + f"?schema={unique('hung')}"
+
+    def cache(models: ReadModels, _: Follower) -> EntitlementCache:
+        return EntitlementCache(models, poll_interval=0.1, max_stale=60.0)  # as with Kafka
+
+    with running_api(sqlite(tmp_path), read_url=read, cache=cache, read_wait=SERVE_WAIT) as api:
+        api.with_catalog().record([
+            envelope("license.granted", "2026-02-01", "lic-1", customer_id="c1", plan="pro"),
+            envelope("license.granted", "2026-02-01", "lic-2", customer_id="c2", plan="pro")])
+        client, admin = api.as_role("service"), api.as_role("admin")
+        body = {"customer_id": "c1", "feature": "sso"}
+        assert client.post("/v1/check", json=body).json()["allowed"] is True
+        assert "ledger_read_models_up 1.0" in admin.get("/metrics").text
+        proxy.freeze()
+        time.sleep(0.3)  # past the feed's interval: its next read hangs
+        bound = 2 * SERVE_WAIT + 3
+        deadline = time.monotonic() + bound
+        while True:  # memory answers at once; within the bound, marked stale
+            answer = client.post("/v1/check", json=body, timeout=bound)
+            assert answer.status_code == 200, answer.text
+            if answer.json().get("stale") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert answer.json()["allowed"] is True and answer.json().get("stale") is True
+        started = time.monotonic()
+        unseen = client.post("/v1/check", json={"customer_id": "c2", "feature": "sso"},
+                             timeout=bound)
+        assert unseen.status_code == 503, unseen.text
+        assert unseen.json()["code"] == "read_models_unavailable"
+        assert time.monotonic() - started < bound
+        started = time.monotonic()
+        health = client.get("/healthz", timeout=bound)
+        assert health.json()["status"] == "degraded"
+        assert health.json()["checks"]["read_models"]["ok"] is False
+        assert health.json()["checks"]["event_store"]["ok"] is True
+        assert time.monotonic() - started < bound
+        metrics = admin.get("/metrics", timeout=bound)
+        assert "ledger_read_models_up 0.0" in metrics.text
