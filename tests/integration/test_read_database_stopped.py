@@ -10,7 +10,10 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -95,25 +98,44 @@ class Proxy:
                 pass
 
 
-def test_a_stopped_postgresql_read_database_degrades_within_seconds(tmp_path: Path) -> None:
+
+def read_database_behind_proxy(tag: str) -> tuple[str, Proxy]:
+    """The URL of a fresh schema of the test server reached through a proxy, and the proxy."""
     base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
     if not base:
         pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test` (it starts PostgreSQL)")
     host, port = base.split("@")[1].split("/")[0].split(":")
     proxy = Proxy((host, int(port)))
-    read = base.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}") + f"?schema={unique('stopped')}"
+    return base.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}") + f"?schema={unique(tag)}", proxy
 
-    def cache(models: ReadModels, _: Follower) -> EntitlementCache:
-        return EntitlementCache(models, poll_interval=0.1, max_stale=60.0)  # as with Kafka
 
-    with running_api(sqlite(tmp_path), read_url=read, cache=cache, read_wait=SERVE_WAIT) as api:
+def kafka_like_cache(models: ReadModels, _: Follower) -> EntitlementCache:
+    """The check's cache as `ledger serve` builds it with Kafka: the feed read on a timer."""
+    return EntitlementCache(models, poll_interval=0.1, max_stale=60.0)
+
+
+@contextmanager
+def two_customers_checked(tmp_path: Path, tag: str
+                          ) -> Iterator[tuple[Any, Proxy, httpx.Client, httpx.Client]]:
+    """An API on its own ledger with its read models behind a proxy (`kafka_like_cache`),
+    customers c1 and c2 granted, c1 checked (held in memory) by the service client, the
+    admin client's scrape saying the read models are up: the API, the proxy, the two."""
+    read, proxy = read_database_behind_proxy(tag)
+    with running_api(sqlite(tmp_path), read_url=read, cache=kafka_like_cache,
+                     read_wait=SERVE_WAIT) as api:
         api.with_catalog().record([
             envelope("license.granted", "2026-02-01", "lic-1", customer_id="c1", plan="pro"),
             envelope("license.granted", "2026-02-01", "lic-2", customer_id="c2", plan="pro")])
-        client, admin = api.as_role("service"), api.as_role("admin")
-        body = {"customer_id": "c1", "feature": "sso"}
-        assert client.post("/v1/check", json=body).json()["allowed"] is True
+        client, admin = api.as_role("service"), api.as_role("admin")  # a key each
+        assert client.post("/v1/check", json={"customer_id": "c1", "feature": "sso"}
+                           ).json()["allowed"] is True
         assert "ledger_read_models_up 1.0" in admin.get("/metrics").text
+        yield api, proxy, client, admin
+
+
+def test_a_stopped_postgresql_read_database_degrades_within_seconds(tmp_path: Path) -> None:
+    with two_customers_checked(tmp_path, 'stopped') as (api, proxy, client, admin):
+        body = {"customer_id": "c1", "feature": "sso"}
         with client.stream("GET", "/v1/customers/c1/changes") as stream:
             lines = stream.iter_lines()
             assert next(x for x in lines if x.startswith("event:")) == "event: entitlements"
@@ -159,12 +181,7 @@ def test_after_the_read_database_restarts_reads_are_answered_at_once(tmp_path: P
     """Every pooled connection to the read database broken by a restart (the server there
     again): a check of a customer not held, /healthz and the scrape are answered from it, not
     503, degraded or `_up 0` once for each broken connection they meet."""
-    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
-    if not base:
-        pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test` (it starts PostgreSQL)")
-    host, port = base.split("@")[1].split("/")[0].split(":")
-    proxy = Proxy((host, int(port)))
-    read = base.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}") + f"?schema={unique('cut')}"
+    read, proxy = read_database_behind_proxy("cut")
     with running_api(sqlite(tmp_path), read_url=read, read_wait=SERVE_WAIT) as api:
         api.with_catalog().record([
             envelope("license.granted", "2026-02-01", f"lic-{n}", customer_id=f"c{n}", plan="pro")
@@ -188,24 +205,8 @@ def test_a_read_database_that_hangs_degrades_within_seconds(tmp_path: Path) -> N
     """The read database hangs (connections open, nothing answered): as with a stopped one,
     checks of customers held are answered from memory marked stale, one not held is a 503,
     and health and the scrape say so, each within seconds, not hanging with it."""
-    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
-    if not base:
-        pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test` (it starts PostgreSQL)")
-    host, port = base.split("@")[1].split("/")[0].split(":")
-    proxy = Proxy((host, int(port)))
-    read = base.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}") + f"?schema={unique('hung')}"
-
-    def cache(models: ReadModels, _: Follower) -> EntitlementCache:
-        return EntitlementCache(models, poll_interval=0.1, max_stale=60.0)  # as with Kafka
-
-    with running_api(sqlite(tmp_path), read_url=read, cache=cache, read_wait=SERVE_WAIT) as api:
-        api.with_catalog().record([
-            envelope("license.granted", "2026-02-01", "lic-1", customer_id="c1", plan="pro"),
-            envelope("license.granted", "2026-02-01", "lic-2", customer_id="c2", plan="pro")])
-        client, admin = api.as_role("service"), api.as_role("admin")
+    with two_customers_checked(tmp_path, 'hung') as (api, proxy, client, admin):
         body = {"customer_id": "c1", "feature": "sso"}
-        assert client.post("/v1/check", json=body).json()["allowed"] is True
-        assert "ledger_read_models_up 1.0" in admin.get("/metrics").text
         proxy.freeze()
         time.sleep(0.3)  # past the feed's interval: its next read hangs
         bound = 2 * SERVE_WAIT + 3
