@@ -7,8 +7,8 @@ after it resumes after the batch; a fact seen twice anyway is skipped by its pos
 read models get every accepted fact exactly once in effect, in ledger order.
 
 A batch that fails is retried every round, forever; so that this is seen rather than silent,
-`last_error` and `failures` tell of the rounds failing since the last success, and `lag()` how
-far the read models are behind the ledger (both feed /healthz).
+`last_error` and `failures` tell of the rounds failing since the last success, and
+`lag_behind(position)` how far the read models are behind the ledger (both feed /healthz).
 """
 
 from __future__ import annotations

@@ -24,11 +24,6 @@ log = structlog.get_logger()
 # `database.SERVE_STORE_WAIT`, `sql.SERVE_WAIT` 2 s), so that a stopped store's own error is
 # what is reported, and within the usual 10 s timeout of a scraper or a load balancer.
 STORE_WAIT = 6.0
-# Seconds a read of the read database in the background (the check cache's feed, the API
-# keys' recount) may take before it counts as failed: one that hangs then degrades the
-# answers as a stopped database does (from memory, marked stale), instead of leaving them
-# fresh-looking behind a read that never returns.
-HUNG_AFTER = 5.0
 
 
 class Asking:

@@ -66,7 +66,6 @@ class EntitlementCache(FeedFollowingCache):
     def lookup(self, tenant: str, customer_id: str, now: datetime) -> Lookup | None:
         """From memory only (no I/O, for the event loop), or None if the feed is due or the
         entry missing: then `states` does the rest on a worker thread."""
-        self._check_hung()
         if self.failing_since is not None or self._due() or self._lag() is not None:
             return None
         self._read_ahead()
@@ -76,9 +75,11 @@ class EntitlementCache(FeedFollowingCache):
 
     def states(self, tenant: str, customer_id: str, now: datetime) -> Lookup:
         """The customer's license states at `now`, from memory when they are still the answer."""
-        self._check_hung()
-        if self._due() and not self._polling.locked():
-            self._poll_within()
+        if self._due() and self._polling.acquire(blocking=False):
+            try:
+                self._poll()
+            finally:
+                self._polling.release()
         key = (tenant, customer_id)
         lag = self._lag()
         if lag is not None and self.failing_since is None:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import structlog
 
-from ledger.api.asking import HUNG_AFTER, Asking, Background
+from ledger.api.asking import Background
 from ledger.domain.state import LicenseState
 from projections.changes import Changes
 
@@ -70,38 +70,12 @@ class FeedFollowingCache:
         self._spawn = spawn or self._in_background
         self._background: Background | None = None
         self._reading_ahead = False
-        self._reading: Asking | None = None  # the read of the feed a request asked for
-        self._poll_began: float | None = None  # when the read under way began, if one is
 
     # -- following the feed -------------------------------------------------------------------
     def refresh(self) -> None:
         """Read the feed now, whatever the interval: after a write this process made."""
-        self._poll_within()
-
-    def _poll_within(self) -> None:
-        """Read the feed on a thread of its own, waiting `HUNG_AFTER` seconds at most for it:
-        a read database that hangs then counts as failing, and the request goes on to answer
-        from memory, marked stale, rather than hanging with the read. A read still under way
-        (hung) is not waited for again, nor begun twice."""
-        reading = self._reading
-        if reading is None or reading.done.is_set():
-            reading = self._reading = Asking(self._poll_alone, name="check-cache-feed-read")
-        elif self.failing_since is not None:
-            return
-        if not reading.done.wait(HUNG_AFTER):
-            self._failed(TimeoutError(f"the read models did not answer within {HUNG_AFTER:.0f} s"))
-
-    def _poll_alone(self) -> None:
         with self._polling:
             self._poll()
-
-    def _check_hung(self) -> None:
-        """A read of the feed under way for longer than `HUNG_AFTER` (the read-ahead's, which
-        nothing waits for) counts as a failure: answers are marked stale from then on."""
-        began = self._poll_began
-        if (began is not None and self.failing_since is None
-                and self._monotonic() - began > HUNG_AFTER):
-            self._failed(TimeoutError(f"the read models did not answer within {HUNG_AFTER:.0f} s"))
 
     def _due(self) -> bool:
         if self._cursor is None:
@@ -137,13 +111,7 @@ class FeedFollowingCache:
 
     def _poll(self) -> None:
         hint = self._hint() if self._hint is not None else None
-        self._polled = self._poll_began = self._monotonic()
-        try:
-            self._read_feed(hint)
-        finally:
-            self._poll_began = None
-
-    def _read_feed(self, hint: int | None) -> None:
+        self._polled = self._monotonic()
         try:
             if self._cursor is None:
                 found = Changes(self.models.changes_end(), (), lost=True)

@@ -194,12 +194,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Answer:
-        if unavailable(exc):  # the read database's (the event store's are the library's own)
+        if unavailable(exc):  # our own tables' (the event store's are the library's errors)
             log.error("api.read_database_unavailable", path=request.url.path,
                       error=str(exc)[:300])
-            return Answer(body("read_models_unavailable", "the read database could not be "
-                               "used now (down, restarting, or every connection of this API "
-                               "process busy); retry shortly, and see /healthz"), 503,
-                          headers={"Retry-After": "1"})
+            return Answer(body("read_models_unavailable", "a database of this API's own tables "
+                               "(read models, API keys, trace contexts) could not be used now "
+                               "(down, restarting, hanging, or every connection busy); retry "
+                               "shortly (envelopes sent again that were recorded come back as "
+                               "duplicates), and see /healthz"), 503, headers={"Retry-After": "1"})
         log.error("api.unexpected_error", path=request.url.path, error=repr(exc), exc_info=exc)
         return Answer(body("internal_error", "the ledger could not answer; see its log"), 500)

@@ -62,7 +62,9 @@ def _read_models(ports: Ports, answer: Any, position: Any, deadline: float) -> d
     elif follower is None:  # Kafka mode: are the relay and the projection workers keeping up?
         pending = ports.asks.start("lag", lambda: ports.store.facts_after(applied, LAG_PROBE)
                                    ).answer(deadline)
-        if not isinstance(pending, BaseException):
+        if isinstance(pending, BaseException):  # the store answered, then failed this read
+            check.update(_failed(pending))
+        else:
             check["lag"] = len(pending)
             if pending and ports.clock() - pending[0].recorded_at > STALE_AFTER:
                 check.update(ok=False, error=(

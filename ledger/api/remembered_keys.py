@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from ledger.api.asking import HUNG_AFTER, Background
+from ledger.api.asking import Background
 from ledger.api.keys import PREFIX, SCHEMA, KeyTable, Principal, digest
 from ledger.store.sql import Cursor, Database, pool_busy, unreachable
 
@@ -60,7 +60,6 @@ class ApiKeys(KeyTable):
         self.max_unreadable = max_unreadable
         self._unreadable_since: float | None = None  # the table has failed since, if it has
         self._tried = float("-inf")  # when the last recount began
-        self._asked = float("-inf")  # when the last recount was asked for
 
     @classmethod
     def open(cls, url: str, *, wait: float = 30.0, **options: Any) -> ApiKeys:
@@ -91,10 +90,6 @@ class ApiKeys(KeyTable):
         when memory cannot say: an unknown key, its first use today, or revocations not
         counted for `recheck` (unless the table is cut off: then for `max_unreadable`)."""
         now = self._monotonic()
-        if (self._recounting and self._unreadable_since is None
-                and now - self._asked > HUNG_AFTER):  # a recount that hangs: the table does
-            self._unreadable(TimeoutError(f"the API keys' table did not answer within "
-                                          f"{HUNG_AFTER:.0f} s"))
         age = now - self._counted
         if age >= self.recheck and not self._cut_off(now):
             return None
@@ -102,7 +97,7 @@ class ApiKeys(KeyTable):
         # background; the event loop is the only caller.
         if (age >= self.recheck / 2 and not self._recounting
                 and (self._unreadable_since is None or now - self._tried >= 1.0)):
-            self._recounting, self._asked = True, now
+            self._recounting = True
             self._spawn(self._recount)
         known = self._known.get(digest(key))
         if known is None or known[1] != datetime.now(UTC).date().isoformat():

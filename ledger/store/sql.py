@@ -16,26 +16,30 @@ from ledger.store.restarts import begun
 
 _DDL_LOCK = 7_342_001  # any constant of our own
 SERVE_WAIT = 2.0  # seconds a serving process waits for a read connection (see `Database`)
+# Seconds a serving process's transaction may take before its connection is cut
+# (`watchdog.Watchdog`): a read database that hangs then fails as a stopped one does.
+SERVE_DEADLINE = 5.0
 _INDEX = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.I)
-
-
-class DatabaseDownError(Exception):
-    """The pool's wait for a connection ran out while it failed to connect: the database is
-    down, not merely busy (psycopg_pool raises the same PoolTimeout for both)."""
 
 
 def unreachable(exc: BaseException) -> bool:
     """Whether an error says the database cannot be used (the driver's own errors, or the
     network's), as opposed to something about one request. A pool with every connection
     busy counts too: this process cannot read it now."""
-    return isinstance(exc, (OSError, DatabaseDownError)) or type(exc).__module__.split(".")[0] in (
-        "sqlite3", "psycopg", "psycopg_pool")
+    if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
+            "sqlite3", "psycopg", "psycopg_pool"):
+        return True
+    from ledger.store.pgpool import DatabaseDownError  # not at start-up: it imports psycopg
+
+    return isinstance(exc, DatabaseDownError)
 
 
 def unavailable(exc: BaseException) -> bool:
     """Whether a PostgreSQL error of our own tables says the database cannot serve this
     process now, to be retried shortly: down (`DatabaseDownError`), its connection dropped,
     or every connection of the pool busy; not a mistake in a statement."""
+    from ledger.store.pgpool import DatabaseDownError
+
     if isinstance(exc, DatabaseDownError):
         return True
     import psycopg
@@ -68,9 +72,8 @@ class Database:
         self._connections: list[sqlite3.Connection] = []
         self._pool: Any = None
         if self.postgres:
-            from psycopg_pool import ConnectionPool
-
             from ledger.store.database import ensure_schema
+            from ledger.store.pgpool import Connections
 
             ensure_schema(url)
             s = self.settings
@@ -78,8 +81,9 @@ class Database:
                         f"user={s['POSTGRES_USER']} password={s['POSTGRES_PASSWORD']} "
                         f"dbname={s['POSTGRES_DBNAME']}")
             options = f" options=-csearch_path={self.schema}" if self.schema else ""
-            self._pool = ConnectionPool(conninfo + f" connect_timeout={max(1, round(wait))}" + options,
-                                        min_size=1, max_size=10, open=True, timeout=wait)
+            # a serving process (its short wait) also gives each transaction a deadline
+            self._pool = Connections(conninfo + options, wait=wait,
+                                     deadline=SERVE_DEADLINE if wait <= SERVE_WAIT else None)
 
     def _sqlite(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -129,25 +133,8 @@ class Database:
         """A PostgreSQL transaction's cursor, begun past the pooled connections a database
         restart broke (`restarts.begun`)."""
         import psycopg
-        from psycopg_pool import PoolTimeout
 
-        @contextmanager
-        def transaction() -> Iterator[Any]:
-            failed = self._failed_connections()
-            try:
-                with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                    yield cur
-            except PoolTimeout as exc:
-                if self._failed_connections() > failed:  # it tried to connect, and could not
-                    raise DatabaseDownError(f"{exc}, failing to connect to the database"
-                                            ) from exc
-                raise
-
-        return begun(transaction, (psycopg.OperationalError, psycopg.InterfaceError))
-
-    def _failed_connections(self) -> int:
-        """How many of the pool's attempts to connect have failed, ever."""
-        return int(self._pool.get_stats().get("connections_errors", 0))
+        return begun(self._pool.transaction, (psycopg.OperationalError, psycopg.InterfaceError))
 
     def create_tables(self, statements: Sequence[str]) -> None:
         """Run CREATE ... IF NOT EXISTS statements. PostgreSQL lets those collide when several

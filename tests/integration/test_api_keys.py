@@ -13,7 +13,6 @@ from click.testing import CliRunner, Result
 from psycopg_pool import PoolTimeout
 
 from ledger.api import ApiKeyError, ApiKeys, Principal
-from ledger.api.asking import HUNG_AFTER
 from ledger.api.keys import digest
 from ledger.cli.main import cli
 from tests.builders import envelope
@@ -141,30 +140,6 @@ def test_cut_off_from_the_table_memory_vouches_without_waiting_then_for_a_bound_
         monkeypatch.setattr(serving.db, "reading", reading)
         assert serving.authenticate(issued.key) is not None
         assert serving.remembered(issued.key) is not None
-    finally:
-        serving.close()
-
-
-def test_a_recount_that_hangs_cuts_the_table_off_as_a_failing_one_does(database_url: str
-                                                                      ) -> None:
-    """A read database that hangs fails nothing: the recount asked for never returns. Once
-    it has been under way for HUNG_AFTER seconds the table counts as cut off, so memory
-    vouches for keys known valid (for `max_unreadable`), instead of every request past
-    `recheck` taking the full way and hanging on the table too."""
-    ticks, spawned = [0.0], []
-    serving = ApiKeys.open(database_url, monotonic=lambda: ticks[0], spawn=spawned.append,
-                           max_unreadable=60.0)
-    try:
-        issued = serving.create("acme", "service")
-        assert serving.authenticate(issued.key) is not None
-        ticks[0] = 0.3
-        assert serving.remembered(issued.key) is not None and len(spawned) == 1  # never run
-        ticks[0] = 0.3 + HUNG_AFTER - 0.1  # under way, not yet for HUNG_AFTER: not vouched
-        assert serving.remembered(issued.key) is None
-        ticks[0] = 0.3 + HUNG_AFTER + 0.1
-        assert serving.remembered(issued.key) is not None  # cut off: memory vouches
-        ticks[0] = 0.3 + HUNG_AFTER + 61.0  # for `max_unreadable` only
-        assert serving.remembered(issued.key) is None
     finally:
         serving.close()
 

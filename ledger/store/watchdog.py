@@ -1,0 +1,85 @@
+"""A deadline for each transaction of a serving process on its read database.
+
+A database that hangs (a frozen server, a storage stall, a partition its host still
+acknowledges) fails nothing: a read just never returns, and PostgreSQL's own timeouts cannot
+help, since the server is not running them. psycopg has no client-side deadline, so a request
+that read the read models or the API keys then hung with it, holding a worker thread and a
+pooled connection. The watchdog cuts the connection of a transaction that outlives its
+deadline (shutting its socket down, which the blocked read sees at once): the transaction
+fails with the driver's "server closed the connection", which the API already answers from
+memory, stale, or with 503, and the pool drops the connection.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger()
+
+
+class Watchdog:
+    """Cuts the connections of transactions under way for longer than `seconds`: one daemon
+    thread, asleep until the soonest deadline (all are `seconds` after their start, so a new
+    one never comes before those already watched)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._watched: dict[int, tuple[float, Any]] = {}  # token -> (deadline, connection)
+        self._tokens = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def watching(self, connection: Any) -> Iterator[None]:
+        """The block, with `connection` (a psycopg connection) cut if it outlives the deadline."""
+        token = next(self._tokens)
+        with self._changed:
+            self._watched[token] = (time.monotonic() + self.seconds, connection)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="read-database-watchdog")
+                self._thread.start()
+            elif len(self._watched) == 1:  # it sleeps with nothing to watch: wake it
+                self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._watched.pop(token, None)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, connection) in list(self._watched.items()):
+                    if deadline <= now:
+                        del self._watched[token]
+                        _cut(connection, self.seconds)
+                soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
+                self._changed.wait(None if soonest is None else max(0.0, soonest - now))
+
+
+def _cut(connection: Any, seconds: float) -> None:
+    """Shut the connection's socket down (its file descriptor stays the driver's to close)."""
+    try:
+        fd = connection.pgconn.socket
+        cut = socket.socket(fileno=fd)
+    except Exception:  # noqa: BLE001 - closed meanwhile: nothing to cut
+        return
+    try:
+        cut.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        cut.detach()
+    log.warning("read_database.transaction_cut", seconds=seconds,
+                hint="the read database did not answer: check it (LEDGER_READ_DATABASE_URL); "
+                     "checks are answered from memory, marked stale, meanwhile")
