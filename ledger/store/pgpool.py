@@ -52,10 +52,12 @@ class Connections:
         return self._failed_at > self._connected_at
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, reading: bool = False) -> Iterator[Any]:
         """A cursor in a transaction of a pooled connection (committed if the block ends
         well, else rolled back); DatabaseDownError if none could be had from a database that
-        is down."""
+        is down. Only a `reading` one has the deadline: a write may wait on another writer's
+        locks for longer (two embedded followers projecting into the same read models), and
+        cutting it would only have it tried again, and again."""
         try:
             conn = self.pool.getconn()
         except PoolTimeout as exc:
@@ -63,7 +65,8 @@ class Connections:
                 raise DatabaseDownError(f"{exc}; the last attempt to connect to the database "
                                         "failed") from exc
             raise
-        watching = self.watchdog.watching(conn) if self.watchdog else nullcontext()
+        watching = (self.watchdog.watching(conn) if self.watchdog and reading
+                    else nullcontext())
         try:
             with conn, watching, conn.transaction(), conn.cursor() as cur:
                 yield cur
