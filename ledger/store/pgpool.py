@@ -52,12 +52,10 @@ class Connections:
         return self._failed_at > self._connected_at
 
     @contextmanager
-    def transaction(self, *, reading: bool = False) -> Iterator[Any]:
+    def transaction(self) -> Iterator[Any]:
         """A cursor in a transaction of a pooled connection (committed if the block ends
         well, else rolled back); DatabaseDownError if none could be had from a database that
-        is down. Only a `reading` one has the deadline: a write may wait on another writer's
-        locks for longer (two embedded followers projecting into the same read models), and
-        cutting it would only have it tried again, and again."""
+        is down."""
         try:
             conn = self.pool.getconn()
         except PoolTimeout as exc:
@@ -65,8 +63,7 @@ class Connections:
                 raise DatabaseDownError(f"{exc}; the last attempt to connect to the database "
                                         "failed") from exc
             raise
-        watching = (self.watchdog.watching(conn) if self.watchdog and reading
-                    else nullcontext())
+        watching = self.watchdog.watching(conn) if self.watchdog else nullcontext()
         try:
             with conn, watching, conn.transaction(), conn.cursor() as cur:
                 yield cur

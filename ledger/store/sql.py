@@ -16,8 +16,8 @@ from ledger.store.restarts import begun
 
 _DDL_LOCK = 7_342_001  # any constant of our own
 SERVE_WAIT = 2.0  # seconds a serving process waits for a read connection (see `Database`)
-# Seconds a serving process's read may take before its connection is cut (`watchdog.Watchdog`):
-# a read database that hangs then fails as a stopped one does.
+# Seconds a serving process's transaction may take before its connection is cut
+# (`watchdog.Watchdog`): a read database that hangs then fails as a stopped one does.
 SERVE_DEADLINE = 5.0
 _INDEX = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.I)
 
@@ -81,7 +81,7 @@ class Database:
                         f"user={s['POSTGRES_USER']} password={s['POSTGRES_PASSWORD']} "
                         f"dbname={s['POSTGRES_DBNAME']}")
             options = f" options=-csearch_path={self.schema}" if self.schema else ""
-            # a serving process (its short wait) also gives each read a deadline
+            # a serving process (its short wait) also gives each transaction a deadline
             self._pool = Connections(conninfo + options, wait=wait,
                                      deadline=SERVE_DEADLINE if wait <= SERVE_WAIT else None)
 
@@ -102,7 +102,7 @@ class Database:
         """A read-only snapshot: on SQLite it does not take the write lock, so readers never
         queue behind a projection's writes."""
         if self.postgres:
-            with self._begun(reading=True) as cur:
+            with self._begun() as cur:
                 cur.execute("SET TRANSACTION READ ONLY")
                 yield Cursor(cur, postgres=True)
             return
@@ -129,13 +129,12 @@ class Database:
             raise
         conn.execute("COMMIT")
 
-    def _begun(self, *, reading: bool = False) -> AbstractContextManager[Any]:
+    def _begun(self) -> AbstractContextManager[Any]:
         """A PostgreSQL transaction's cursor, begun past the pooled connections a database
-        restart broke (`restarts.begun`); a `reading` one has the serving deadline."""
+        restart broke (`restarts.begun`)."""
         import psycopg
 
-        return begun(lambda: self._pool.transaction(reading=reading),
-                     (psycopg.OperationalError, psycopg.InterfaceError))
+        return begun(self._pool.transaction, (psycopg.OperationalError, psycopg.InterfaceError))
 
     def create_tables(self, statements: Sequence[str]) -> None:
         """Run CREATE ... IF NOT EXISTS statements. PostgreSQL lets those collide when several

@@ -1,4 +1,4 @@
-"""A deadline for each read of a serving process on its read database (`pgpool`: reads only).
+"""A deadline for each transaction of a serving process on its read database.
 
 A database that hangs (a frozen server, a storage stall, a partition its host still
 acknowledges) fails nothing: a read just never returns, and PostgreSQL's own timeouts cannot
