@@ -41,8 +41,10 @@ class Connections:
                 watched._connected_at = time.monotonic()
                 return made
 
-        # a connection attempt gives up within half the wait, so a failed one is known by then
-        self.pool = ConnectionPool(conninfo + f" connect_timeout={max(1, int(wait / 2))}",
+        # A connection attempt gives up within half the wait, so that a failed one is known by
+        # then; psycopg takes no connect_timeout under 2 s, so with a serving process's 2 s
+        # wait the first wait may end with the attempt, and say busy (`down` errs that way).
+        self.pool = ConnectionPool(conninfo + f" connect_timeout={max(2, int(wait / 2))}",
                                    connection_class=Watched, min_size=1, max_size=10, open=True,
                                    timeout=wait)
         self.watchdog = Watchdog(deadline) if deadline is not None else None

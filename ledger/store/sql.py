@@ -81,7 +81,9 @@ class Database:
                         f"user={s['POSTGRES_USER']} password={s['POSTGRES_PASSWORD']} "
                         f"dbname={s['POSTGRES_DBNAME']}")
             options = f" options=-csearch_path={self.schema}" if self.schema else ""
-            # a serving process (its short wait) also gives each transaction a deadline
+            # A serving process (its short wait) also gives each transaction a deadline. Its
+            # embedded follower writes through a Database of its own, with the workers' wait
+            # and no deadline (`cli.serve`): a projection may wait on another writer's locks.
             self._pool = Connections(conninfo + options, wait=wait,
                                      deadline=SERVE_DEADLINE if wait <= SERVE_WAIT else None)
 

@@ -13,6 +13,7 @@ memory, stale, or with 503, and the pool drops the connection.
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import threading
 import time
@@ -32,17 +33,27 @@ class Watchdog:
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        self._watched: dict[int, tuple[float, Any]] = {}  # token -> (deadline, connection)
+        self._watched: dict[int, tuple[float, int]] = {}  # token -> (deadline, descriptor)
         self._tokens = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
     @contextmanager
     def watching(self, connection: Any) -> Iterator[None]:
-        """The block, with `connection` (a psycopg connection) cut if it outlives the deadline."""
+        """The block, with `connection` (a psycopg connection) cut if it outlives the deadline.
+        The watchdog holds a duplicate of its socket's descriptor until the block ends, so
+        that what it shuts down is that socket, even if the driver has closed its own
+        descriptor meanwhile and the number gone to another socket."""
+        try:
+            held: int | None = os.dup(connection.pgconn.socket)
+        except Exception:  # noqa: BLE001 - a connection already lost: nothing to watch
+            held = None
+        if held is None:
+            yield
+            return
         token = next(self._tokens)
         with self._changed:
-            self._watched[token] = (time.monotonic() + self.seconds, connection)
+            self._watched[token] = (time.monotonic() + self.seconds, held)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="read-database-watchdog")
@@ -54,25 +65,25 @@ class Watchdog:
         finally:
             with self._changed:
                 self._watched.pop(token, None)
+            os.close(held)
 
     def _run(self) -> None:
         with self._changed:
             while True:
                 now = time.monotonic()
-                for token, (deadline, connection) in list(self._watched.items()):
+                for token, (deadline, held) in list(self._watched.items()):
                     if deadline <= now:
                         del self._watched[token]
-                        _cut(connection, self.seconds)
+                        _cut(held, self.seconds)
                 soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
                 self._changed.wait(None if soonest is None else max(0.0, soonest - now))
 
 
-def _cut(connection: Any, seconds: float) -> None:
-    """Shut the connection's socket down (its file descriptor stays the driver's to close)."""
+def _cut(held: int, seconds: float) -> None:
+    """Shut the socket down through the watchdog's duplicate descriptor (closed by `watching`)."""
     try:
-        fd = connection.pgconn.socket
-        cut = socket.socket(fileno=fd)
-    except Exception:  # noqa: BLE001 - closed meanwhile: nothing to cut
+        cut = socket.socket(fileno=held)
+    except OSError:  # not a socket after all: nothing to cut, and the watchdog goes on
         return
     try:
         cut.shutdown(socket.SHUT_RDWR)

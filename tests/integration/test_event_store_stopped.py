@@ -158,19 +158,18 @@ def test_health_and_metrics_answer_within_seconds_while_the_event_store_hangs() 
                            if t.name.startswith(("health-", "metrics-")))
 
         before = asking()
-        proxy.freeze()
-        for probes in (["/healthz", "/healthz", "/healthz", "/metrics"], ["/healthz"]):
-            with ThreadPoolExecutor(len(probes)) as pool:
-                answers = list(pool.map(lambda path: timed(admin, path), probes))
-            for path, (answer, took) in zip(probes, answers, strict=True):
-                assert took < SERVE_STORE_WAIT + 3, (path, took)
-                if path == "/metrics":
-                    assert "ledger_event_store_up 0.0" in answer.text
-                    continue
-                assert answer.status_code == 503, answer.text
-                assert answer.json()["checks"]["event_store"]["ok"] is False
-                assert answer.json()["checks"]["read_models"]["ok"] is True  # elsewhere
-        # one ask of the hung store by each, however many probes; of the read models none
-        # left: they answered
-        assert asking() - before == Counter(["health-event_store", "metrics-ledger_event_store"])
-        proxy.thaw()
+        with proxy.frozen():  # thawed however the test ends
+            for probes in (["/healthz", "/healthz", "/healthz", "/metrics"], ["/healthz"]):
+                with ThreadPoolExecutor(len(probes)) as pool:
+                    answers = list(pool.map(lambda path: timed(admin, path), probes))
+                for path, (answer, took) in zip(probes, answers, strict=True):
+                    assert took < SERVE_STORE_WAIT + 3, (path, took)
+                    if path == "/metrics":
+                        assert "ledger_event_store_up 0.0" in answer.text
+                        continue
+                    assert answer.status_code == 503, answer.text
+                    assert answer.json()["checks"]["event_store"]["ok"] is False
+                    assert answer.json()["checks"]["read_models"]["ok"] is True  # elsewhere
+            # one ask of the hung store by each, however many probes; of the read models none
+            # left: they answered
+            assert asking() - before == Counter(["health-event_store", "metrics-ledger_event_store"])

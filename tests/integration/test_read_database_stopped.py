@@ -29,7 +29,7 @@ from tests.integration.test_api_harness import running_api, sqlite
 
 class Proxy:
     """A TCP relay to PostgreSQL; `stop` cuts every connection and refuses new ones, as a
-    stopped server does; `freeze` relays nothing more while keeping every connection open and
+    stopped server does; `frozen` relays nothing more while keeping every connection open and
     accepting new ones, as a server that hangs does (its host's kernel still acknowledges)."""
 
     def __init__(self, target: tuple[str, int]):
@@ -83,11 +83,14 @@ class Proxy:
             except OSError:
                 pass
 
-    def freeze(self) -> None:
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Nothing relayed within the block; everything held relayed after it."""
         self.flowing.clear()
-
-    def thaw(self) -> None:
-        self.flowing.set()
+        try:
+            yield
+        finally:
+            self.flowing.set()
 
     def stop(self) -> None:
         with self.lock:
@@ -210,30 +213,29 @@ def test_a_read_database_that_hangs_degrades_within_seconds(tmp_path: Path) -> N
     and health and the scrape say so, each within seconds, not hanging with it."""
     with two_customers_checked(tmp_path, 'hung') as (api, proxy, client, admin):
         body = {"customer_id": "c1", "feature": "sso"}
-        proxy.freeze()
-        time.sleep(0.3)  # past the feed's interval: its next read hangs
-        # a request meets at most two reads that are cut at the deadline: its key's, its check's
-        bound = 2 * SERVE_DEADLINE + 3
-        deadline = time.monotonic() + bound
-        while True:  # memory answers at once; within the bound, marked stale
-            answer = client.post("/v1/check", json=body, timeout=bound)
-            assert answer.status_code == 200, answer.text
-            if answer.json().get("stale") or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert answer.json()["allowed"] is True and answer.json().get("stale") is True
-        started = time.monotonic()
-        unseen = client.post("/v1/check", json={"customer_id": "c2", "feature": "sso"},
-                             timeout=bound)
-        assert unseen.status_code == 503, unseen.text
-        assert unseen.json()["code"] == "read_models_unavailable"
-        assert time.monotonic() - started < bound
-        started = time.monotonic()
-        health = client.get("/healthz", timeout=bound)
-        assert health.json()["status"] == "degraded"
-        assert health.json()["checks"]["read_models"]["ok"] is False
-        assert health.json()["checks"]["event_store"]["ok"] is True
-        assert time.monotonic() - started < bound
-        metrics = admin.get("/metrics", timeout=bound)
-        assert "ledger_read_models_up 0.0" in metrics.text
-        proxy.thaw()
+        with proxy.frozen():  # thawed however the test ends
+            time.sleep(0.3)  # past the feed's interval: its next read hangs
+            # a request meets at most two reads that are cut at the deadline: its key's, its check's
+            bound = 2 * SERVE_DEADLINE + 3
+            deadline = time.monotonic() + bound
+            while True:  # memory answers at once; within the bound, marked stale
+                answer = client.post("/v1/check", json=body, timeout=bound)
+                assert answer.status_code == 200, answer.text
+                if answer.json().get("stale") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert answer.json()["allowed"] is True and answer.json().get("stale") is True
+            started = time.monotonic()
+            unseen = client.post("/v1/check", json={"customer_id": "c2", "feature": "sso"},
+                                 timeout=bound)
+            assert unseen.status_code == 503, unseen.text
+            assert unseen.json()["code"] == "read_models_unavailable"
+            assert time.monotonic() - started < bound
+            started = time.monotonic()
+            health = client.get("/healthz", timeout=bound)
+            assert health.json()["status"] == "degraded"
+            assert health.json()["checks"]["read_models"]["ok"] is False
+            assert health.json()["checks"]["event_store"]["ok"] is True
+            assert time.monotonic() - started < bound
+            metrics = admin.get("/metrics", timeout=bound)
+            assert "ledger_read_models_up 0.0" in metrics.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 from contextlib import ExitStack
+from urllib.parse import urlparse
 
 import pytest
 from psycopg_pool import PoolTimeout
@@ -35,12 +36,10 @@ def test_a_pool_with_every_connection_in_use_is_busy_not_down() -> None:
     url = os.environ.get("LEDGER_TEST_POSTGRES_URL")
     if not url:
         pytest.fail("LEDGER_TEST_POSTGRES_URL is not set: run `make test`")
-    host_port = url.split("@")[1].split("/")[0]
-    user_password = url.split("//")[1].split("@")[0]
-    user, password = user_password.split(":")
-    host, port = host_port.split(":")
-    pool = Connections(f"host={host} port={port} user={user} password={password} "
-                       f"dbname={url.rsplit('/', 1)[1].split('?')[0]}", wait=1.0, deadline=5.0)
+    parts = urlparse(url)
+    pool = Connections(f"host={parts.hostname} port={parts.port} user={parts.username} "
+                       f"password={parts.password} dbname={parts.path.lstrip('/')}",
+                       wait=1.0, deadline=5.0)
     try:
         with ExitStack() as held:
             for _ in range(10):  # the pool's most
