@@ -77,6 +77,11 @@ def ensure_schema(url: str) -> None:
 # library's pool waits 30 s, which workers keep): with the database stopped, a request is
 # answered 503 and /healthz says degraded within seconds, not after 30 s per read.
 SERVE_STORE_WAIT = 5
+# Seconds a serving process's transaction on the event store may take before its connection is
+# cut (`watchdog.Watchdog`): a database that hangs then fails as a stopped one does, 503
+# `event_store_unavailable`. Past the 10 s a write may wait for a tenant's lock
+# (POSTGRES_LOCK_TIMEOUT), which answers 503 `busy` itself.
+SERVE_STORE_DEADLINE = 15
 
 
 def infrastructure(url: str, wait: int | None = None) -> InfrastructureFactory:

@@ -12,13 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError
-
 from ledger.domain.facts import Fact
 from ledger.store import streams
 from ledger.store.codec import decode, to_fact
 from ledger.store.records import IndexRow
-from ledger.store.restarts import begun
 
 
 class CorruptStoreError(Exception):
@@ -50,12 +47,12 @@ class LedgerInOrder:
 
     def reachable(self) -> None:
         """One round trip to the database, not the library's ten tries (each waiting for a
-        connection: with the database stopped they take ten times a process's wait), begun
-        past the connections a database restart broke (`restarts.begun`), so a restarted
-        database is not reported down. Raises what the database raised."""
-        with begun(lambda: self.recorder.datastore.transaction(commit=False),
-                   (InterfaceError, OperationalError)) as cursor:
-            cursor.execute("SELECT 1")
+        connection: with the database stopped they take ten times a process's wait), in the
+        recorder's own read transaction: begun past the connections a database restart broke
+        (`restarts.begun`), so a restarted database is not reported down. Raises what the
+        database raised."""
+        with self.recorder._reading() as cursor:  # on PostgreSQL `restarts.begun`, and cut
+            cursor.execute("SELECT 1")          # at a serving process's deadline
 
     def facts_after(self, position: int, limit: int = 500) -> list[Fact]:
         """Facts in ledger order after `position`: the outbox the relay and projections follow."""

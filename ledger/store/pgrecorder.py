@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +26,7 @@ from ledger.store.recorders import AppendCollidedError, TenantBusyError, Writer,
 from ledger.store.records import index_values
 from ledger.store.restarts import begun
 from ledger.store.treeindex import NODES, tree_ddl
+from ledger.store.watchdog import Watchdog
 
 log = structlog.get_logger()
 # what a connection a database restart broke raises on its first use (`restarts.begun`)
@@ -72,6 +73,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         self._writing = threading.local()
         self._trees = {}
         self._crossed = False  # this process's last commit took the store past a size to analyse at
+        self.watchdog: Watchdog | None = None  # a serving process's deadline (`bootstrap`)
         self.sql_create_statements += [SQL(s).format() for s in [
             *ddl(self.facts_table, "BIGINT"), *tree_ddl(f"{schema}.", postgres=True)]]
         self.insert_facts_statement = (
@@ -126,8 +128,22 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         return stream
 
     def _reading(self) -> Any:
-        """A read's transaction, begun past connections a restart broke (`restarts.begun`)."""
-        return begun(lambda: self.datastore.transaction(commit=False), _BROKEN)
+        return self._transaction(commit=False)
+
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        """The library's `datastore.transaction`, begun past connections a restart broke
+        (`restarts.begun`), and cut at a serving process's deadline (`watchdog`, set by
+        `bootstrap`): a database that hangs fails nothing by itself."""
+        watchdog = self.watchdog
+
+        @contextmanager
+        def transaction() -> Iterator[Any]:
+            with self.datastore.get_connection() as conn:
+                watching = watchdog.watching(conn) if watchdog is not None else nullcontext()
+                with watching, conn.transaction(force_rollback=not commit):
+                    yield conn.cursor()
+
+        return begun(transaction, _BROKEN)
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
                prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
@@ -193,7 +209,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
 
         self.trees_begun()
         try:
-            with begun(lambda: self.datastore.transaction(commit=True), _BROKEN) as curs:
+            with self._transaction(commit=True) as curs:
                 try:
                     curs.execute(f"SET LOCAL lock_timeout = '{self.datastore.lock_timeout or 30}s'")
                     for key in sorted({lock_key(t) for t in tenants}):

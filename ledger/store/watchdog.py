@@ -31,8 +31,9 @@ class Watchdog:
     thread, asleep until the soonest deadline (all are `seconds` after their start, so a new
     one never comes before those already watched)."""
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    def __init__(self, seconds: float, database: str = "the read database (LEDGER_READ_DATABASE_URL)"):
+        """`database`: which one, as the log names it when a transaction is cut."""
+        self.seconds, self.database = seconds, database
         self._watched: dict[int, tuple[float, int]] = {}  # token -> (deadline, descriptor)
         self._tokens = itertools.count()
         self._changed = threading.Condition()
@@ -74,12 +75,12 @@ class Watchdog:
                 for token, (deadline, held) in list(self._watched.items()):
                     if deadline <= now:
                         del self._watched[token]
-                        _cut(held, self.seconds)
+                        _cut(held, self.seconds, self.database)
                 soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
                 self._changed.wait(None if soonest is None else max(0.0, soonest - now))
 
 
-def _cut(held: int, seconds: float) -> None:
+def _cut(held: int, seconds: float, database: str) -> None:
     """Shut the socket down through the watchdog's duplicate descriptor (closed by `watching`)."""
     try:
         cut = socket.socket(fileno=held)
@@ -91,6 +92,6 @@ def _cut(held: int, seconds: float) -> None:
         pass
     finally:
         cut.detach()
-    log.warning("read_database.transaction_cut", seconds=seconds,
-                hint="the read database did not answer: check it (LEDGER_READ_DATABASE_URL); "
-                     "checks are answered from memory, marked stale, meanwhile")
+    log.warning("database.transaction_cut", database=database, seconds=seconds,
+                hint=f"{database} did not answer within the deadline: check it; the request "
+                     "was answered 503 or from memory, marked stale")

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from ledger.store.database import SERVE_STORE_WAIT
+from ledger.store.database import SERVE_STORE_DEADLINE, SERVE_STORE_WAIT
 from tests.builders import envelope
 from tests.conftest import unique
 from tests.integration.test_api_harness import running_api
@@ -173,3 +173,25 @@ def test_health_and_metrics_answer_within_seconds_while_the_event_store_hangs() 
             # one ask of the hung store by each, however many probes; of the read models none
             # left: they answered
             assert asking() - before == Counter(["health-event_store", "metrics-ledger_event_store"])
+
+
+def test_a_write_while_the_event_store_hangs_is_a_503_within_the_deadline() -> None:
+    """Nothing fails on a database that hangs: the write's transaction is cut at the serving
+    deadline, and the answer is the stopped store's 503 (retry: what was recorded comes back
+    duplicate), not a request held for as long as the database hangs."""
+    base, url, proxy = through_proxy()
+    with admin_of(url, base) as admin:
+        grant = envelope("license.granted", "2026-03-01", "lic-1", customer_id="c-1", plan="pro")
+        assert admin.post("/v1/events", json=grant).status_code == 200
+        with proxy.frozen():  # thawed however the test ends
+            later = envelope("license.granted", "2026-03-01", "lic-2", customer_id="c-1",
+                             plan="pro")
+            began = time.monotonic()
+            answer = admin.post("/v1/events", json=later, timeout=SERVE_STORE_DEADLINE + 20)
+            took = time.monotonic() - began
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["code"] == "event_store_unavailable"
+            assert SERVE_STORE_DEADLINE - 1 < took < SERVE_STORE_DEADLINE + 8, took
+        again = admin.post("/v1/events", json=later)  # the same envelope, once it answers
+        assert again.status_code == 200, again.text
+        assert [r["status"] for r in again.json()["results"]] in (["accepted"], ["duplicate"])
