@@ -32,7 +32,8 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] | None = None, *
     factory = infrastructure(settings.database_url, store_wait)
     recorder = process_recorder(factory, settings.database_url)
     if store_wait is not None and hasattr(recorder, "watchdog"):
-        recorder.watchdog = Watchdog(SERVE_STORE_DEADLINE, "the event store's database "
-                                                          "(LEDGER_DATABASE_URL)")
+        recorder.watchdog = Watchdog(SERVE_STORE_DEADLINE,
+                                     "the event store's database (LEDGER_DATABASE_URL)",
+                                     "event-store-watchdog")
     store = LedgerStore(recorder, clock=clock, factory=factory)
     return Wiring(settings=settings, store=store, ledger=Ledger(store))

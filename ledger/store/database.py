@@ -79,9 +79,10 @@ def ensure_schema(url: str) -> None:
 SERVE_STORE_WAIT = 5
 # Seconds a serving process's transaction on the event store may take before its connection is
 # cut (`watchdog.Watchdog`): a database that hangs then fails as a stopped one does, 503
-# `event_store_unavailable`. Past the 10 s a write may wait for a tenant's lock
-# (POSTGRES_LOCK_TIMEOUT), which answers 503 `busy` itself.
-SERVE_STORE_DEADLINE = 15
+# `event_store_unavailable`. Past the three lock waits of 10 s (POSTGRES_LOCK_TIMEOUT, each
+# answered 503 `busy` itself) a healthy write may make one after another: the tenant's lock,
+# the events table's, the notification lock at COMMIT.
+SERVE_STORE_DEADLINE = 45
 
 
 def infrastructure(url: str, wait: int | None = None) -> InfrastructureFactory:

@@ -1,13 +1,13 @@
-"""A deadline for each transaction of a serving process on its read database.
+"""A deadline for each transaction of a serving process on PostgreSQL (`pgpool`, `pgrecorder`).
 
 A database that hangs (a frozen server, a storage stall, a partition its host still
 acknowledges) fails nothing: a read just never returns, and PostgreSQL's own timeouts cannot
 help, since the server is not running them. psycopg has no client-side deadline, so a request
-that read the read models or the API keys then hung with it, holding a worker thread and a
-pooled connection. The watchdog cuts the connection of a transaction that outlives its
-deadline (shutting its socket down, which the blocked read sees at once): the transaction
-fails with the driver's "server closed the connection", which the API already answers from
-memory, stale, or with 503, and the pool drops the connection.
+then hung with the database, holding a worker thread and a pooled connection. The watchdog
+cuts the connection of a transaction that outlives its deadline (shutting its socket down,
+which the blocked read sees at once): the transaction fails with the driver's "server closed
+the connection", which the API answers as for a stopped database (from memory, stale, or
+503), and the pool drops the connection.
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ class Watchdog:
     thread, asleep until the soonest deadline (all are `seconds` after their start, so a new
     one never comes before those already watched)."""
 
-    def __init__(self, seconds: float, database: str = "the read database (LEDGER_READ_DATABASE_URL)"):
-        """`database`: which one, as the log names it when a transaction is cut."""
-        self.seconds, self.database = seconds, database
+    def __init__(self, seconds: float, database: str = "the read database (LEDGER_READ_DATABASE_URL)",
+                 name: str = "read-database-watchdog"):
+        """`database`: which one, as the log names it when a transaction is cut; `name`: the
+        thread's."""
+        self.seconds, self.database, self.name = seconds, database, name
         self._watched: dict[int, tuple[float, int]] = {}  # token -> (deadline, descriptor)
         self._tokens = itertools.count()
         self._changed = threading.Condition()
@@ -56,8 +58,7 @@ class Watchdog:
         with self._changed:
             self._watched[token] = (time.monotonic() + self.seconds, held)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name="read-database-watchdog")
+                self._thread = threading.Thread(target=self._run, daemon=True, name=self.name)
                 self._thread.start()
             elif len(self._watched) == 1:  # it sleeps with nothing to watch: wake it
                 self._changed.notify()
