@@ -26,8 +26,7 @@ class TreeTables:
 
     def __init__(self, recorder: Any):
         self._recorder = recorder
-        self._datastore = recorder.datastore
-        schema = getattr(self._datastore, "schema", None)
+        schema = getattr(recorder.datastore, "schema", None)
         self._postgres = schema is not None
         if schema is not None and not _SAFE.match(str(schema)):
             raise ValueError(f"schema {schema!r} is not a plain identifier")
@@ -38,7 +37,9 @@ class TreeTables:
         return text.replace("?", "%s") if self._postgres else text
 
     def _run(self, query: str, params: Iterable[Any] = (), *, write: bool = False) -> list[tuple[Any, ...]]:
-        with self._datastore.transaction(commit=write) as cursor:
+        # the recorder's own transaction: on PostgreSQL begun past connections a restart broke,
+        # and cut at a serving process's deadline, as every other of ours
+        with self._recorder._transaction(commit=write) as cursor:
             cursor.execute(self._sql(query), list(params))
             if not write:
                 return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]

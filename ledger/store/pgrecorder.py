@@ -189,7 +189,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, FactIndex, PostgresTreeInd
         if not self._crossed:
             return
         try:
-            with self.datastore.transaction(commit=True) as curs:
+            with self._transaction(commit=True) as curs:
                 row = curs.execute("SELECT pg_try_advisory_xact_lock(%s) AS got",
                                    (CREATE_LOCK,)).fetchone()
                 if row is None or not (row["got"] if isinstance(row, dict) else row[0]):

@@ -106,7 +106,12 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, FactIndex, TreeIndex):
         return stream.hex
 
     def _reading(self) -> Any:
-        return self.datastore.transaction(commit=False)
+        return self._transaction(commit=False)
+
+    def _transaction(self, *, commit: bool) -> Any:
+        """A transaction of our own on the store (PostgreSQL's adds what a server needs:
+        `pgrecorder.PostgresLedgerRecorder._transaction`)."""
+        return self.datastore.transaction(commit=commit)
 
     def _fetch(self, cursor: Any, statement: str, params: Sequence[Any],
                prepared: bool = True, binary: bool = False) -> list[tuple[Any, ...]]:
