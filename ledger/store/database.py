@@ -87,11 +87,14 @@ SERVE_STORE_DEADLINE = 45
 
 def infrastructure(url: str, wait: int | None = None) -> InfrastructureFactory:
     """The library's factory for `url`; `wait`: seconds to wait for a PostgreSQL connection
-    from the pool (None: the library's 30)."""
+    from the pool (None: the library's 30). On SQLite, the library's factory with a pool that
+    gives its writer slot back when a connection could not be had (`sqlitepool`)."""
     ensure_schema(url)
     settings = library_settings(url)
     if wait is not None and settings["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         settings["POSTGRES_CONNECT_TIMEOUT"] = str(wait)  # the pool's wait, despite its name
+    if settings["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        settings["PERSISTENCE_MODULE"] = "ledger.store.sqlitepool:LedgerSQLiteFactory"
     return InfrastructureFactory.construct(Environment(env=settings))
 
 

@@ -45,8 +45,9 @@ class AppendCollidedError(Exception):
 
 # The library pool's words when another writer (or the thread ahead of this one in its
 # queue) of the same process kept the database's writer slot past the pool's timeout. Its
-# other ConnectionUnavailableError, all connections in use, is no contention to wait out: the
-# pool then keeps the writer slot it had taken, and every later write would wait in vain.
+# other ConnectionUnavailableError, every connection in use (by readers) past the wait, is
+# the process's pool used up, answered as the read models' is (unavailable, to retry); the
+# writer slot the ask had taken is given back (`sqlitepool`, which the library's pool did not).
 WAITED_FOR_ANOTHER_WRITER = ("Timed out waiting for return of writer",
                              "Timed out waiting for connection pool semaphore")
 
