@@ -35,9 +35,9 @@ EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: nothing wrong with the input, try again
 @click.argument("file", type=click.File("rb"))
 @tenant_option
 @click.option("--any-tenant", is_flag=True,
-              help="With --tenant: also record envelopes whose tenantid names another tenant, "
-                   "each in its own (operators loading a multi-tenant file). Without it, those "
-                   "are rejected as tenant_mismatch, as over HTTP.")
+              help="With --tenant (or LEDGER_TENANT set): also record envelopes whose tenantid "
+                   "names another tenant, each in its own (operators loading a multi-tenant "
+                   "file). Without it, those are rejected as tenant_mismatch, as over HTTP.")
 @FORMAT
 @click.option("--max-line-bytes", type=click.IntRange(min=1), default=None,
               help="Reject longer lines, by number (default: LEDGER_INGEST_MAX_LINE_BYTES, 4 MiB).")
@@ -46,7 +46,9 @@ def ingest(settings: Settings, file: Any, tenant: str | None, any_tenant: bool, 
            max_line_bytes: int | None) -> None:
     """Ingest JSON Lines envelopes from FILE ('-' for standard input)."""
     limit = max_line_bytes or settings.ingest_max_line_bytes
-    enforce = tenant is not None and not any_tenant
+    # The caller's tenant, by the flag or by LEDGER_TENANT (the environment or .env), is held
+    # to as over HTTP; with neither, each envelope names its own (the default 'default' else).
+    enforce = (tenant is not None or "tenant" in settings.model_fields_set) and not any_tenant
     wiring = bootstrap(settings)
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     rejections: list[dict[str, Any]] = []

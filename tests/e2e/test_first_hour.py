@@ -42,6 +42,27 @@ def test_ingest_for_one_tenant_refuses_an_envelope_of_another_as_http_does(tmp_p
     assert json.loads(run(tmp_path, "head", "--tenant", "other").stdout)["sequence"] == 2
 
 
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_ingest_for_the_tenant_of_ledger_tenant_refuses_another_as_with_the_flag(
+        tmp_path: Path, where: str) -> None:
+    """LEDGER_TENANT is the same setting as --tenant (flags override the environment); with
+    neither, each envelope names its own tenant."""
+    published(tmp_path, "other")
+    write_events(tmp_path, envelope("license.granted", "2026-03-01", "lic-1", tenant="other",
+                                    customer_id="c", plan="pro"))
+    env = {"LEDGER_TENANT": "acme"} if where == "environment" else {}
+    if where == ".env":
+        (tmp_path / ".env").write_text("LEDGER_TENANT=acme\n", encoding="utf-8")
+    result = run(tmp_path, "ingest", "events.jsonl", "--format", "json", env=env, check=False)
+    assert result.returncode == 1
+    assert [r["code"] for r in json.loads(result.stdout)["rejections"]] == ["tenant_mismatch"]
+    assert json.loads(run(tmp_path, "head", "--tenant", "other").stdout)["sequence"] == 1
+
+    (tmp_path / ".env").unlink(missing_ok=True)
+    assert run_json(tmp_path, "ingest", "events.jsonl")["accepted"] == 1  # no caller's tenant
+    assert json.loads(run(tmp_path, "head", "--tenant", "other").stdout)["sequence"] == 2
+
+
 @pytest.mark.parametrize("command", [
     ["verify"], ["head", "--tenant", "acme"], ["history", "lic-1"], ["license-file", "cust-1"],
     ["replay", "--as-of", "2026-03-01T00:00:00Z", "--all"], ["status"],
