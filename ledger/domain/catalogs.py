@@ -61,6 +61,10 @@ class CatalogHistory:
         catalog = self.in_force(at, known_at)
         return catalog.plans.get(name) if catalog else None
 
+    def grace_days(self) -> set[int]:
+        """Every plan's grace, in days, in any version (parsed once, with the versions)."""
+        return {plan.grace_days for _, catalog in self._parsed for plan in catalog.plans.values()}
+
     def version(self, version: str) -> Fact | None:
         """The publication of `version`, even if it was withdrawn since (see `withdrawal`)."""
         return next((f for f in self.facts if f.subject == version), None)

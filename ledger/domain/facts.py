@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
 FAR_FUTURE = datetime.max.replace(tzinfo=UTC)  # later than any time an envelope can carry
+
+
+def later(moment: datetime, span: timedelta) -> datetime | None:
+    """`moment + span`; None past the end of time (a term ending in year 9999 plus a plan's
+    grace), where nothing happens that an answer could show."""
+    try:
+        return moment + span
+    except OverflowError:
+        return None
 
 
 @dataclass(frozen=True)

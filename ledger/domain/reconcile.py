@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.domain.catalogs import CatalogHistory
-from ledger.domain.facts import Fact
+from ledger.domain.facts import Fact, later
 from ledger.domain.fold import fold
 from ledger.domain.state import USABLE, license_state, status
 from ledger.domain.timeline import statuses, uncovered
@@ -81,10 +81,10 @@ def _failed(base: dict[str, Any], facts: Sequence[Fact], payments: Sequence[Fact
             catalogs: CatalogHistory, as_of: datetime, days: int) -> list[dict[str, Any]]:
     found = []
     for failed in (p for p in payments if p.type == "payment.failed"):
-        due = failed.effective_at + timedelta(days=days)
+        due = later(failed.effective_at, timedelta(days=days))
         settled = any(p.type == "payment.succeeded" and p.data["invoice_id"] == failed.data["invoice_id"]
                       and p.effective_at >= failed.effective_at for p in payments)
-        if settled or due > as_of:
+        if settled or due is None or due > as_of:  # None: due past the end of time
             continue
         terms = fold(facts, catalogs, due).terms
         if terms is not None and status(terms, catalogs, due) in USABLE:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ledger.domain.catalogs import CatalogHistory
-from ledger.domain.facts import FAR_FUTURE
+from ledger.domain.facts import FAR_FUTURE, later
 from ledger.domain.terms import Terms
 from ledger.domain.usage import UsageCounter, period_start
 from schemas.times import format_time, parse_time
@@ -152,10 +152,7 @@ def _grace_end(terms: Terms, catalogs: CatalogHistory, as_of: datetime,
         return None
     plan = catalogs.plan(terms.plan, as_of, known_at)
     days = 0 if plan is None else plan.grace_days
-    try:
-        return terms.ends_at + timedelta(days=days) if days else None
-    except OverflowError:
-        return None
+    return later(terms.ends_at, timedelta(days=days)) if days else None
 
 
 def status(terms: Terms, catalogs: CatalogHistory, as_of: datetime,

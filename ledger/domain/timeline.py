@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ledger.domain.catalogs import CatalogHistory
-from ledger.domain.facts import Fact
+from ledger.domain.facts import Fact, later
 from ledger.domain.fold import fold
 from ledger.domain.state import status
-from schemas.catalog import Catalog
 
 
 @dataclass(frozen=True)
@@ -33,14 +32,14 @@ def statuses(facts: Sequence[Fact], catalogs: CatalogHistory, until: datetime,
     final = fold(facts, catalogs, until).terms
     if final is None:
         return []
-    graces = {timedelta(days=p.grace_days) for f in catalogs.facts
-              for p in Catalog.model_validate(f.data).plans.values()}
+    graces = {timedelta(days=days) for days in catalogs.grace_days()}
     moments = {final.granted_at, final.starts_at, *extra, *(f.effective_at for f in facts),
                *(f.effective_at for f in catalogs.facts)}
     for fact in facts:  # every end a renewal or conversion ever set, and its grace
         terms = fold(facts, catalogs, fact.effective_at).terms
         if terms is not None and terms.ends_at is not None:
-            moments |= {terms.ends_at + g for g in graces | {timedelta(0)}}
+            moments |= {end for g in graces | {timedelta(0)}
+                        if (end := later(terms.ends_at, g)) is not None}
     points = sorted(m for m in moments if final.granted_at <= m < until) + [until]
     spans: list[Span] = []
     for start, end in zip(points, points[1:], strict=False):

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.domain.reconcile import reconcile
-from ledger.domain.timeline import uncovered
+from ledger.domain.timeline import Span, statuses, uncovered
 from tests.builders import Facts, t
 
 
@@ -103,3 +103,26 @@ def test_the_uncovered_parts_and_the_covers_together_are_the_whole_span(covers: 
         in_gap = any(lo <= point < hi for lo, hi in gaps)
         covered = any(lo <= point < hi for lo, hi in intervals)
         assert in_gap != covered
+
+
+def test_a_term_ending_at_the_end_of_time_with_a_plans_grace_past_it_is_reconciled() -> None:
+    """Its end plus a plan's grace lies past year 9999: no status changes out there (it was an
+    OverflowError, a 500 from /v1/reconciliation for the tenant's every call)."""
+    f = Facts()
+    grant = [f.make("license.granted", "2026-02-01", customer_id="c", plan="pro",
+                    ends_at=t("9999-12-31T23:59:59Z"))]
+    payments = [paid(f, "payment.succeeded", "2026-02-01", "2026-03-01", "inv-1")]
+    [leak] = findings(f, grant, payments, "2026-04-01")
+    assert (leak["code"], leak["from"], leak["to"]) == ("unpaid_usage", "2026-03-01T00:00:00Z",
+                                                        "2026-04-01T00:00:00Z")
+    assert statuses(grant, f.catalogs(), t("2026-04-01")) == [
+        Span(t("2026-02-01"), t("2026-04-01"), "active")]
+
+
+def test_a_failed_payment_at_the_end_of_time_is_never_due() -> None:
+    f = Facts()
+    grant = [f.make("license.granted", "2026-02-01", customer_id="c", plan="basic")]
+    payments = [paid(f, "payment.failed", "9999-12-31T00:00:00Z", "9999-12-31T23:59:59Z", "inv-9",
+                     at="9999-12-31T23:59:59Z")]
+    assert [x["code"] for x in findings(f, grant, payments, "9999-12-31T23:59:59Z")
+            if x["code"] == "failed_payment_not_suspended"] == []
