@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ def read_catalog(file: Path) -> Any:
     try:
         text = file.read_text(encoding="utf-8")
         return _from_toml(tomllib.loads(text)) if file.suffix == ".toml" else json.loads(text)
+    except _NotJsonError as exc:
+        fail(f"{file}: {exc}")
     except ValueError as exc:
         fail(f"{file}: not valid {'TOML' if file.suffix == '.toml' else 'JSON'}: {exc}")
 
@@ -78,8 +80,20 @@ def publish(settings: Settings, file: str, tenant: str | None, effective_at: dat
     wiring.close()
 
 
-def _from_toml(data: Any) -> Any:
-    """TOML has no null: `limit = "unlimited"` stands for JSON's `"limit": null`."""
+class _NotJsonError(ValueError):
+    """A TOML value a catalog (JSON data, as every channel sends it) cannot hold."""
+
+
+def _from_toml(data: Any, path: str = "") -> Any:
+    """TOML has no null: `limit = "unlimited"` stands for JSON's `"limit": null`. TOML's dates
+    and times have no JSON counterpart: refused, naming the key (`version = 2026-01-01` wants
+    quotes), instead of failing later on encoding with no name."""
     if isinstance(data, dict):
-        return {k: None if k == "limit" and v == "unlimited" else _from_toml(v) for k, v in data.items()}
+        return {k: None if k == "limit" and v == "unlimited" else
+                _from_toml(v, f"{path}.{k}" if path else k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_from_toml(v, f"{path}[{i}]") for i, v in enumerate(data)]
+    if isinstance(data, date | time):  # a datetime is a date
+        raise _NotJsonError(f"{path}: a TOML date or time ({data.isoformat()}) is not a catalog "
+                            f'value; write it as text, in quotes ("{data.isoformat()}")')
     return data

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ledger.domain.chain import GENESIS
 from tests.builders import CATALOG, envelope
 from tests.e2e.cli import LEDGER, run, run_json
@@ -59,6 +61,21 @@ def test_a_toml_catalog_can_say_unlimited(tmp_path: Path) -> None:
     run(tmp_path, "ingest", "e.jsonl")
     state = run_json(tmp_path, "replay", "--as-of", "2026-03-02T00:00:00Z", "--license", "lic-1")["licenses"][0]
     assert state["features"]["api_calls"] == {"enabled": True, "limit": None, "period": "month", "used": 0}
+
+
+@pytest.mark.parametrize(("line", "key"), [
+    ("version = 2026-01-01", "version"),
+    ('version = "t1"\n[plans.pro]\ntier = 1\ngrace_days = 1979-05-27T07:32:00Z', "plans.pro.grace_days"),
+    ('version = "t1"\n[plans.pro]\ntier = 1\n[plans.pro.features.sso]\nblocked_regions = [07:32:00]',
+     "plans.pro.features.sso.blocked_regions[0]"),
+])
+def test_a_toml_date_or_time_in_a_catalog_is_refused_naming_its_key(
+        tmp_path: Path, line: str, key: str) -> None:
+    (tmp_path / "catalog.toml").write_text(line + "\n")
+    result = run(tmp_path, "catalog", "publish", "catalog.toml", check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"catalog.toml: {key}: a TOML date or time" in result.stderr
+    assert "in quotes" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_the_head_of_an_empty_tenant_verifies(tmp_path: Path) -> None:
