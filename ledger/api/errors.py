@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from email.message import Message
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
 from eventsourcing.persistence import OperationalError as PersistenceOperationalError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -107,7 +107,9 @@ def media_type(request: Request) -> tuple[str | None, str | None]:
 def unsupported_media_type(request: Request, accepted: tuple[str, ...] = (JSON,)) -> ApiError | None:
     """415 naming what was sent and what is taken, or None for a JSON body in UTF-8."""
     sent, charset = media_type(request)
-    if request.headers.get("content-type") is None:
+    if len(request.headers.getlist("content-type")) > 1:
+        said = "more than one Content-Type"
+    elif request.headers.get("content-type") is None:
         said = "no Content-Type"
     elif sent not in accepted:
         said = f"Content-Type {request.headers['content-type']!r}"
@@ -120,6 +122,21 @@ def unsupported_media_type(request: Request, accepted: tuple[str, ...] = (JSON,)
         f" (or {', '.join(accepted[1:])})" if len(accepted) > 1 else "")
     return ApiError(415, "invalid_request",
                     f"the body must be JSON sent with {wanted}; this request has {said}")
+
+
+def json_sent(request: Request) -> None:
+    """A dependency of the routes whose body FastAPI reads: that body sent as JSON in UTF-8,
+    as `POST /v1/events` checks its own (FastAPI itself reads a body as JSON with no
+    Content-Type, with any `application/*+json` and whatever its charset says). Declared after
+    the caller's key, so a request without one is still 401 first."""
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers)
+    refusal = unsupported_media_type(request) if has_body else None
+    if refusal is not None:
+        raise refusal
+
+
+JsonSent = Annotated[None, Depends(json_sent)]
 
 
 def body(code: str, message: str) -> dict[str, str]:
@@ -174,6 +191,12 @@ def install(app: FastAPI) -> None:
         reason = unbuildable(exc.__cause__) if exc.__cause__ is not None else None
         if exc.status_code == 400 and reason is not None:  # FastAPI's "error parsing the body"
             message = f"the body is JSON this API cannot read: {reason}"
+        elif exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            refusal = unsupported_media_type(request)  # say what it was sent as, if not JSON
+            if refusal is not None:
+                return Answer(body(refusal.code, refusal.message), refusal.status)
+            message = (f"body: the body is not UTF-8 text ({exc.__cause__.reason} at byte "
+                       f"{exc.__cause__.start}); send JSON in UTF-8, not compressed")
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path!r} (the routes are in /docs)"
         headers = exc.headers

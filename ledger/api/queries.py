@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.api.auth import BEARER, Caller, Guarded, authenticate, check_access, may, settled
 from ledger.api.cache import Lookup, ReadModelsUnavailableError
-from ledger.api.errors import Answer, ApiError, invalid_request, not_found
+from ledger.api.errors import Answer, ApiError, JsonSent, invalid_request, not_found
 from ledger.api.keys import Principal
 from ledger.api.models import CheckAnswer, CheckRequest, CustomerId, Entitlements, History, LicenseId
 from ledger.api.models import LicenseState as LicenseStateModel
@@ -41,7 +41,7 @@ KnownAt = Annotated[str | None, Query(description=f"Only what was recorded by th
 @router.post("/v1/check", response_model=None, openapi_extra=BEARER,
              responses={200: {"model": CheckAnswer}, **problems(400, 401, 403, 413, 503)})
 async def check(request: CheckRequest, principal: Annotated[Principal, Depends(settled("check"))],
-                http: Request) -> Answer:
+                _: JsonSent, http: Request) -> Answer:
     """May the customer use the feature right now (for `quantity` more units)? A hit is
     answered on the event loop; only a miss spends a worker thread on the read models."""
     ports: Ports = http.app.state.ports  # not `PortsDep`: one dependency fewer on the hot path

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from ledger.api.auth import Guarded, may
-from ledger.api.errors import Answer, ApiError
+from ledger.api.errors import Answer, ApiError, JsonSent
 from ledger.api.events import await_projection
 from ledger.api.keys import Principal
 from ledger.api.models import ID_PATTERN, whole_number
@@ -107,7 +107,7 @@ def release_preview(version: Version, principal: Annotated[Principal, Depends(ma
 @router.post("/v1/catalog/releases/{version:id}/approve", response_model=None, responses=STEP)
 def release_approve(version: Version, request: ApproveRequest,
                     principal: Annotated[Principal, Depends(may("approve_catalog"))],
-                    ports: PortsDep) -> Answer:
+                    _: JsonSent, ports: PortsDep) -> Answer:
     """One approval, by someone other than the author, of the draft with this digest."""
     return _step(ports, lambda r: r.approve(principal.tenant, version, actor(principal),
                                             request.digest, request.reason), writes=True)
@@ -116,7 +116,7 @@ def release_approve(version: Version, request: ApproveRequest,
 @router.post("/v1/catalog/releases/{version:id}/reject", response_model=None, responses=STEP)
 def release_reject(version: Version, request: ReasonRequest,
                    principal: Annotated[Principal, Depends(may("approve_catalog"))],
-                   ports: PortsDep) -> Answer:
+                   _: JsonSent, ports: PortsDep) -> Answer:
     return _step(ports, lambda r: r.reject(principal.tenant, version, actor(principal),
                                            request.reason), writes=True)
 
@@ -124,7 +124,7 @@ def release_reject(version: Version, request: ReasonRequest,
 @router.post("/v1/catalog/releases/{version:id}/withdraw", response_model=None, responses=STEP)
 def release_withdraw(version: Version, request: ReasonRequest,
                      principal: Annotated[Principal, Depends(may("withdraw_catalog"))],
-                     ports: PortsDep) -> Answer:
+                     _: JsonSent, ports: PortsDep) -> Answer:
     """Withdraw a draft or an approved version, or a published one whose effective time is
     still ahead: it then never takes effect for any answer known afterwards."""
     return _step(ports, lambda r: r.withdraw(principal.tenant, version, actor(principal),
@@ -134,7 +134,7 @@ def release_withdraw(version: Version, request: ReasonRequest,
 @router.post("/v1/catalog/releases/{version:id}/publish", response_model=None, responses=STEP)
 def release_publish(version: Version, request: PublishRequest,
                     principal: Annotated[Principal, Depends(may("publish_catalog"))],
-                    ports: PortsDep) -> Answer:
+                    _: JsonSent, ports: PortsDep) -> Answer:
     """Publish an approved version at its effective time (a future time schedules it)."""
     return _step(ports, lambda r: r.publish(principal.tenant, version, actor(principal),
                                             request.reason), writes=True)
@@ -155,7 +155,7 @@ def releases(principal: Annotated[Principal, Depends(may("read_releases"))],
 
 @router.post("/v1/catalog/releases", response_model=None, responses=STEP)
 def release_draft(request: DraftRequest, principal: Annotated[Principal, Depends(may("draft_catalog"))],
-                  ports: PortsDep) -> Answer:
+                  _: JsonSent, ports: PortsDep) -> Answer:
     """Draft a catalog version to take effect at `effective_at`; its author can never approve it."""
     return _step(ports, lambda r: r.draft(principal.tenant, actor(principal), request.catalog,
                                           request.effective_at, request.reason), writes=True)
@@ -169,7 +169,7 @@ def policy(principal: Annotated[Principal, Depends(may("read_releases"))], ports
 
 @router.put("/v1/governance/policy", response_model=None, responses=STEP)
 def set_policy(request: PolicyRequest, principal: Annotated[Principal, Depends(may("set_policy"))],
-               ports: PortsDep) -> Answer:
+               _: JsonSent, ports: PortsDep) -> Answer:
     """Change some governance settings; the change is recorded in the ledger under the key's name."""
     changes = request.model_dump(exclude={"reason"})
     return _step(ports, lambda r: r.configure(principal.tenant, actor(principal), request.reason,

@@ -78,6 +78,43 @@ def test_a_body_not_sent_as_json_is_refused_saying_so(admin: httpx.Client, path:
         assert admin.get("/v1/licenses/lic-form").status_code == 404  # nothing was recorded
 
 
+BODIES = {"/v1/check": {"customer_id": "c", "feature": "f"},
+          "/v1/catalog/releases": {"catalog": {"version": "v9", "plans": {}},
+                                   "effective_at": "2027-01-01T00:00:00Z"},
+          "/v1/events": grant("lic-two-types")}
+
+
+@pytest.mark.parametrize("header", ["application/json; charset=latin-1", "application/json; charset=utf-16",
+                                    "application/vnd.api+json", "application/cloudevents+json", None])
+@pytest.mark.parametrize("path", ["/v1/check", "/v1/catalog/releases"])
+def test_every_json_body_is_held_to_json_in_utf8_as_events_are(
+        admin: httpx.Client, path: str, header: str | None) -> None:
+    """FastAPI reads any `application/*+json`, and any charset, as JSON; the routes whose body
+    it reads refuse them as POST /v1/events does (`None`: two Content-Type headers)."""
+    headers: Any = ([("Content-Type", "application/json"), ("Content-Type", "text/plain")]
+                    if header is None else {"Content-Type": header})
+    message = problem(admin.post(path, content=json.dumps(BODIES[path]), headers=headers), 415)
+    assert ("more than one Content-Type" if header is None else header.split(";")[-1].strip()
+            .removeprefix("charset=")) in message
+    if path == "/v1/catalog/releases":
+        assert admin.get("/v1/catalog/releases/v9").status_code == 404  # nothing was drafted
+
+
+def test_two_content_types_on_an_event_body_are_refused(admin: httpx.Client) -> None:
+    headers = [("Content-Type", "application/json"), ("Content-Type", "text/plain")]
+    assert "more than one Content-Type" in problem(
+        admin.post("/v1/events", content=json.dumps(BODIES["/v1/events"]), headers=headers), 415)
+    assert admin.get("/v1/licenses/lic-two-types").status_code == 404
+
+
+@pytest.mark.parametrize("raw", [b'{"customer_id": "c\xff", "feature": "f"}',
+                                 b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"])
+def test_a_check_body_that_is_not_utf8_says_so(admin: httpx.Client, raw: bytes) -> None:
+    """Invalid UTF-8, or a compressed body: FastAPI's words were "There was an error parsing the body"."""
+    message = problem(admin.post("/v1/check", content=raw, headers=JSON), 400)
+    assert message.startswith("body: the body is not UTF-8 text"), message
+
+
 def test_an_event_body_in_another_charset_than_utf8_is_refused_saying_so(admin: httpx.Client) -> None:
     headers = {"Content-Type": "application/json; charset=latin-1"}
     assert "UTF-8" in problem(post(admin, json.dumps(grant("lic-l1")), headers), 415)
