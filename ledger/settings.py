@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.events import tenant_problem
 
 
 class Settings(BaseSettings):
@@ -37,6 +39,14 @@ class Settings(BaseSettings):
     projection_group: str = "ledger-project"
     metrics_port: int | None = Field(default=None, ge=1, le=65535)  # workers' /metrics; off if unset
     metrics_host: str = "127.0.0.1"
+
+    @field_validator("tenant")
+    @classmethod
+    def _a_tenant(cls, tenant: str) -> str:
+        """LEDGER_TENANT names a tenant as an envelope's `tenantid` does."""
+        if (problem := tenant_problem(tenant)) is not None:
+            raise ValueError(problem)
+        return tenant
 
     @property
     def read_url(self) -> str:

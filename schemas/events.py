@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
@@ -13,6 +14,17 @@ from schemas.times import Time
 # in a URL, and never a way to forge another id.
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 NonEmpty = Field(min_length=1, max_length=200, pattern=PRINTABLE)
+
+
+def tenant_problem(tenant: str) -> str | None:
+    """Why `tenant` cannot name a tenant, None if it can: the envelope's `tenantid` rule, for
+    the tenants given elsewhere (a key's, the CLI's `--tenant`, `LEDGER_TENANT`), which
+    envelopes without a `tenantid` are recorded under."""
+    if not 0 < len(tenant) <= 200:
+        return f"a tenant is 1 to 200 characters (this one has {len(tenant)})"
+    if re.fullmatch(PRINTABLE, tenant) is None:
+        return "a tenant is printable text, without control characters"
+    return None
 # Counts stay far below 2**53, so every JSON reader (JavaScript included) gets them exactly, and
 # sums of usage stay within 64-bit integers.
 MAX_SEATS = 1_000_000

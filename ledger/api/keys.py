@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.store.sql import Database
+from schemas.events import tenant_problem
 
 ROLES = ("admin", "billing", "service", "auditor", "customer", "catalog_editor")
 PREFIX = "ldg_"
@@ -106,6 +107,8 @@ class KeyTable:
             raise ApiKeyError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
         if not tenant:
             raise ApiKeyError("a key belongs to a tenant")
+        if problem := tenant_problem(tenant):
+            raise ApiKeyError(f"--tenant: {problem}")
         if role == "customer" and not customer_id:
             raise ApiKeyError("a customer key needs the customer it speaks for (--customer)")
         if role != "customer" and customer_id:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from schemas.events import tenant_problem
 from schemas.times import ZonelessTimeError, parse_time
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table",
@@ -14,8 +15,23 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["json", "table"]), d
                       help="json: one JSON document on standard output, for machines; table: for people.")
 
 
+class TenantParam(click.ParamType):
+    """A tenant as envelopes name one (`schemas.events.tenant_problem`): `--tenant ""` is an
+    error, not the default tenant."""
+
+    name = "TENANT"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        if (problem := tenant_problem(value)) is not None:
+            self.fail(problem, param, ctx)
+        return str(value)
+
+
+TENANT = TenantParam()
+
+
 def tenant_option(fn: Any) -> Any:
-    return click.option("--tenant", default=None,
+    return click.option("--tenant", type=TENANT, default=None,
                         help="Tenant to act for (default: LEDGER_TENANT or 'default').")(fn)
 
 

@@ -21,6 +21,7 @@ from ledger.api.server import kafka_probe, port_free, serve_forever
 from ledger.bootstrap import Wiring, bootstrap
 from ledger.cli.licensefiles import keyring_for
 from ledger.cli.limits import connection_limits, connection_options
+from ledger.cli.options import TENANT
 from ledger.cli.output import emit_json, fail, say
 from ledger.settings import Settings
 from ledger.store.database import SERVE_STORE_WAIT
@@ -152,7 +153,7 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@click.option("--tenant", default=None, help="Tenant of the key (default: LEDGER_TENANT).")
+@click.option("--tenant", type=TENANT, default=None, help="Tenant of the key (default: LEDGER_TENANT).")
 @click.option("--role", required=True,
               type=click.Choice(list(ROLES)),
               help="What the key may do (docs/api.md, roles).")

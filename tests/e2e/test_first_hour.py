@@ -146,3 +146,32 @@ def test_a_bad_setting_names_the_variable_and_the_rule_without_python_names(tmp_
     assert result.returncode == 2
     assert "LEDGER_LICENSE_FILE_DAYS: Input should be greater than or equal to 1 (got '0')" in result.stderr
     assert "Settings" not in result.stderr and "pydantic" not in result.stderr
+
+
+@pytest.mark.parametrize(("tenant", "rule"), [
+    ("", "1 to 200 characters (this one has 0)"), ("a\tb", "without control characters"),
+    ("t" * 201, "1 to 200 characters (this one has 201)")])
+@pytest.mark.parametrize("command", [["apikey", "create", "--role", "admin"], ["ingest", "-"],
+                                     ["head"]])
+def test_a_tenant_no_envelope_could_name_is_refused_naming_the_rule(
+        tmp_path: Path, tenant: str, rule: str, command: list[str]) -> None:
+    """A key's tenant, `--tenant` and LEDGER_TENANT name a tenant as `tenantid` does: envelopes
+    without one were recorded under a tenant with a tab in its name, and `--tenant ""` meant
+    the default tenant."""
+    by_flag = run(tmp_path, *command, "--tenant", tenant, stdin="", check=False)
+    assert by_flag.returncode == 2 and "--tenant" in by_flag.stderr and rule in by_flag.stderr
+    by_setting = run(tmp_path, *command, env={"LEDGER_TENANT": tenant}, stdin="", check=False)
+    assert by_setting.returncode == 2, by_setting.stderr
+    assert "LEDGER_TENANT" in by_setting.stderr and rule in by_setting.stderr
+    assert list(tmp_path.iterdir()) == []  # no store, no key table
+
+
+def test_a_key_of_a_tenant_no_envelope_could_name_cannot_be_made(tmp_path: Path) -> None:
+    from ledger.api import ApiKeyError, ApiKeys
+
+    keys = ApiKeys.open(f"sqlite:///{tmp_path / 'keys.db'}")
+    try:
+        with pytest.raises(ApiKeyError, match="without control characters"):
+            keys.create("acme\n", "admin")
+    finally:
+        keys.close()
