@@ -25,7 +25,7 @@ from ledger.store.chaining import Head, chained_batch
 from ledger.store.inorder import CorruptStoreError
 from ledger.store.recorders import AppendCollidedError, TenantBusyError
 from ledger.store.records import LIFECYCLE, kind_of
-from ledger.store.remembered import FoldKey, HeadKey, RememberedLicenses
+from ledger.store.remembered import FoldKey, HeadKey, RememberedCatalogs, RememberedLicenses
 from ledger.store.tenantreads import TenantReads
 from schemas.times import ZonelessTimeError
 
@@ -46,6 +46,7 @@ class LedgerStore(TenantReads):
         self.clock = clock or (lambda: datetime.now(UTC))
         self._factory = factory
         self.remembered = RememberedLicenses()
+        self.remembered_catalogs = RememberedCatalogs()
         self._heads = threading.local()  # a write's chain heads, as read under its lock
 
     def close(self) -> None:

@@ -117,6 +117,14 @@ class FactIndex(FactsTable):
                       for r in self.query(self._join(f"{where} AND {fragment}"), [*params, *values])]
         return found
 
+    def newest_sequence(self, tenant: str, kind: str) -> int | None:
+        """The sequence of the tenant's newest fact of a sparse kind (catalogs, governance),
+        None without one: one look-up in the kind's partial index."""
+        assert kind in SPARSE_KINDS, kind  # the literal kind is what picks its partial index
+        rows = self.query(f"SELECT MAX(sequence) FROM {self.facts_table} WHERE tenant = ? "
+                          f"AND kind = '{kind}'", [tenant])
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
     def usage_total(self, tenant: str, license_id: str, feature: str, since: int,
                     until: int, known_at: int, before: tuple[int, int] | None,
                     month: str | None) -> int:

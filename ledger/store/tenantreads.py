@@ -16,6 +16,7 @@ from ledger.store.chaining import Head
 from ledger.store.codec import STORAGE_VERSION, seal, to_fact
 from ledger.store.inorder import CorruptStoreError, LedgerInOrder, load_fact
 from ledger.store.records import CATALOG, GOVERNANCE, LIFECYCLE, PAYMENT, USAGE, micros
+from ledger.store.remembered import RememberedCatalogs
 
 
 class TenantReads(LedgerInOrder):
@@ -65,8 +66,23 @@ class TenantReads(LedgerInOrder):
             found.setdefault(subject, {}).setdefault(month_key(fact.effective_at), []).append(fact)
         return found
 
+    remembered_catalogs: RememberedCatalogs
+
     def catalogs(self, tenant: str) -> CatalogHistory:
-        return CatalogHistory.of(f for _, f in self._facts(tenant, CATALOG))
+        """The tenant's catalog history, as kept while its newest catalog fact is the one it was
+        read with (`RememberedCatalogs`). A history read inside a write is not kept: the writer
+        may have added a catalog it then rolls back."""
+        newest = self.recorder.newest_sequence(tenant, CATALOG)
+        if newest is None:
+            return CatalogHistory()
+        kept = self.remembered_catalogs.get(tenant, newest)
+        if kept is not None:
+            return kept
+        facts = [f for _, f in self._facts(tenant, CATALOG)]
+        history = CatalogHistory.of(facts)
+        if facts and getattr(self.recorder._writing, "cursor", None) is None:
+            self.remembered_catalogs.put(tenant, max(f.sequence for f in facts), history)
+        return history
 
     def governance_facts(self, tenant: str) -> list[Fact]:
         """The tenant's catalog release steps and policy changes, in recorded order."""

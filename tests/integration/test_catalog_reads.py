@@ -75,3 +75,45 @@ def _index_names(url: str) -> str:
         return "SELECT name FROM sqlite_master WHERE type = 'index'"
     return ("SELECT indexname FROM pg_indexes WHERE tablename = 'ledger_facts' AND "
             "schemaname = current_schema()")
+
+
+def test_a_tenants_catalogs_are_read_once_while_no_newer_catalog_is_recorded(
+        database_url: str, wiring_factory: Callable[..., Wiring],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept as of the newest catalog fact: a read with none newer reads no catalog record and
+    parses no version again; one recorded since, by another process, is read at once."""
+    reader, writer = wiring_factory(database_url), wiring_factory(database_url)
+    _ingested(writer)
+    reads: list[str] = []
+    stored_facts = reader.store.recorder.stored_facts
+
+    def counted(tenant: str, kind: str, *args: object) -> object:
+        reads.append(kind)
+        return stored_facts(tenant, kind, *args)
+
+    monkeypatch.setattr(reader.store.recorder, "stored_facts", counted)
+    first = reader.store.catalogs("acme")
+    assert first.in_force(t("2026-02-01")) is not None
+    assert reader.store.catalogs("acme") is first and reads == ["catalog"]
+
+    newer = {"version": "2026-04", "plans": {"pro": {"tier": 1, "features": {"sso": {}}}}}
+    [outcome] = writer.ledger.ingest([catalog_envelope("2026-04-01", newer)], "acme")
+    assert outcome.status == "accepted"
+    again = reader.store.catalogs("acme")
+    assert reads == ["catalog", "catalog"]
+    assert again.in_force(t("2026-05-01")).version == "2026-04"  # type: ignore[union-attr]
+    assert again.in_force(t("2026-02-01")) == first.in_force(t("2026-02-01"))
+    assert reader.store.catalogs("nobody").facts == ()
+
+
+def test_catalogs_read_inside_a_write_are_not_kept(
+        database_url: str, wiring_factory: Callable[..., Wiring]) -> None:
+    """The writer may have added a catalog it then rolls back: what it read is not kept."""
+    wiring = wiring_factory(database_url)
+    _ingested(wiring)
+    store = wiring.store
+    with store.recorder.writing(["acme"]):
+        newest = store.catalogs("acme").facts[-1].sequence
+    assert store.remembered_catalogs.get("acme", newest) is None
+    kept = store.catalogs("acme")  # outside the write: kept
+    assert store.remembered_catalogs.get("acme", newest) is kept
