@@ -124,11 +124,13 @@ def unsupported_media_type(request: Request, accepted: tuple[str, ...] = (JSON,)
                     f"the body must be JSON sent with {wanted}; this request has {said}")
 
 
-def json_sent(request: Request) -> None:
+async def json_sent(request: Request) -> None:
     """A dependency of the routes whose body FastAPI reads: that body sent as JSON in UTF-8,
     as `POST /v1/events` checks its own (FastAPI itself reads a body as JSON with no
-    Content-Type, with any `application/*+json` and whatever its charset says). Declared after
-    the caller's key, so a request without one is still 401 first."""
+    Content-Type, with any `application/*+json` and whatever its charset says). A request
+    without a key is 401 before this runs: `auth.Guarded` answers it before FastAPI reads the
+    body. `async`: a sync dependency would move every check that did not take the fast path
+    to a worker thread, which the route spends only on a cache miss."""
     has_body = request.headers.get("content-length", "0") != "0" or (
         "transfer-encoding" in request.headers)
     refusal = unsupported_media_type(request) if has_body else None

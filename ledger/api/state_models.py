@@ -56,5 +56,5 @@ def model_of(cls: type, description: str,
 
 FeatureState = model_of(domain.FeatureState, "One feature of a license at a moment; `limit`, "
                         "`period` and `used` only when it is metered.")
-LicenseState = model_of(domain.LicenseState, "Contract section 3: the state of one license at "
-                        "a moment.", {domain.FeatureState: FeatureState})
+LicenseState = model_of(domain.LicenseState, "The state of one license at a moment "
+                        "(docs/api.md, \"The license state\").", {domain.FeatureState: FeatureState})

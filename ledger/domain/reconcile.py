@@ -20,7 +20,7 @@ from typing import Any
 from ledger.domain.catalogs import CatalogHistory
 from ledger.domain.facts import Fact, later
 from ledger.domain.fold import fold
-from ledger.domain.state import USABLE, license_state, status
+from ledger.domain.state import USABLE, license_state, next_period, status
 from ledger.domain.timeline import statuses, uncovered
 from ledger.domain.usage import CountedUsage, month_key
 from schemas.times import format_time, parse_time
@@ -102,9 +102,8 @@ def _overage(base: dict[str, Any], facts: Sequence[Fact], usage: Sequence[Fact],
     found = []
     months = sorted({month_key(u.effective_at) for u in usage if u.effective_at <= as_of})
     for month in months:
-        year, number = int(month[:4]), int(month[5:])
-        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC) - timedelta(microseconds=1)
-        moment = min(end, as_of)
+        following = next_period(datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC))
+        moment = as_of if following is None else min(following - timedelta(microseconds=1), as_of)
         terms = fold(facts, catalogs, moment).terms
         if terms is None:
             continue

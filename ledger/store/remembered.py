@@ -28,7 +28,7 @@ from ledger.domain.fold import Timeline
 
 KEPT = 100_000  # licenses (and folds) kept per tenant; past that the tenant's start again
 TENANTS = 1_000  # tenants kept; past that the longest kept is dropped (bounds, not a policy)
-CATALOG_TENANTS = 256  # tenants whose catalog histories are kept, likewise
+CATALOG_BYTES = 2 * 2**20  # stored bytes of the catalog histories kept (`RememberedCatalogs`)
 
 # A chain head as read: its newest record's version and stored bytes (compared as they are,
 # unchecked: `LedgerStore._chained` checks the head it chains to, as before)
@@ -119,21 +119,31 @@ class RememberedCatalogs:
     read with a given newest sequence is the history for as long as that stays the newest: a
     request then reads one number from the index instead of every version's record, and parses
     no version again (each read did, in proportion to the catalogs' bytes: seconds for a tenant
-    of large catalogs, on a core the other tenants share)."""
+    of large catalogs, on a core the other tenants share). Bounded by the stored bytes of the
+    histories kept (a history in memory, parsed, takes some 30-40 times its stored bytes), the
+    least recently used going first; a history larger than the whole budget is not kept."""
 
-    def __init__(self, tenants: int = CATALOG_TENANTS):
-        self.tenants = tenants
-        self._kept: dict[str, tuple[int, CatalogHistory]] = {}
+    def __init__(self, budget: int = CATALOG_BYTES):
+        self.budget = budget
+        self._kept: dict[str, tuple[int, CatalogHistory, int]] = {}  # in order of last use
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, tenant: str, newest: int) -> CatalogHistory | None:
         with self._lock:
-            found = self._kept.get(tenant)
-            return found[1] if found is not None and found[0] == newest else None
+            found = self._kept.pop(tenant, None)
+            if found is None:
+                return None
+            self._kept[tenant] = found  # the most recently used now
+            return found[1] if found[0] == newest else None
 
-    def put(self, tenant: str, newest: int, history: CatalogHistory) -> None:
+    def put(self, tenant: str, newest: int, history: CatalogHistory, stored_bytes: int) -> None:
         with self._lock:
-            self._kept.pop(tenant, None)
-            if len(self._kept) >= self.tenants:  # the longest kept goes first
-                self._kept.pop(next(iter(self._kept)))
-            self._kept[tenant] = (newest, history)
+            old = self._kept.pop(tenant, None)
+            self._bytes -= 0 if old is None else old[2]
+            if stored_bytes > self.budget:
+                return
+            while self._kept and self._bytes + stored_bytes > self.budget:
+                self._bytes -= self._kept.pop(next(iter(self._kept)))[2]
+            self._kept[tenant] = (newest, history, stored_bytes)
+            self._bytes += stored_bytes

@@ -25,8 +25,7 @@ class TenantReads(LedgerInOrder):
 
     def _facts(self, tenant: str, kind: str, subjects: Sequence[str] | None = None,
                months: Sequence[str] | None = None) -> list[tuple[str, Fact]]:
-        return [(subject, load_fact(raw, position, f"the stored event of {subject!r}"))
-                for subject, position, raw in self.recorder.stored_facts(tenant, kind, subjects, months)]
+        return _loaded(self.recorder.stored_facts(tenant, kind, subjects, months))
 
     def license_facts(self, tenant: str, license_id: str) -> list[Fact]:
         return [f for _, f in self._facts(tenant, LIFECYCLE, [license_id])]
@@ -78,10 +77,12 @@ class TenantReads(LedgerInOrder):
         kept = self.remembered_catalogs.get(tenant, newest)
         if kept is not None:
             return kept
-        facts = [f for _, f in self._facts(tenant, CATALOG)]
+        rows = self.recorder.stored_facts(tenant, CATALOG)
+        facts = [f for _, f in _loaded(rows)]
         history = CatalogHistory.of(facts)
         if facts and getattr(self.recorder._writing, "cursor", None) is None:
-            self.remembered_catalogs.put(tenant, max(f.sequence for f in facts), history)
+            self.remembered_catalogs.put(tenant, max(f.sequence for f in facts), history,
+                                         sum(len(raw) for _, _, raw in rows))
         return history
 
     def governance_facts(self, tenant: str) -> list[Fact]:
@@ -162,3 +163,8 @@ class TenantReads(LedgerInOrder):
                                             lte=upto)
         return [str(json.loads(e.state)["hash"]) for e in found]
 
+
+def _loaded(rows: Sequence[tuple[str, int, bytes]]) -> list[tuple[str, Fact]]:
+    """(subject, fact) of (subject, position, stored bytes) rows, each checked as it loads."""
+    return [(subject, load_fact(raw, position, f"the stored event of {subject!r}"))
+            for subject, position, raw in rows]

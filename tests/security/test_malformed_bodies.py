@@ -84,20 +84,28 @@ BODIES = {"/v1/check": {"customer_id": "c", "feature": "f"},
           "/v1/events": grant("lic-two-types")}
 
 
+# Every route whose body FastAPI reads (`errors.JsonSent`), with a body it would take.
+BODY_ROUTES = [("POST", "/v1/check"), ("POST", "/v1/catalog/releases"),
+               *(("POST", f"/v1/catalog/releases/v9/{step}")
+                 for step in ("approve", "reject", "withdraw", "publish")),
+               ("PUT", "/v1/governance/policy")]
+
+
 @pytest.mark.parametrize("header", ["application/json; charset=latin-1", "application/json; charset=utf-16",
                                     "application/vnd.api+json", "application/cloudevents+json", None])
-@pytest.mark.parametrize("path", ["/v1/check", "/v1/catalog/releases"])
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
 def test_every_json_body_is_held_to_json_in_utf8_as_events_are(
-        admin: httpx.Client, path: str, header: str | None) -> None:
+        admin: httpx.Client, method: str, path: str, header: str | None) -> None:
     """FastAPI reads any `application/*+json`, and any charset, as JSON; the routes whose body
     it reads refuse them as POST /v1/events does (`None`: two Content-Type headers)."""
     headers: Any = ([("Content-Type", "application/json"), ("Content-Type", "text/plain")]
                     if header is None else {"Content-Type": header})
-    message = problem(admin.post(path, content=json.dumps(BODIES[path]), headers=headers), 415)
+    sent = BODIES.get(path, {"reason": "r", "digest": "d", "approval_required": True})
+    message = problem(admin.request(method, path, content=json.dumps(sent), headers=headers), 415)
     assert ("more than one Content-Type" if header is None else header.split(";")[-1].strip()
             .removeprefix("charset=")) in message
-    if path == "/v1/catalog/releases":
-        assert admin.get("/v1/catalog/releases/v9").status_code == 404  # nothing was drafted
+    assert admin.get("/v1/catalog/releases/v9").status_code == 404  # nothing was drafted
+    assert admin.get("/v1/governance/policy").json()["approval_required"] is False  # nor set
 
 
 def test_two_content_types_on_an_event_body_are_refused(admin: httpx.Client) -> None:

@@ -126,3 +126,14 @@ def test_a_failed_payment_at_the_end_of_time_is_never_due() -> None:
                      at="9999-12-31T23:59:59Z")]
     assert [x["code"] for x in findings(f, grant, payments, "9999-12-31T23:59:59Z")
             if x["code"] == "failed_payment_not_suspended"] == []
+
+
+def test_usage_in_the_last_month_of_time_is_judged_at_as_of() -> None:
+    """December 9999 has no following month to end before (it was a ValueError, a 500)."""
+    f = Facts()
+    grant = [f.make("license.granted", "9999-12-01", customer_id="c", plan="basic")]
+    usage = [f.make("usage.recorded", "9999-12-15", feature="api_calls", quantity=1500)]
+    payments = [paid(f, "payment.succeeded", "9999-12-01", "9999-12-31T23:59:59Z", "inv-1")]
+    over = [x for x in findings(f, grant, payments, "9999-12-31T00:00:00Z", usage)
+            if x["code"] != "unpaid_usage"]
+    assert [(x["code"], x["used"], x["limit"]) for x in over] == [("overage", 1500, 1000)]
