@@ -119,12 +119,25 @@ class Ledger:
         facts = self.store.license_facts(tenant, license_id)
         usage = self.store.usage_facts(tenant, license_id)
         positions = self.store.positions(tenant, license_id)
-        return [{
-            "id": f.source_event_id, "source": f.source, "type": f.type,
-            "effective_at": format_time(f.effective_at), "recorded_at": format_time(f.recorded_at),
-            "position": positions.get(f.sequence), "sequence": f.sequence, "hash": f.hash,
-            "prev_hash": f.prev_hash, "data": f.data,
-            "status": status,
-        } for f, status in history(facts, usage, self.store.catalogs(tenant))]
+        return [_entry(f, status, positions.get(f.sequence))
+                for f, status in history(facts, usage, self.store.catalogs(tenant))]
+
+    def recent_history(self, tenant: str, license_id: str, limit: int
+                       ) -> tuple[list[dict[str, Any]], int]:
+        """The last `limit` entries of `history` (in its order) and how many it has in all,
+        reading only the license's `limit` newest usage records: the older ones cannot be among
+        the newest entries, and a busy meter's license has thousands (the portal shows 50)."""
+        facts = self.store.license_facts(tenant, license_id)
+        usage, usage_count = self.store.newest_usage(tenant, license_id, limit)
+        entries = [_entry(f, status, f.position)
+                   for f, status in history(facts, usage, self.store.catalogs(tenant))]
+        return entries[-limit:] if limit else [], len(facts) + usage_count
 
 
+def _entry(fact: Fact, status: str, position: int | None) -> dict[str, Any]:
+    """One entry of a license's history (`GET /v1/licenses/{id}/history`)."""
+    return {"id": fact.source_event_id, "source": fact.source, "type": fact.type,
+            "effective_at": format_time(fact.effective_at),
+            "recorded_at": format_time(fact.recorded_at), "position": position,
+            "sequence": fact.sequence, "hash": fact.hash, "prev_hash": fact.prev_hash,
+            "data": fact.data, "status": status}

@@ -143,6 +143,20 @@ class FactIndex(FactsTable):
         rows = self.query(f"SELECT SUM(quantity) FROM {self.facts_table} WHERE {where}", params)
         return int(rows[0][0] or 0)
 
+    def newest_usage(self, tenant: str, license_id: str, limit: int
+                     ) -> tuple[list[tuple[str, int, bytes]], int]:
+        """The stored usage facts of a license newest first in effective order (ties: the later
+        recorded first), at most `limit` of them, and how many it has in all: ordered by the
+        index's own columns, so no other record is read."""
+        where = "f.tenant = ? AND f.subject = ? AND f.kind = 'usage'"
+        rows = self.query(
+            f"SELECT f.subject, f.position, e.state FROM {self.facts_table} f JOIN "
+            f"{self.events_table} e ON e.{self.position_column} = f.position WHERE {where} "
+            "ORDER BY f.effective_at DESC, f.sequence DESC LIMIT ?", [tenant, license_id, limit])
+        counted = self.query(f"SELECT COUNT(*) FROM {self.facts_table} f WHERE {where}",
+                             [tenant, license_id])
+        return [(r[0], r[1], bytes(r[2])) for r in rows], int(counted[0][0])
+
     def usage_months(self, tenant: str, license_id: str) -> list[str]:
         return [r[0] for r in self.query(
             f"SELECT month FROM {self.facts_table} WHERE tenant = ? AND subject = ? AND kind = 'usage' "

@@ -55,6 +55,12 @@ class TenantReads(LedgerInOrder):
             None if before is None else (micros(before[0]), before[1]), month)
         return found
 
+    def newest_usage(self, tenant: str, license_id: str, limit: int) -> tuple[list[Fact], int]:
+        """A license's `limit` newest usage facts in effective order (oldest of them first, as
+        `usage_facts` orders a month), and how many it has in all; no other is decoded."""
+        rows, total = self.recorder.newest_usage(tenant, license_id, limit)
+        return [f for _, f in reversed(_loaded(rows))], total
+
     def usage_facts_of(self, tenant: str, license_ids: Sequence[str]
                        ) -> dict[str, dict[str, list[Fact]]]:
         """Every usage fact of several licenses in one read: license id -> month -> facts, the

@@ -130,12 +130,14 @@ def describe(event: dict[str, Any]) -> str:
 
 
 def license_view(typed: LicenseState, history: list[dict[str, Any]],
-                 catalog_features: Iterable[str]) -> LicenseView:
-    """The whole card of one license: newest changes first."""
+                 catalog_features: Iterable[str], total: int | None = None) -> LicenseView:
+    """The whole card of one license: newest changes first. `history` is the license's, or its
+    newest entries (`Ledger.recent_history`) with `total` the count of all of them."""
     state = typed.as_dict()
     newest = list(reversed(history))[:HISTORY_SHOWN]
     changes = [Change(e["effective_at"], describe(e), e.get("status") == "superseded") for e in newest]
     return LicenseView(state=state, status_words=STATUS_WORDS.get(state["status"], state["status"]),
                        features=features(typed, catalog_features), usage=usage(state),
                        seats_free=max(0, state["seats"] - len(state["seats_assigned"])),
-                       changes=changes, earlier_changes=max(0, len(history) - HISTORY_SHOWN))
+                       changes=changes,
+                       earlier_changes=max(0, (len(history) if total is None else total) - HISTORY_SHOWN))
