@@ -97,6 +97,9 @@ async def sign_in(request: Request) -> Response:
     key = (fields.get("key") or [""])[0].strip()
     if not key:
         return page("signin.html", 400, error="Enter your API key.")
+    if not (key.isascii() and key.isprintable()):  # a key is ASCII; a cookie holds no more
+        return page("signin.html", 400, error="That is not an API key: a key is letters, digits, "
+                    "'-' and '_' (check for quotes or an ellipsis copied with it).")
     response = RedirectResponse("/portal", status_code=303)
     response.set_cookie(COOKIE, key, path="/portal", httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
@@ -128,7 +131,17 @@ def download_license_file(request: Request, ports: PortsDep, customer: str | Non
     if document is None:
         return page("choose.html", 404, principal=principal,
                     error=f"Customer {customer_id} has no license to sign.")
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in customer_id)
     return Response(json.dumps(document, indent=2, ensure_ascii=False), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="license-{name}.json"',
+                    headers={"Content-Disposition": _attachment(f"license-{customer_id}.json"),
                              "Cache-Control": "no-store"})
+
+
+def _attachment(filename: str) -> str:
+    """A download's Content-Disposition (RFC 6266): an ASCII `filename` for every browser, and
+    the name as it is in `filename*` (UTF-8, percent-encoded) where it is not ASCII; a header
+    holds Latin-1 only, and a customer id is the billing system's own text."""
+    plain = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
+    if plain == filename:
+        return f'attachment; filename="{plain}"'
+    kept = "".join(c if c.isalnum() or c in "-_." else "_" for c in filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(kept, safe='')}"
