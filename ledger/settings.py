@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".ledger")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "info"
-    license_file_days: int = Field(default=30, ge=1)
+    license_file_days: int = Field(default=30, ge=1, le=36_500)  # past that: out of time's range
     ingest_max_line_bytes: int = Field(default=4 * 2**20, ge=1)  # `ledger ingest` refuses longer lines
     # Slow clients (ledger.api.connections): seconds to send a request's headers, seconds an
     # idle kept-alive connection stays open, connections open at once.

@@ -49,10 +49,16 @@ def export(ledger: Ledger, log: VerifiableLog, keyring: KeyRing, tenant: str, st
     """Write the pack to `directory` (made if missing, refused if not empty); its manifest."""
     if end <= start:
         raise ValueError("--to must be later than --from")
+    made = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()):
         raise ValueError(f"{directory} is not empty: give a new directory for the pack")
-    head = log.tree_head(tenant)
+    try:
+        head = log.tree_head(tenant)
+    except Exception:
+        if made:  # a pack refused before its first file leaves no directory behind
+            directory.rmdir()
+        raise
     size = head["tree_head"]["tree_size"]
     store = log.store
     facts = []

@@ -170,7 +170,8 @@ def verify(settings: Settings, tenant: str | None, head: str | None) -> None:
     expected = None
     if head is not None:
         sequence, _, digest = head.partition(":")
-        if not sequence.isdigit() or len(digest) != 64:
+        digest = digest.lower()  # hex, in whatever case it was copied
+        if not sequence.isdigit() or len(digest) != 64 or digest.strip("0123456789abcdef"):
             raise click.BadParameter("expected SEQUENCE:HASH as printed by 'ledger head'",
                                      param_hint="--head")
         expected = (int(sequence), digest)

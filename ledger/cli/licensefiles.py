@@ -124,8 +124,8 @@ def _trusted_keys(public_keys: tuple[str, ...], keys_file: Any) -> dict[str, str
     if keys_file is not None:
         try:
             return public_keys_from_published(json.load(keys_file))
-        except (ValueError, KeyError, TypeError):
-            raise click.BadParameter("not the JSON of GET /v1/license-files/keys",
+        except (ValueError, KeyError, TypeError, LicenseFileError) as exc:
+            raise click.BadParameter(f"not the JSON of GET /v1/license-files/keys: {exc}",
                                      param_hint="--keys") from None
     if not public_keys:
         raise click.UsageError("give --public-key (or --keys)")
@@ -133,8 +133,8 @@ def _trusted_keys(public_keys: tuple[str, ...], keys_file: Any) -> dict[str, str
         return public_keys[0]
     named = [key.partition(":") for key in public_keys]
     if any(not key_id or not value for key_id, _, value in named):
-        raise click.BadParameter("with several keys, name each: KEY_ID:BASE64",
-                                 param_hint="--public-key")
+        raise click.BadParameter("a named key is KEY_ID:BASE64, both parts given (and with "
+                                 "several keys, name each)", param_hint="--public-key")
     return {key_id: value for key_id, _, value in named}
 
 

@@ -125,14 +125,20 @@ def verify_license_file(
     jcs = rfc8785_json(envelope["license"]) if "signature_rfc8785" in envelope else None
     if jcs is not None:
         checked_by, signature_field, signed_bytes = "rfc8785", "signature_rfc8785", jcs
-    try:
-        signature = base64.b64decode(envelope[signature_field], validate=True)
-        public_key.verify(signature, signed_bytes)
-    except (binascii.Error, ValueError, InvalidSignature):
-        raise LicenseFileError(
-            "bad_signature",
-            f"the {signature_field} does not match the content for key {key_id}",
-        ) from None
+    # Every signature the file carries must hold: RFC 8785 spells a number one way (`10.0`
+    # and `1e1` are `10`), so a file whose numbers were spelled anew still matches its
+    # signature_rfc8785 but not its signature, over the spelling handed back.
+    checks = [(signature_field, signed_bytes)]
+    if checked_by == "rfc8785":
+        checks.append(("signature", signed))
+    for field, content in checks:
+        try:
+            signature = base64.b64decode(envelope[field], validate=True)
+            public_key.verify(signature, content)
+        except (binascii.Error, ValueError, InvalidSignature):
+            raise LicenseFileError(
+                "bad_signature", f"the {field} does not match the content for key {key_id}",
+            ) from None
 
     body: dict[str, Any] = json.loads(signed)
     expires_at, sequence = _signed_fields(body)
@@ -150,9 +156,17 @@ def verify_license_file(
 
 def public_keys_from_published(published: dict[str, Any]) -> dict[str, str]:
     """Turn the `GET /v1/license-files/keys` answer into the mapping verify_license_file takes."""
+    entries = published.get("keys") if isinstance(published, dict) else None
+    if not isinstance(entries, list):
+        raise LicenseFileError("malformed", "the keys document has no list 'keys'")
+    for n, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not all(
+                isinstance(entry.get(field), str) for field in ("key_id", "public_key")):
+            raise LicenseFileError("malformed", f"keys[{n}] of the keys document is not an "
+                                   "object with text 'key_id' and 'public_key'")
     return {
         entry["key_id"]: entry["public_key"]
-        for entry in published["keys"]
+        for entry in entries
         if entry.get("algorithm") == ALGORITHM
     }
 

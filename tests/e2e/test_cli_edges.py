@@ -85,6 +85,22 @@ def test_the_head_of_an_empty_tenant_verifies(tmp_path: Path) -> None:
     assert run(tmp_path, "verify", "--tenant", "nobody", "--head", f"0:{GENESIS}").returncode == 0
 
 
+def test_a_head_copied_in_upper_case_verifies_and_one_that_is_not_hex_is_a_usage_error(
+        tmp_path: Path) -> None:
+    (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
+    run(tmp_path, "catalog", "publish", "catalog.json", "--effective-at", "2026-01-01T00:00:00Z")
+    head = json.loads(run(tmp_path, "head").stdout)
+    upper = run(tmp_path, "verify", "--head", f"{head['sequence']}:{head['hash'].upper()}", check=False)
+    assert upper.returncode == 0, upper.stderr
+    not_hex = run(tmp_path, "verify", "--head", f"{head['sequence']}:{'g' * 64}", check=False)
+    assert not_hex.returncode == 2 and "SEQUENCE:HASH" in not_hex.stderr
+
+
+def test_license_file_days_past_a_hundred_years_is_a_bad_setting(tmp_path: Path) -> None:
+    result = run(tmp_path, "head", env={"LEDGER_LICENSE_FILE_DAYS": "3000000"}, check=False)
+    assert result.returncode == 2 and "LEDGER_LICENSE_FILE_DAYS" in result.stderr
+
+
 def test_a_line_over_the_cap_is_rejected_by_number_and_the_others_are_applied(tmp_path: Path) -> None:
     (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
     run(tmp_path, "catalog", "publish", "catalog.json", "--effective-at", "2026-01-01T00:00:00Z")

@@ -81,3 +81,15 @@ def test_one_byte_changed_in_any_file_of_the_pack_is_refused(pack: tuple[Path, s
     with pytest.raises(PackError) as foreign:
         verify_pack(directory, SigningKey.generate().public_key_base64())
     assert foreign.value.reason == "bad_signature"
+
+
+def test_a_pack_refused_for_a_tenant_without_events_leaves_no_directory(
+        tmp_path: Path, sqlite_url: str, wiring_factory: Callable[..., Wiring]) -> None:
+    wiring = wiring_factory(sqlite_url)
+    key = SigningKey.generate()
+    keyring = KeyRing([key], key.key_id)
+    with pytest.raises(Exception, match="no events"):
+        export(wiring.ledger, VerifiableLog(wiring.store, keyring), keyring, "nobody",
+               datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC),
+               tmp_path / "new" / "pack", now=datetime.now(UTC))
+    assert not (tmp_path / "new" / "pack").exists()

@@ -397,3 +397,25 @@ def test_no_single_byte_change_of_the_canonical_body_verifies_as_something_else(
     except LicenseFileError:
         return
     assert canonical_json(verified.license) == signed
+
+
+def test_a_number_spelled_anew_is_a_bad_signature(keyring: KeyRing) -> None:
+    """RFC 8785 spells `10.0` and `1e5` as `10` and `100000`: such a file still matches its
+    signature_rfc8785, and the caller would get floats; its json.dumps signature is checked
+    too and refuses it."""
+    document = a_file(keyring)
+    public_key = keyring.public_keys()[0]["public_key"]
+    text = json.dumps(document).replace('"seats": 10,', '"seats": 10.0,').replace(
+        '"limit": 100000,', '"limit": 1e5,')
+    assert '"seats": 10.0' in text and '"limit": 1e5' in text
+    assert reason_of(text, public_key, now=SOON) == "bad_signature"
+    assert verify_license_file(json.dumps(document), public_key, now=SOON).checked_by == "rfc8785"
+
+
+@pytest.mark.parametrize(("published", "said"), [
+    ({"keys": [5]}, "keys[0]"), ({"keys": [{"key_id": "k", "public_key": 5}]}, "keys[0]"),
+    ({"keys": "x"}, "no list 'keys'"), ([], "no list 'keys'")])
+def test_a_keys_document_of_the_wrong_shape_is_malformed_naming_where(
+        published: Any, said: str) -> None:
+    with pytest.raises(LicenseFileError, match=said.replace("[", r"\[")):
+        public_keys_from_published(published)
