@@ -112,12 +112,26 @@ class Releases:
         """Propose `catalog` to take effect at `effective_at`. Drafting the same content again
         while it is open answers the open draft (a retry is harmless)."""
         version = str(catalog.get("version", "")) if isinstance(catalog, dict) else ""
-        open_draft = releases_of(governance_facts(self.ledger.store, tenant)).get(version)
-        if open_draft is not None and _same_draft(open_draft, catalog, effective_at):
+        if version and not (len(version) <= 200 and version.isprintable()):
+            raise ReleaseError("invalid_event", "field 'data.catalog.version': a version is 1 to "
+                               "200 printable characters")  # before the step's id is made of it
+        if self._drafted_alike(tenant, version, catalog, effective_at):
             return self.show(tenant, version)
-        self._record(tenant, [_step("catalog.drafted", version or "-", self.clock(), actor, reason,
-                                    effective_at=format_time(effective_at), catalog=catalog)])
+        try:
+            self._record(tenant, [_step("catalog.drafted", version or "-", self.clock(), actor,
+                                        reason, effective_at=format_time(effective_at),
+                                        catalog=catalog)])
+        except ReleaseError as exc:  # the same draft, recorded meanwhile by a request alike
+            if exc.code != "catalog_version_exists" or not self._drafted_alike(
+                    tenant, version, catalog, effective_at):
+                raise
         return self.show(tenant, version)
+
+    def _drafted_alike(self, tenant: str, version: str, catalog: Any,
+                       effective_at: datetime) -> bool:
+        """Whether the version's open draft has this content and time."""
+        open_draft = releases_of(governance_facts(self.ledger.store, tenant)).get(version)
+        return open_draft is not None and _same_draft(open_draft, catalog, effective_at)
 
     def approve(self, tenant: str, version: str, actor: str, approved_digest: str | None = None,
                 reason: str | None = None) -> dict[str, Any]:

@@ -155,3 +155,34 @@ def test_the_preview_names_features_lost_and_limits_lowered_below_usage_without_
         {"feature": "api_calls", "before": 1000, "after": 500, "used": 800, "below_usage": True}]
     assert wiring.store.head(tenant) == head
     assert wiring.store.catalogs(tenant).version("2026-04") is None
+
+
+def test_the_same_draft_recorded_meanwhile_answers_the_one_open_draft(
+        tenant_with_licenses: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests alike at once: the open-draft check runs before the tenant's lock, so the
+    one that read first and recorded second met `catalog_version_exists` "with other content"
+    for the very same content. Played in order: the first check reads before the other's draft."""
+    import ledger.governance.releases as module
+
+    wiring, tenant = tenant_with_licenses
+    releases = Releases(wiring.ledger)
+    first = releases.draft(tenant, "alice", _price_change("race-1"), t("2027-05-01"))
+    calls, facts = [], module.governance_facts
+
+    def read(store: Any, tenant: str) -> Any:  # the lost request's first check: no draft yet
+        calls.append(tenant)
+        return [] if len(calls) == 1 else facts(store, tenant)
+
+    monkeypatch.setattr(module, "governance_facts", read)
+    again = releases.draft(tenant, "alice", _price_change("race-1"), t("2027-05-01"))
+    assert again["digest"] == first["digest"]
+    assert [s["type"] for s in again["steps"]].count("catalog.drafted") == 1
+
+
+@pytest.mark.parametrize("version", ["v" * 201, "v\x00"])
+def test_a_draft_version_that_cannot_be_a_version_is_refused_naming_it(
+        tenant_with_licenses: Any, version: str) -> None:
+    wiring, tenant = tenant_with_licenses
+    with pytest.raises(ReleaseError, match=r"data\.catalog\.version") as refused:
+        Releases(wiring.ledger).draft(tenant, "alice", _price_change(version), t("2027-05-01"))
+    assert refused.value.code == "invalid_event"
