@@ -16,15 +16,21 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 NonEmpty = Field(min_length=1, max_length=200, pattern=PRINTABLE)
 
 
+def name_problem(name: str, what: str) -> str | None:
+    """Why `name` breaks the rule of ids and names (`NonEmpty`: 1-200 characters, no control
+    character), said of `what` ("a tenant", "a version"); None if it keeps it."""
+    if not 0 < len(name) <= 200:
+        return f"{what} is 1 to 200 characters (this one has {len(name)})"
+    if re.fullmatch(PRINTABLE, name) is None:
+        return f"{what} is printable text, without control characters"
+    return None
+
+
 def tenant_problem(tenant: str) -> str | None:
     """Why `tenant` cannot name a tenant, None if it can: the envelope's `tenantid` rule, for
     the tenants given elsewhere (a key's, the CLI's `--tenant`, `LEDGER_TENANT`), which
     envelopes without a `tenantid` are recorded under."""
-    if not 0 < len(tenant) <= 200:
-        return f"a tenant is 1 to 200 characters (this one has {len(tenant)})"
-    if re.fullmatch(PRINTABLE, tenant) is None:
-        return "a tenant is printable text, without control characters"
-    return None
+    return name_problem(tenant, "a tenant")
 # Counts stay far below 2**53, so every JSON reader (JavaScript included) gets them exactly, and
 # sums of usage stay within 64-bit integers.
 MAX_SEATS = 1_000_000

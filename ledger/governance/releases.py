@@ -20,6 +20,7 @@ from ledger.domain.impact import catalog_diff, license_impact, summary
 from ledger.domain.releases import Policy, Release, digest, policy_of, releases_of
 from ledger.service import Ledger
 from ledger.store.governance import governance_facts
+from schemas.events import name_problem
 from schemas.governance import TenantConfigured
 from schemas.times import format_time
 
@@ -112,9 +113,9 @@ class Releases:
         """Propose `catalog` to take effect at `effective_at`. Drafting the same content again
         while it is open answers the open draft (a retry is harmless)."""
         version = str(catalog.get("version", "")) if isinstance(catalog, dict) else ""
-        if version and not (len(version) <= 200 and version.isprintable()):
-            raise ReleaseError("invalid_event", "field 'data.catalog.version': a version is 1 to "
-                               "200 printable characters")  # before the step's id is made of it
+        # the envelope's rule for names, before the step's id and subject are made of it
+        if version and (problem := name_problem(version, "a version")) is not None:
+            raise ReleaseError("invalid_event", f"field 'data.catalog.version': {problem}")
         if self._drafted_alike(tenant, version, catalog, effective_at):
             return self.show(tenant, version)
         try:

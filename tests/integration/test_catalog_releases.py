@@ -186,3 +186,10 @@ def test_a_draft_version_that_cannot_be_a_version_is_refused_naming_it(
     with pytest.raises(ReleaseError, match=r"data\.catalog\.version") as refused:
         Releases(wiring.ledger).draft(tenant, "alice", _price_change(version), t("2027-05-01"))
     assert refused.value.code == "invalid_event"
+
+
+def test_a_draft_version_the_envelope_rule_allows_is_drafted(tenant_with_licenses: Any) -> None:
+    """The same rule as a published version's subject: a no-break space is printable text."""
+    wiring, tenant = tenant_with_licenses
+    drafted = Releases(wiring.ledger).draft(tenant, "alice", _price_change("v\u00a02"), t("2027-05-01"))
+    assert drafted["version"] == "v\u00a02"
